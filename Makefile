@@ -1,0 +1,39 @@
+# railbot: `make sim` runs a simulated day, `make test` runs every test tier that runs here.
+PY      ?= python3
+VENV    := .venv
+VPY     := $(VENV)/bin/python
+STAMP   := $(VENV)/.installed
+UPY_DIR := host_tools/upy
+UPY_MOD := $(UPY_DIR)/node_modules/.installed
+
+SEED  ?= 1
+HOURS ?= 24
+UNITS ?= 6
+RATE  ?= 1.0
+
+.PHONY: sim test test-cpython test-upy bench clean venv npm
+
+venv: $(STAMP)
+$(STAMP): requirements.txt pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(VPY) -m pip install -q --upgrade pip
+	$(VPY) -m pip install -q -r requirements.txt
+	$(VPY) -m pip install -q -e .
+	touch $@
+
+npm: $(UPY_MOD)
+$(UPY_MOD): $(UPY_DIR)/package.json $(UPY_DIR)/package-lock.json
+	cd $(UPY_DIR) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+sim: venv
+	$(VENV)/bin/railbot sim --seed $(SEED) --hours $(HOURS) --units $(UNITS) --rate $(RATE)
+
+test: venv npm
+	$(VENV)/bin/railbot test
+
+bench: venv npm
+	$(VENV)/bin/railbot bench
+
+clean:
+	rm -rf build

@@ -1,0 +1,150 @@
+"""The simulated board: plant, virtual clock, event loop and pin wiring of boards/SIM, made current."""
+import sys
+from simboard import vclock, vasyncio, machine, plant as _plant
+from simboard.rng import Rng
+
+
+class _StepModel:
+    """The step program's state machine: its TX FIFO feeds a plant axis."""
+
+    def __init__(self, axis):
+        self.axis = axis
+
+    @property
+    def active(self):
+        return self.axis.active
+
+    @active.setter
+    def active(self, on):
+        self.axis.active = on
+
+    def put(self, word):
+        self.axis.put(word & 0xFFFFFFFF)
+
+    def level(self):
+        return len(self.axis.fifo)
+
+    def rx_level(self):
+        return 0
+
+    def get(self):
+        raise RuntimeError("the step program pushes nothing")
+
+    def restart(self):
+        self.axis.fifo = []
+        self.axis.word = None
+
+
+class _QuadModel:
+    """The quadrature program's state machine: pushes the signed count as a 32-bit word."""
+
+    def __init__(self, plant):
+        self.plant = plant
+        self.active = False
+        self.offset = 0
+        self.last = 0
+
+    def put(self, word):
+        raise RuntimeError("the quadrature program pulls nothing")
+
+    def level(self):
+        return 0
+
+    def rx_level(self):
+        # the program pushes on every edge; what the firmware sees is the newest count, once
+        return 1 if self.active and self.plant.encoder_counts() != self.last else 0
+
+    def get(self):
+        self.last = self.plant.encoder_counts()
+        return (self.last - self.offset) & 0xFFFFFFFF
+
+    def restart(self):
+        self.offset = self.plant.encoder_counts()
+
+
+class SimBoard:
+    def __init__(self, folder, seed=1, speed=0, robot_cfg=None, start_x_mm=1200):
+        from railbot import config
+        self.folder = folder
+        cfg, pins = config.load_board(folder)
+        if robot_cfg is not None:
+            cfg = robot_cfg
+        self.robot_cfg = cfg
+        self.pins = pins
+        self.wiring = {}
+        for name in pins:
+            self.wiring[pins[name]] = name
+        self.rng = Rng(seed)
+        self.plant = _plant.Plant(cfg, self.rng)
+        self.plant.make_readers()
+        self.plant.x.steps = start_x_mm * self.plant.x.steps_per_mm
+        self.clock = vclock.Clock(speed)
+        self.clock.listen(self._advance)
+        self.loop = vasyncio.new_event_loop(self.clock)
+        self.wdt = None
+        self.reset_cause = machine.PWRON_RESET
+        self.make_current()
+
+    def make_current(self):
+        vclock.set_current(self.clock)
+        vasyncio._loop[0] = self.loop
+        machine._board[0] = self
+
+    def _advance(self, t0, t1):
+        self.plant.advance(t0, t1)
+        w = self.wdt
+        if w is not None and t1 - w.last_feed_ms > w.timeout_ms:
+            self.wdt = None
+            self.reset_cause = machine.WDT_RESET
+            raise machine.BoardReset(machine.WDT_RESET)
+
+    def bind_state_machine(self, program, kw):
+        name = program.name
+        if name == "step_pulses":
+            pin = kw.get("sideset_base")
+            axis = {"x_step": self.plant.x, "z_step": self.plant.z}.get(pin.name if pin else None)
+            if axis is None:
+                raise ValueError("step_pulses: sideset_base must be x_step or z_step")
+            return _StepModel(axis)
+        if name == "quadrature":
+            pin = kw.get("in_base")
+            if pin is None or pin.name != "enc_a":
+                raise ValueError("quadrature: in_base must be enc_a")
+            return _QuadModel(self.plant)
+        raise ValueError("the simulated board has no model of PIO program %r" % name)
+
+    def reboot(self, cause):
+        """After a reset: a fresh event loop; the plant (the physical world) carries on."""
+        self.loop = vasyncio.new_event_loop(self.clock)
+        self.reset_cause = cause
+        self.wdt = None
+        self.plant.irq_pins = []
+        self.plant.x.fifo, self.plant.x.word, self.plant.x.active = [], None, False
+        self.plant.z.fifo, self.plant.z.word, self.plant.z.active = [], None, False
+        self.make_current()
+
+
+def install():
+    """Put the simulated `machine`, `rp2` (and `time`, `asyncio` where needed) where firmware imports them."""
+    from simboard import rp2, vtime
+    sys.modules["machine"] = machine
+    sys.modules["rp2"] = rp2
+    if sys.implementation.name == "micropython":
+        sys.modules["time"] = vtime
+        sys.modules["asyncio"] = vasyncio
+        return
+    # CPython: keep the host's own time and asyncio for everything else in the process; give
+    # `time` the virtual ticks and let firmware modules see the virtual asyncio (railbot.aio).
+    import time
+    from simboard import micropython
+    sys.modules.setdefault("micropython", micropython)
+    vtime.install_into(time)
+    real = sys.modules.get("asyncio")
+    sys.modules["asyncio"] = vasyncio
+    try:
+        import railbot.robot  # noqa: F401  (binds the virtual asyncio)
+    finally:
+        if real is None:
+            del sys.modules["asyncio"]
+        else:
+            sys.modules["asyncio"] = real

@@ -1,0 +1,233 @@
+"""The simulated board's `machine` module: the parts of MicroPython's API the firmware uses, wired to the plant."""
+from simboard import vclock
+
+_board = [None]  # the SimBoard these objects are wired to (simboard.board sets it)
+
+PWRON_RESET = 1
+WDT_RESET = 3
+
+
+class BoardReset(Exception):
+    """Raised out of the event loop when the board resets (watchdog or machine.reset())."""
+
+    def __init__(self, cause):
+        Exception.__init__(self, cause)
+        self.cause = cause
+
+
+def _name(pin_id):
+    b = _board[0]
+    if isinstance(pin_id, Pin):
+        return pin_id.name
+    name = b.wiring.get(pin_id if isinstance(pin_id, str) else "GP%d" % pin_id)
+    if name is None:
+        raise ValueError("invalid pin %r: not wired on the simulated board" % (pin_id,))
+    return name
+
+
+class Pin:
+    IN = 0
+    OUT = 1
+    OPEN_DRAIN = 2
+    PULL_UP = 1
+    PULL_DOWN = 2
+    IRQ_FALLING = 4
+    IRQ_RISING = 8
+
+    def __init__(self, pin_id, mode=-1, pull=-1, value=None):
+        self.name = _name(pin_id)
+        self.id = pin_id
+        plant = _board[0].plant
+        self._plant = plant
+        self._read = plant.readers.get(self.name)
+        self._out = 0
+        self._handler = None
+        self._trigger = 0
+        self._last = 0
+        if value is not None:
+            self.value(value)
+
+    def value(self, v=None):
+        if v is None:
+            return self._read() if self._read is not None else self._out
+        self._out = 1 if v else 0
+        self._plant.write(self.name, self._out)
+
+    def __call__(self, v=None):
+        return self.value(v)
+
+    def on(self):
+        self.value(1)
+
+    def off(self):
+        self.value(0)
+
+    def irq(self, handler=None, trigger=IRQ_FALLING | IRQ_RISING, hard=False):
+        irq_pins = self._plant.irq_pins
+        if self in irq_pins:
+            irq_pins.remove(self)
+        self._handler = handler
+        self._trigger = trigger
+        if handler is not None:
+            self._last = self.value()
+            irq_pins.append(self)
+
+    def check_irq(self):
+        v = self._read()
+        if v != self._last:
+            self._last = v
+            if self._trigger & (Pin.IRQ_RISING if v else Pin.IRQ_FALLING):
+                self._handler(self)
+
+
+class PWM:
+    def __init__(self, pin, freq=50, duty_u16=0, duty_ns=0):
+        self.name = pin.name if isinstance(pin, Pin) else _name(pin)
+        self._plant = _board[0].plant
+        self._freq = freq
+        self._ns = 0
+        if duty_ns:
+            self.duty_ns(duty_ns)
+        elif duty_u16:
+            self.duty_u16(duty_u16)
+
+    def freq(self, f=None):
+        if f is None:
+            return self._freq
+        self._freq = f
+
+    def duty_ns(self, ns=None):
+        if ns is None:
+            return self._ns
+        self._ns = ns
+        self._plant.pwm(self.name, ns)
+
+    def duty_u16(self, d=None):
+        period_ns = 1000000000 // self._freq
+        if d is None:
+            return self._ns * 65535 // period_ns
+        self.duty_ns(d * period_ns // 65535)
+
+    def deinit(self):
+        self.duty_ns(0)
+
+
+class ADC:
+    def __init__(self, pin):
+        self.name = pin.name if isinstance(pin, Pin) else _name(pin)
+        plant = _board[0].plant
+        if self.name == "cp_adc":
+            self._read = plant.cp_raw
+        else:
+            raise ValueError("no analog signal on %s" % self.name)
+
+    def read_u16(self):
+        return self._read()
+
+
+class UART:
+    def __init__(self, uart_id, baudrate=9600, tx=None, rx=None, **kw):
+        name = rx.name if isinstance(rx, Pin) else _name(rx) if rx is not None else None
+        plant = _board[0].plant
+        if name != "marker_rx":
+            raise ValueError("UART(%r): rx must be the marker reader's pin on the simulated board" % (uart_id,))
+        self._buf = plant.marker_rx
+
+    def any(self):
+        return len(self._buf)
+
+    def read(self, n=-1):
+        if not self._buf:
+            return None
+        n = len(self._buf) if n < 0 or n > len(self._buf) else n
+        out = bytes(self._buf[:n])
+        self._buf[:n] = b""
+        return out
+
+    def readinto(self, buf, nbytes=-1):
+        n = len(self._buf)
+        if not n:
+            return None
+        m = len(buf) if nbytes < 0 else nbytes
+        if n > m:
+            n = m
+        for i in range(n):
+            buf[i] = self._buf[i]
+        self._buf[:n] = b""
+        return n
+
+    def write(self, data):
+        return len(data)
+
+
+class Timer:
+    ONE_SHOT = 0
+    PERIODIC = 1
+
+    def __init__(self, tid=-1, mode=PERIODIC, period=-1, callback=None, freq=-1):
+        self._task = None
+        if callback is not None:
+            self.init(mode=mode, period=period, callback=callback, freq=freq)
+
+    def init(self, mode=PERIODIC, period=-1, callback=None, freq=-1):
+        from simboard import vasyncio as asyncio  # the board's virtual-time event loop
+        self.deinit()
+        if freq > 0:
+            period = 1000 // freq
+        self._task = asyncio.get_event_loop().create_task(self._run(mode, period, callback))
+
+    async def _run(self, mode, period, callback):
+        from simboard import vasyncio as asyncio
+        while True:
+            await asyncio.sleep_ms(period)
+            callback(self)
+            if mode == Timer.ONE_SHOT:
+                return
+
+    def deinit(self):
+        if self._task is not None:
+            self._task.cancel()
+            self._task = None
+
+
+class WDT:
+    def __init__(self, id=0, timeout=5000):
+        board = _board[0]
+        self.timeout_ms = timeout
+        board.wdt = self
+        self.feed()
+
+    def feed(self):
+        self.last_feed_ms = vclock._current[0].now_ms
+
+
+def reset():
+    raise BoardReset(PWRON_RESET)
+
+
+def soft_reset():
+    raise BoardReset(PWRON_RESET)
+
+
+def reset_cause():
+    return _board[0].reset_cause
+
+
+def freq(hz=None):
+    return 125000000
+
+
+def unique_id():
+    return b"SIMBOARD"
+
+
+def disable_irq():
+    return 0
+
+
+def enable_irq(state=0):
+    pass
+
+
+def idle():
+    pass

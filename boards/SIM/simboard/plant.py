@@ -1,0 +1,355 @@
+"""The plant: one physical model of the car park behind every simulated sensor and actuator.
+
+Carriage, lift, gripper, ports, units and cars live here; the simulated `machine` and `rp2`
+modules only read and write its signals. Nothing moves unless a step word is executed (see
+`StepAxis` and docs/step-output.md). Breaches of PRODUCT.md's rules are recorded in
+`violations` so tests can assert what physically happened.
+"""
+
+# Step program law (docs/step-output.md): a word is (period_us-3)<<15 | (n-1)<<1 | dir, under
+# 2**30 so MicroPython never boxes it.
+# The state machine runs at 1 MHz; rising edge k (0..n-1) of a word that starts at s comes
+# at s + WORD_OVERHEAD_US + k * period_us and the word ends at s + WORD_OVERHEAD_US + n * period_us.
+WORD_OVERHEAD_US = 4
+PERIOD_OVERHEAD_US = 3
+FIFO_DEPTH = 8  # TX FIFO joined
+
+CP_VOLTS = {"A": 12, "B": 9, "C": 6, "D": 3, "E": 0, "F": -12}
+VEHICLE_STATES = ("B", "C", "D")
+
+
+def decode_word(word):
+    """(direction +1/-1, step count, period in us) of one step word."""
+    return (1 if word & 1 else -1), ((word >> 1) & 0x3FFF) + 1, ((word >> 15) & 0x7FFF) + PERIOD_OVERHEAD_US
+
+
+class StepAxis:
+    """A stepper driver fed by the step program's TX FIFO; position integrates executed steps only."""
+
+    def __init__(self, name, steps_per_mm, min_um, max_um):
+        self.name = name
+        self.steps_per_mm = steps_per_mm
+        self.steps = 0
+        self.min_steps = min_um * steps_per_mm // 1000
+        self.max_steps = max_um * steps_per_mm // 1000
+        self.fifo = []
+        self.word = None  # (dir, n, period) being executed
+        self.phase_us = 0
+        self.enable_pin = 1  # TMC2209 EN is active low: 1 = off
+        self.estop = False
+        self.fault = False  # injected driver fault (DIAG high, no torque)
+        self.output_ok = True  # injected: step pulses never reach the driver
+        self.crashed = False
+        self.active = False
+        self.words_executed = 0
+
+    def powered(self):
+        return self.enable_pin == 0 and not self.estop and not self.fault
+
+    def um(self):
+        return self.steps * 1000 // self.steps_per_mm
+
+    def put(self, word):
+        if len(self.fifo) >= FIFO_DEPTH:
+            raise RuntimeError("%s step FIFO overflow: the firmware must not block on put" % self.name)
+        self.fifo.append(word)
+
+    def level(self):
+        return len(self.fifo)
+
+    def idle(self):
+        return self.word is None and not self.fifo
+
+    def advance(self, dt_us):
+        """Execute dt_us of the step program; return the signed steps the motor made."""
+        if not self.active:
+            return 0
+        moved = 0
+        t = 0
+        while t < dt_us:
+            if self.word is None:
+                if not self.fifo:
+                    break
+                self.word = decode_word(self.fifo.pop(0))
+                self.phase_us = 0
+            d, n, period = self.word
+            end = WORD_OVERHEAD_US + n * period
+            take = end - self.phase_us
+            if take > dt_us - t:
+                take = dt_us - t
+            before = self._edges(self.phase_us, n, period)
+            self.phase_us += take
+            moved += d * (self._edges(self.phase_us, n, period) - before)
+            t += take
+            if self.phase_us >= end:
+                self.word = None
+                self.words_executed += 1
+        if moved and self.powered() and self.output_ok:
+            s = self.steps + moved
+            if s < self.min_steps or s > self.max_steps:  # the mechanical end stop
+                self.crashed = True
+                s = self.min_steps if s < self.min_steps else self.max_steps
+            moved = s - self.steps
+            self.steps = s
+            return moved
+        return 0
+
+    @staticmethod
+    def _edges(phase, n, period):
+        if phase < WORD_OVERHEAD_US:
+            return 0
+        k = (phase - WORD_OVERHEAD_US) // period + 1
+        return k if k < n else n
+
+
+class Unit:
+    def __init__(self, uid, port):
+        self.id = uid
+        self.port = port  # port index, or None while carried (or dropped)
+        self.latched = port is not None
+        self.gun_out = False
+        self.cp = "A"
+        self.dropped = False
+        self.moves = 0  # times this unit left a port
+
+
+class Plant:
+    def __init__(self, robot_cfg, rng):
+        self.cfg = robot_cfg
+        self.rng = rng
+        x, z = robot_cfg["x"], robot_cfg["z"]
+        self.x = StepAxis("x", x["steps_per_mm"], -60000, x["travel_mm"] * 1000 + 60000)
+        self.z = StepAxis("z", z["steps_per_mm"], -3000, z["travel_mm"] * 1000)
+        self.x_counts_per_mm = x["counts_per_mm"]
+        self.engage_um = z["engage_mm"] * 1000
+        self.travel_um = x["travel_mm"] * 1000
+        g = robot_cfg["gripper"]
+        self.open_us, self.closed_us = g["open_us"], g["closed_us"]
+        self.marker_window_um = x["marker_window_mm"] * 1000
+        self._build_site(robot_cfg["site"])
+        self.violations = []
+        self.estop_pressed = False
+        self.side = 0  # 0 left, 1 right
+        self.unlatch_coil = 0
+        self.jaw = 0  # 0 = fully open .. 1000 = fully closed
+        self.jaw_target = 0
+        self.held = None  # the unit whose handle is between closed jaws
+        self.broken_latches = {}  # port index -> True: that port's latch never catches
+        self.marker_rx = bytearray()
+        self.tag_in_range = None
+        self.travel_steps = 0
+        self.irq_pins = []  # simulated Pins with an armed irq, checked after every advance
+        self.on_latch = None  # callback(port, unit) when a unit latches into a port
+        self.x_pos_log = None  # optional callback(t_ms, x_um) for the timeline
+
+    # --- site -------------------------------------------------------------------------------
+    def _build_site(self, site):
+        st = site["stations"]
+        self.stations = []  # (tag id, x_um), sorted by x
+        self.port_x_um = []
+        self.port_side = []
+        self.port_name = []
+        for i in range(st["count"]):
+            sx = (st["first_x_mm"] + i * st["pitch_mm"]) * 1000
+            self.stations.append((st["first_id"] + i, sx))
+            for side in (0, 1):
+                self.port_x_um.append(sx)
+                self.port_side.append(side)
+                self.port_name.append("B%d" % (2 * i + 1 + side))
+        for d in site["docks"]:
+            self.stations.append((d["id"], d["x_mm"] * 1000))
+            for side in (0, 1):
+                self.port_x_um.append(d["x_mm"] * 1000)
+                self.port_side.append(side)
+                self.port_name.append("D%d%s" % (d["id"], "LR"[side]))
+        self.stations.sort(key=lambda s: s[1])
+        self.units = {}
+        for u in site["units"]:
+            self.units[u["id"]] = Unit(u["id"], self.port_name.index(u["port"]))
+
+    def port_index(self, name):
+        return self.port_name.index(name)
+
+    def unit_at(self, port):
+        for u in self.units.values():
+            if u.port == port:
+                return u
+        return None
+
+    def place_unit(self, uid, port_name):
+        """Injection: a technician hangs unit `uid` at a port (a new unit if uid is unknown)."""
+        port = self.port_index(port_name)
+        u = self.units.get(uid)
+        if u is None:
+            u = self.units[uid] = Unit(uid, port)
+        u.port, u.latched, u.dropped = port, True, False
+        return u
+
+    def violate(self, what):
+        if not self.violations or self.violations[-1] != what:  # one record per episode
+            self.violations.append(what)
+
+    # --- the head of the carriage: where the gripper is ----------------------------------------
+    def head_port(self):
+        """The port the gripper head is under (carriage within 5 mm, side selected), or None."""
+        x = self.x.um()
+        for p in range(len(self.port_x_um)):
+            if self.port_side[p] == self.side and -5000 <= x - self.port_x_um[p] <= 5000:
+                return p
+        return None
+
+    def at_engage(self):
+        return -2000 <= self.z.um() - self.engage_um <= 2000
+
+    # --- time ----------------------------------------------------------------------------------
+    def advance(self, t0_ms, t1_ms):
+        dt_us = (t1_ms - t0_ms) * 1000
+        z_before = self.z.um()
+        dx = self.x.advance(dt_us)
+        dz = self.z.advance(dt_us)
+        if dx:
+            self.travel_steps += dx if dx > 0 else -dx
+            if z_before > 1000 or self.z.um() > 1000:
+                self.violate("traverse with the lift raised (z=%d um)" % self.z.um())
+            if self.held is not None and self.units[self.held].latched:
+                self.violate("traverse while the gripper holds a latched unit")
+            self._markers()
+        if dz:
+            if dx:
+                self.violate("lift moved while traversing")
+            self._lift_moved(z_before)
+        self._jaws(t1_ms - t0_ms)
+        for pin in self.irq_pins:
+            pin.check_irq()
+
+    def _markers(self):
+        x = self.x.um()
+        tag = None
+        for sid, sx in self.stations:
+            if -self.marker_window_um <= x - sx <= self.marker_window_um:
+                tag = sid
+                break
+        if tag != self.tag_in_range:
+            self.tag_in_range = tag
+            if tag is not None:
+                self.marker_rx.extend(b"T%d\n" % tag)
+
+    def _lift_moved(self, z_before):
+        z = self.z.um()
+        p = self.head_port()
+        if self.held is not None:
+            u = self.units[self.held]
+            if u.latched and z < z_before:
+                self.violate("lift lowered while the gripped unit %d is still latched" % u.id)
+            if not u.latched and p is not None and z > z_before and z >= self.engage_um - 2000:
+                other = self.unit_at(p)
+                if other is not None and other is not u:
+                    self.violate("unit %d pushed into occupied port %s" % (u.id, self.port_name[p]))
+                elif other is None and not self.broken_latches.get(p):
+                    u.port, u.latched = p, True
+                    if self.on_latch:
+                        self.on_latch(p, u)
+        elif self.jaw >= 980 and p is not None and self.unit_at(p) and z >= self.engage_um - 10000:
+            if z > z_before:
+                self.violate("closed jaws pushed into the handle of a unit at %s" % self.port_name[p])
+
+    def _jaws(self, dt_ms):
+        step = dt_ms * 5 // 2  # full stroke in 400 ms
+        if self.jaw < self.jaw_target:
+            self.jaw = min(self.jaw_target, self.jaw + step)
+        elif self.jaw > self.jaw_target:
+            self.jaw = max(self.jaw_target, self.jaw - step)
+        if self.held is None:
+            if self.jaw >= 980 and self.at_engage():
+                p = self.head_port()
+                u = self.unit_at(p) if p is not None else None
+                if u is not None:
+                    self.held = u.id
+        elif self.jaw < 900:
+            u = self.units[self.held]
+            self.held = None
+            if not u.latched:
+                u.dropped = True
+                self.violate("gripper opened while carrying unlatched unit %d: unit dropped" % u.id)
+
+    # --- actuators -----------------------------------------------------------------------------
+    def write(self, name, v):
+        if name == "x_enable":
+            self.x.enable_pin = v
+        elif name == "z_enable":
+            self.z.enable_pin = v
+        elif name == "side_sel":
+            if v != self.side and self.z.um() > 1000:
+                self.violate("side changed with the lift raised")
+            self.side = v
+        elif name == "unlatch":
+            if v and not self.unlatch_coil:
+                self._unlatch()
+            self.unlatch_coil = v
+        # direction pins are driven by the step program; other outputs have no physical effect
+
+    def _unlatch(self):
+        p = self.head_port()
+        u = self.unit_at(p) if p is not None else None
+        if u is None or not self.at_engage():
+            return
+        if u.gun_out or u.cp in VEHICLE_STATES:
+            self.violate("unlatched unit %d while its cable is in use (gun out or vehicle %s)" % (u.id, u.cp))
+        u.latched = False
+        u.port = None
+        u.moves += 1
+        if self.held != u.id:
+            u.dropped = True
+            self.violate("unlatched unit %d with nothing holding it: unit dropped" % u.id)
+
+    def pwm(self, name, duty_ns):
+        if name == "grip_pwm" and duty_ns:
+            us = duty_ns // 1000
+            t = (us - self.open_us) * 1000 // (self.closed_us - self.open_us)
+            self.jaw_target = 0 if t < 0 else 1000 if t > 1000 else t
+
+    # --- sensors -------------------------------------------------------------------------------
+    def read(self, name):
+        return self.readers[name]()
+
+    def make_readers(self):
+        x, z = self.x, self.z
+
+        def held_unit():
+            return self.units[self.held] if self.held is not None else None
+
+        def port_unit():
+            p = self.head_port()
+            return self.unit_at(p) if p is not None else None
+
+        self.readers = {
+            "home_sw": lambda: 1 if x.um() <= 0 else 0,
+            "limit_min": lambda: 1 if x.um() <= -20000 else 0,
+            "limit_max": lambda: 1 if x.um() >= self.travel_um + 20000 else 0,
+            "x_diag": lambda: 1 if x.fault else 0,
+            "z_stow_sw": lambda: 1 if z.um() <= 0 else 0,
+            "jaw_open_sw": lambda: 1 if self.jaw <= 20 else 0,
+            "jaw_closed_sw": lambda: 1 if self.jaw >= 980 else 0,
+            "unit_present_sw": lambda: 1 if self.held is not None or (self.at_engage() and port_unit()) else 0,
+            "holster_sw": lambda: 1 if held_unit() is not None and not held_unit().gun_out else 0,
+            "port_latched_sw": lambda: 1 if self.at_engage() and port_unit() is not None else 0,
+            "port_occupied_sw": lambda: 1 if port_unit() is not None else 0,
+            "estop_in": lambda: 0 if self.estop_pressed else 1,
+        }
+        return self.readers
+
+    def encoder_counts(self):
+        return self.x.um() * self.x_counts_per_mm // 1000
+
+    def cp_raw(self):
+        """The gripped unit's control-pilot high level on the ADC (-12..+12 V -> 0..65535), noisy."""
+        u = self.units[self.held] if self.held is not None else None
+        mv = CP_VOLTS[u.cp] * 1000 if u is not None else -12000
+        mv += self.rng.between(-300, 300)
+        raw = (mv + 12000) * 65535 // 24000
+        return 0 if raw < 0 else 65535 if raw > 65535 else raw
+
+    # --- injections used by the day and by tests -----------------------------------------------
+    def press_estop(self, pressed=True):
+        self.estop_pressed = pressed
+        self.x.estop = self.z.estop = pressed

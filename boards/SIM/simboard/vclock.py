@@ -1,0 +1,70 @@
+"""Virtual clock of the simulated board: integer milliseconds, as fast as possible or paced."""
+# MicroPython's ticks wrap at 2**30; the virtual ticks do the same so wrap bugs show here too.
+TICKS_PERIOD = 1 << 30
+TICKS_MASK = TICKS_PERIOD - 1
+TICKS_HALF = TICKS_PERIOD >> 1
+
+try:
+    import utime as _wall  # MicroPython's own clock stays reachable after `time` is replaced
+except ImportError:
+    import time as _wall
+
+
+def _wall_ms():
+    if hasattr(_wall, "ticks_ms") and not hasattr(_wall, "monotonic"):
+        return _wall.ticks_ms()
+    return int(_wall.monotonic() * 1000)
+
+
+class Clock:
+    """Virtual time in ms; `speed` 0 runs as fast as possible, 1 paces to wall-clock time."""
+
+    def __init__(self, speed=0):
+        self.now_ms = 0
+        self.speed = speed
+        self._listeners = []  # called with (t0_ms, t1_ms) before time moves on
+        self._wall0 = _wall_ms()
+        self._virt0 = 0
+
+    def listen(self, fn):
+        self._listeners.append(fn)
+
+    def advance_to(self, t_ms):
+        if t_ms <= self.now_ms:
+            return
+        if self.speed:
+            self._pace(t_ms)
+        t0 = self.now_ms
+        for fn in self._listeners:
+            fn(t0, t_ms)
+        self.now_ms = t_ms
+
+    def _pace(self, t_ms):
+        target_wall = self._wall0 + (t_ms - self._virt0) // self.speed
+        while True:
+            lag = target_wall - _wall_ms()
+            if lag <= 0:
+                return
+            if hasattr(_wall, "sleep_ms"):
+                _wall.sleep_ms(lag)
+            else:
+                _wall.sleep(lag / 1000)
+
+
+_current = [None]
+
+
+def current():
+    return _current[0]
+
+
+def set_current(clock):
+    _current[0] = clock
+
+
+def ticks_diff(a, b):
+    return ((a - b + TICKS_HALF) & TICKS_MASK) - TICKS_HALF
+
+
+def ticks_add(a, delta):
+    return (a + delta) & TICKS_MASK

@@ -1,0 +1,39 @@
+"""The simulated board's `time` module: MicroPython's ticks API on the virtual clock."""
+from simboard import vclock
+from simboard.vclock import ticks_diff, ticks_add, TICKS_MASK
+
+
+def ticks_ms():
+    return vclock._current[0].now_ms & TICKS_MASK
+
+
+def ticks_us():
+    return (vclock._current[0].now_ms * 1000) & TICKS_MASK
+
+
+def ticks_cpu():
+    return ticks_us()
+
+
+def time():
+    return vclock._current[0].now_ms // 1000
+
+
+def sleep_ms(ms):
+    # A blocking sleep: nothing else on the board runs meanwhile, the plant still moves.
+    clock = vclock._current[0]
+    clock.advance_to(clock.now_ms + ms)
+
+
+def sleep_us(us):
+    sleep_ms((us + 999) // 1000)
+
+
+def sleep(s):
+    sleep_ms(int(s * 1000))
+
+
+def install_into(mod):
+    """Give a real `time` module (CPython) the virtual ticks functions; it keeps its own."""
+    for name in ("ticks_ms", "ticks_us", "ticks_cpu", "ticks_diff", "ticks_add", "sleep_ms", "sleep_us"):
+        setattr(mod, name, globals()[name])

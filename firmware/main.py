@@ -1,0 +1,15 @@
+"""Boot: build the robot for this board from /robot.json and /pins.csv, run it."""
+import asyncio
+from railbot import config
+from railbot.robot import Robot
+
+
+async def main():
+    cfg, pins = config.load_board("")
+    robot = Robot(cfg, pins)
+    robot.start()
+    while True:
+        await asyncio.sleep_ms(1000)
+
+
+asyncio.run(main())

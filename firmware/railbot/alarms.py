@@ -1,0 +1,45 @@
+"""The alarm table: every latched fault the robot can raise, with its number and meaning."""
+from micropython import const
+
+ESTOP = const(1)
+HARD_LIMIT = const(2)
+DRIVER_FAULT = const(3)
+FOLLOWING_ERROR = const(4)
+POSITION_LOST = const(5)
+WATCHDOG_RESET = const(6)
+HOMING_FAILED = const(7)
+LIFT_NOT_STOWED = const(8)
+LIFT_TIMEOUT = const(9)
+GRIP_FAILED = const(10)
+LATCH_FAILED = const(11)
+UNLATCH_FAILED = const(12)
+PORT_OCCUPIED = const(13)
+UNIT_MISSING = const(14)
+
+# code: (name, meaning, position may be lost so re-homing is needed before the next traverse)
+TABLE = {
+    ESTOP: ("ESTOP", "emergency-stop chain opened: driver power cut", True),
+    HARD_LIMIT: ("HARD_LIMIT", "a hard limit switch past the end of the rail was hit", True),
+    DRIVER_FAULT: ("DRIVER_FAULT", "a stepper driver reported a fault on DIAG", True),
+    FOLLOWING_ERROR: ("FOLLOWING_ERROR", "measuring wheel and commanded steps disagree beyond the limit (stall, slip, no step output)", True),
+    POSITION_LOST: ("POSITION_LOST", "the expected station marker was not read on arrival", True),
+    WATCHDOG_RESET: ("WATCHDOG_RESET", "the controller was reset by its watchdog", True),
+    HOMING_FAILED: ("HOMING_FAILED", "the home switch was not found within the search distance", True),
+    LIFT_NOT_STOWED: ("LIFT_NOT_STOWED", "the lift was not stowed when a traverse was due or during it", True),
+    LIFT_TIMEOUT: ("LIFT_TIMEOUT", "the lift did not reach the stow switch after lowering", True),
+    GRIP_FAILED: ("GRIP_FAILED", "the gripper did not reach open or closed, or lost the unit", False),
+    LATCH_FAILED: ("LATCH_FAILED", "the carried unit did not latch into the port; it is still gripped", False),
+    UNLATCH_FAILED: ("UNLATCH_FAILED", "the port did not release the unit", False),
+    PORT_OCCUPIED: ("PORT_OCCUPIED", "the target port already holds a unit; the carried unit is still gripped", False),
+    UNIT_MISSING: ("UNIT_MISSING", "no unit at the port the ledger names", False),
+}
+
+
+def name(code):
+    entry = TABLE.get(code)
+    return entry[0] if entry else "UNKNOWN"
+
+
+def needs_homing(code):
+    entry = TABLE.get(code)
+    return entry[2] if entry else True

@@ -1,0 +1,328 @@
+"""Load and validate a board's data (robot.json, pins.csv); every error names the file and the key."""
+import json
+
+
+class ConfigError(Exception):
+    pass
+
+
+# Every pin name the firmware uses; a board's pins.csv must name each exactly once.
+PIN_NAMES = (
+    "x_step", "x_dir", "x_enable", "x_diag", "enc_a", "enc_b",
+    "home_sw", "limit_min", "limit_max", "marker_rx",
+    "z_step", "z_dir", "z_enable", "z_stow_sw",
+    "grip_pwm", "jaw_open_sw", "jaw_closed_sw", "unit_present_sw", "holster_sw", "cp_adc",
+    "side_sel", "unlatch", "port_latched_sw", "port_occupied_sw",
+    "estop_in",
+)
+
+# What one PIO state machine at 125 MHz can pulse with margin, and what a TMC2209 takes.
+STEP_RATE_MAX = 500000  # steps/s
+# Marker tags carry one byte.
+MARKER_ID_MAX = 255
+# machine.WDT on RP2040 takes at most 8388 ms.
+WATCHDOG_MS_MAX = 8388
+
+
+class _ListOf:
+    # A schema node: a JSON list of min_len..max_len items, each matching `item`.
+    def __init__(self, item, min_len, max_len):
+        self.item = item
+        self.min_len = min_len
+        self.max_len = max_len
+
+
+def _nonempty_str(v):
+    if type(v) is not str or not v:
+        return "expected a non-empty string, got " + _show(v)
+
+
+def _one_of(*choices):
+    def check(v):
+        if type(v) is not str or v not in choices:
+            return "expected one of " + ", ".join(choices) + ", got " + _show(v)
+    return check
+
+
+# Bounds catch typos and unit mix-ups (m for mm, s for ms); tuning lives inside them.
+# A node is (min, max) for an int, a dict for an object, _ListOf for a list, or a
+# function returning an error message (or None) for anything else.
+SCHEMA = {
+    "board": _nonempty_str,
+    "x": {
+        "steps_per_mm": (1, 1000),
+        "counts_per_mm": (1, 1000),
+        "v_max_mm_s": (1, 5000),
+        "a_max_mm_s2": (1, 20000),
+        "travel_mm": (100, 200000),
+        "home_speed_mm_s": (1, 1000),
+        "locate_speed_mm_s": (1, 100),
+        "pull_off_mm": (1, 100),
+        "following_error_max_mm": (1, 1000),
+        "marker_window_mm": (1, 100),
+        "arrive_tolerance_mm": (1, 50),
+    },
+    "z": {
+        "steps_per_mm": (1, 1000),
+        "v_max_mm_s": (1, 1000),
+        "a_max_mm_s2": (1, 10000),
+        "travel_mm": (10, 2000),
+        "engage_mm": (1, 2000),
+        "home_speed_mm_s": (1, 200),
+        "pull_off_mm": (1, 50),
+    },
+    "gripper": {
+        "kind": _one_of("servo", "dc"),
+        "open_us": (500, 2500),
+        "closed_us": (500, 2500),
+        "move_timeout_ms": (100, 10000),
+    },
+    "timing": {
+        "tick_ms": (1, 100),
+        "idle_tick_ms": (1, 1000),
+        "watchdog_ms": (100, WATCHDOG_MS_MAX),
+        "stall_ms": (10, 10000),
+        "latch_timeout_ms": (100, 30000),
+    },
+    "site": {
+        "stations": {
+            "first_id": (1, MARKER_ID_MAX),
+            "count": (1, MARKER_ID_MAX),
+            "first_x_mm": (0, 200000),
+            "pitch_mm": (100, 20000),
+        },
+        "docks": _ListOf({"id": (1, MARKER_ID_MAX), "x_mm": (0, 200000)}, 0, 8),
+        "units": _ListOf({"id": (1, 99), "port": _nonempty_str}, 0, 99),
+    },
+}
+
+
+def _show(v):
+    t = type(v)
+    if t is bool:
+        return "bool " + ("true" if v else "false")
+    if v is None:
+        return "null"
+    if t is float:
+        return "float " + repr(v)
+    if t is str:
+        return "string " + repr(v)
+    if t is list:
+        return "a list"
+    if t is dict:
+        return "an object"
+    return repr(v)
+
+
+def _fail(path, key, msg):
+    if key:
+        raise ConfigError(path + ": " + key + ": " + msg)
+    raise ConfigError(path + ": " + msg)
+
+
+def _walk(value, node, key, path):
+    t = type(node)
+    if t is tuple:
+        # type() and not isinstance(): a bool is an int to isinstance().
+        if type(value) is not int:
+            _fail(path, key, "expected an int, got " + _show(value))
+        if value < node[0]:
+            _fail(path, key, "%d is below the minimum %d" % (value, node[0]))
+        if value > node[1]:
+            _fail(path, key, "%d is above the maximum %d" % (value, node[1]))
+    elif t is dict:
+        if type(value) is not dict:
+            _fail(path, key, "expected an object, got " + _show(value))
+        prefix = key + "." if key else ""
+        for k in value:
+            if k not in node:
+                _fail(path, prefix + k, "unknown key")
+        for k in node:
+            if k not in value:
+                _fail(path, prefix + k, "missing key")
+            _walk(value[k], node[k], prefix + k, path)
+    elif isinstance(node, _ListOf):
+        if type(value) is not list:
+            _fail(path, key, "expected a list, got " + _show(value))
+        if not node.min_len <= len(value) <= node.max_len:
+            _fail(path, key, "%d items, expected %d..%d" % (len(value), node.min_len, node.max_len))
+        for i in range(len(value)):
+            _walk(value[i], node.item, "%s[%d]" % (key, i), path)
+    else:
+        msg = node(value)
+        if msg:
+            _fail(path, key, msg)
+
+
+def _uint(s):
+    # Canonical decimal ("7", not "07" or "+7") or -1.
+    if not s or (s[0] == "0" and len(s) > 1):
+        return -1
+    for c in s:
+        if c not in "0123456789":
+            return -1
+    return int(s)
+
+
+def _is_port(name, bay_count, dock_ids):
+    if name[:1] == "B":
+        return 1 <= _uint(name[1:]) <= bay_count
+    if name[:1] == "D" and name[-1:] in ("L", "R"):
+        return _uint(name[1:-1]) in dock_ids
+    return False
+
+
+def _check_motion(r, path):
+    x = r["x"]
+    z = r["z"]
+    for axis, a in (("x", x), ("z", z)):
+        if a["home_speed_mm_s"] > a["v_max_mm_s"]:
+            _fail(path, axis + ".home_speed_mm_s", "%d exceeds %s.v_max_mm_s %d"
+                  % (a["home_speed_mm_s"], axis, a["v_max_mm_s"]))
+        rate = a["v_max_mm_s"] * a["steps_per_mm"]
+        if rate > STEP_RATE_MAX:
+            _fail(path, axis + ".v_max_mm_s", "%d steps/s at %s.steps_per_mm %d exceeds %d"
+                  % (rate, axis, a["steps_per_mm"], STEP_RATE_MAX))
+    if x["locate_speed_mm_s"] > x["home_speed_mm_s"]:
+        _fail(path, "x.locate_speed_mm_s", "%d exceeds x.home_speed_mm_s %d"
+              % (x["locate_speed_mm_s"], x["home_speed_mm_s"]))
+    # Arriving at a station must leave its marker readable.
+    if x["arrive_tolerance_mm"] > x["marker_window_mm"]:
+        _fail(path, "x.arrive_tolerance_mm", "%d exceeds x.marker_window_mm %d"
+              % (x["arrive_tolerance_mm"], x["marker_window_mm"]))
+    if z["engage_mm"] >= z["travel_mm"]:
+        _fail(path, "z.engage_mm", "%d is not below z.travel_mm %d" % (z["engage_mm"], z["travel_mm"]))
+    g = r["gripper"]
+    if g["open_us"] == g["closed_us"]:
+        _fail(path, "gripper.closed_us", "%d equals gripper.open_us" % g["closed_us"])
+    t = r["timing"]
+    if t["idle_tick_ms"] < t["tick_ms"]:
+        _fail(path, "timing.idle_tick_ms", "%d is below timing.tick_ms %d" % (t["idle_tick_ms"], t["tick_ms"]))
+    # The idle tick feeds the watchdog: one late tick must not reset the board.
+    if t["watchdog_ms"] < 2 * t["idle_tick_ms"]:
+        _fail(path, "timing.watchdog_ms", "%d is below 2 * timing.idle_tick_ms %d"
+              % (t["watchdog_ms"], 2 * t["idle_tick_ms"]))
+
+
+def _check_site(r, path):
+    travel = r["x"]["travel_mm"]
+    gap_min = 2 * r["x"]["marker_window_mm"]
+    st = r["site"]["stations"]
+    first, count = st["first_id"], st["count"]
+    if first + count - 1 > MARKER_ID_MAX:
+        _fail(path, "site.stations.count", "station ids %d..%d exceed %d"
+              % (first, first + count - 1, MARKER_ID_MAX))
+    if st["first_x_mm"] > travel:
+        _fail(path, "site.stations.first_x_mm", "%d is beyond x.travel_mm %d" % (st["first_x_mm"], travel))
+    last_x = st["first_x_mm"] + (count - 1) * st["pitch_mm"]
+    if last_x > travel:
+        _fail(path, "site.stations.pitch_mm", "station %d at %d mm is beyond x.travel_mm %d"
+              % (first + count - 1, last_x, travel))
+    if count > 1 and st["pitch_mm"] < gap_min:
+        _fail(path, "site.stations.pitch_mm", "%d is below 2 * x.marker_window_mm %d" % (st["pitch_mm"], gap_min))
+    # Every marker: (x_mm, what, key that placed it).
+    markers = [(st["first_x_mm"] + i * st["pitch_mm"], "station %d" % (first + i), "site.stations")
+               for i in range(count)]
+    docks = r["site"]["docks"]
+    dock_ids = []
+    for i in range(len(docks)):
+        d = docks[i]
+        key = "site.docks[%d]" % i
+        if d["x_mm"] > travel:
+            _fail(path, key + ".x_mm", "%d is beyond x.travel_mm %d" % (d["x_mm"], travel))
+        if first <= d["id"] < first + count:
+            _fail(path, key + ".id", "%d is already station %d" % (d["id"], d["id"]))
+        if d["id"] in dock_ids:
+            _fail(path, key + ".id", "%d is already a dock" % d["id"])
+        dock_ids.append(d["id"])
+        markers.append((d["x_mm"], "dock %d" % d["id"], key))
+    markers.sort()
+    for i in range(1, len(markers)):
+        a, b = markers[i - 1], markers[i]
+        if b[0] - a[0] < gap_min:
+            # Two stations are never this close (pitch checked above), so one is a dock.
+            key = b[2] if b[2] != "site.stations" else a[2]
+            _fail(path, key + ".x_mm", "%s at %d mm and %s at %d mm are closer than"
+                  " 2 * x.marker_window_mm %d" % (a[1], a[0], b[1], b[0], gap_min))
+    units = r["site"]["units"]
+    holder = {}  # port -> unit id
+    unit_ids = []
+    for i in range(len(units)):
+        u = units[i]
+        key = "site.units[%d]" % i
+        if u["id"] in unit_ids:
+            _fail(path, key + ".id", "unit %d listed twice" % u["id"])
+        unit_ids.append(u["id"])
+        port = u["port"]
+        if not _is_port(port, 2 * count, dock_ids):
+            _fail(path, key + ".port", "%r is not a port (B1..B%d, D<dock id>L, D<dock id>R)" % (port, 2 * count))
+        if port in holder:
+            _fail(path, key + ".port", "port %s already holds unit %d" % (port, holder[port]))
+        holder[port] = u["id"]
+
+
+def _read(path):
+    try:
+        with open(path) as f:
+            return f.read()
+    except OSError as e:
+        raise ConfigError(path + ": cannot read: " + str(e))
+
+
+def load_robot(path):
+    """Read robot.json at `path`, validate it against SCHEMA and the cross-checks, return the dict."""
+    text = _read(path)
+    try:
+        r = json.loads(text)
+    except ValueError as e:
+        raise ConfigError(path + ": bad JSON: " + str(e))
+    _walk(r, SCHEMA, "", path)
+    _check_motion(r, path)
+    _check_site(r, path)
+    return r
+
+
+def _is_rp2_pin(pin):
+    return pin[:2] == "GP" and 0 <= _uint(pin[2:]) <= 29
+
+
+def load_pins(path, required=None):
+    """Read pins.csv (`name,pin` lines) at `path`; with `required`, exactly those names. Returns name -> pin."""
+    pins = {}
+    line_of = {}  # name -> line number
+    owner = {}  # pin -> name
+    n = 0
+    for line in _read(path).split("\n"):
+        n += 1
+        line = line.strip()
+        if not line or line[0] == "#":
+            continue
+        where = "%s:%d" % (path, n)
+        parts = line.split(",")
+        name = parts[0].strip()
+        pin = parts[-1].strip()
+        if len(parts) != 2 or not name or not pin:
+            raise ConfigError(where + ": expected name,pin, got %r" % line)
+        if name in pins:
+            raise ConfigError(where + ": " + name + ": duplicate pin name (first on line %d)" % line_of[name])
+        if required is not None and name not in required:
+            raise ConfigError(where + ": " + name + ": unknown pin name")
+        if not _is_rp2_pin(pin):
+            raise ConfigError(where + ": " + name + ": %r is not a pin GP0..GP29" % pin)
+        if pin in owner:
+            raise ConfigError(where + ": " + name + ": pin %s already used by %s" % (pin, owner[pin]))
+        pins[name] = pin
+        line_of[name] = n
+        owner[pin] = name
+    if required is not None:
+        for name in required:
+            if name not in pins:
+                raise ConfigError(path + ": " + name + ": missing pin")
+    return pins
+
+
+def load_board(folder):
+    """Load `folder`/robot.json and `folder`/pins.csv (all of PIN_NAMES); return (robot, pins)."""
+    if folder.endswith("/"):
+        folder = folder[:-1]
+    return load_robot(folder + "/robot.json"), load_pins(folder + "/pins.csv", PIN_NAMES)

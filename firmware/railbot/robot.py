@@ -1,0 +1,528 @@
+"""The robot: control tick, safety supervision, homing, pick and place, the job queue, the command interface."""
+import asyncio
+from micropython import const
+from railbot import alarms
+from railbot.hal import Hardware
+from railbot.motion import Axis
+from railbot.site import Site
+from railbot.ledger import Ledger, CARRIED, FREE, SERVING, IN_USE
+
+_CP_SAMPLES = const(8)
+
+
+class Abort(Exception):
+    """Unwinds a sequence when an alarm is raised; the alarm itself is the record."""
+
+
+def cp_state(mv):
+    """IEC 61851 control-pilot state from the high level in millivolts."""
+    if mv >= 10500:
+        return "A"
+    if mv >= 7500:
+        return "B"
+    if mv >= 4500:
+        return "C"
+    if mv >= 1500:
+        return "D"
+    if mv >= -1500:
+        return "E"
+    return "F"
+
+
+def _mm(steps, per_mm):
+    v = steps * 100 // per_mm
+    sign = "-" if v < 0 else ""
+    v = -v if v < 0 else v
+    return "%s%d.%02d" % (sign, v // 100, v % 100)
+
+
+class Robot:
+    def __init__(self, cfg, pins, emit=None):
+        self.cfg = cfg
+        t = cfg["timing"]
+        self.tick_ms = t["tick_ms"]
+        self.idle_tick_ms = t["idle_tick_ms"]
+        self.hw = hw = Hardware(pins, t["watchdog_ms"])
+        cx, cz = cfg["x"], cfg["z"]
+        self.x = Axis(hw.x_step, cx["steps_per_mm"], cx["v_max_mm_s"], cx["a_max_mm_s2"])
+        self.z = Axis(hw.z_step, cz["steps_per_mm"], cz["v_max_mm_s"], cz["a_max_mm_s2"])
+        self.x_spm = cx["steps_per_mm"]
+        self.z_spm = cz["steps_per_mm"]
+        self.x_cpm = cx["counts_per_mm"]
+        self.fe_max_steps = cx["following_error_max_mm"] * self.x_spm
+        self.site = Site(cfg["site"])
+        self.ledger = Ledger(self.site, cfg["site"]["units"])
+        self.emit = emit if emit is not None else (lambda kind, fields: None)
+        self.state = "IDLE"
+        self.alarm = 0
+        self.alarm_detail = ""
+        self.homed = False
+        self.paused = False
+        self.home_requested = False
+        self.stopping = False
+        self.jobs = []  # bays, first come first served
+        self.busy_bay = 0
+        self.enc_steps = 0
+        self.wake = asyncio.Event()
+        self.motion = asyncio.Event()
+        self.moving = False
+        self.x.set_position(self._read_encoder())
+        if hw.reset_by_watchdog:
+            self.trip(alarms.WATCHDOG_RESET, "reset cause")
+
+    # --- control tick: position read, supervision, step feed; allocates nothing -------------------
+    def _read_encoder(self):
+        self.enc_steps = self.hw.encoder.count() * self.x_spm // self.x_cpm
+        return self.enc_steps
+
+    def tick(self):
+        hw = self.hw
+        hw.wdt.feed()
+        self._read_encoder()
+        hw.marker.poll()
+        if not self.alarm:
+            self._supervise()
+        self.x.feed()
+        self.z.feed()
+        if self.stopping and not self.x.busy() and not self.z.busy():
+            hw.x_step.enable(False)
+            hw.z_step.enable(False)
+            self.stopping = False
+
+    def _supervise(self):
+        hw = self.hw
+        if not hw.estop_in.value():
+            self.trip(alarms.ESTOP)
+        elif hw.limit_min.value() or hw.limit_max.value():
+            self.trip(alarms.HARD_LIMIT)
+        elif hw.x_diag.value():
+            self.trip(alarms.DRIVER_FAULT)
+        elif self.x.busy():
+            if not hw.z_stow_sw.value():
+                self.trip(alarms.LIFT_NOT_STOWED)
+            else:
+                s, e = self.x.executing_span()
+                lo, hi = (s, e) if s <= e else (e, s)
+                p = self.enc_steps
+                err = lo - p if p < lo else p - hi if p > hi else 0
+                if err > self.fe_max_steps:
+                    self.trip(alarms.FOLLOWING_ERROR)
+
+    def trip(self, code, detail=""):
+        """Raise an alarm: stop category 1 (controlled ramp-down, then driver power off)."""
+        if self.alarm:
+            return
+        self.alarm = code
+        self.alarm_detail = detail
+        self.x.stop()
+        self.z.stop()
+        self.stopping = True
+        self.state = "ALARM"
+        if alarms.needs_homing(code):
+            self.homed = False
+        self.emit("alarm", (("code", code), ("name", alarms.name(code)), ("detail", detail)))
+        self.wake.set()
+
+    async def supervise_task(self):
+        while True:
+            if not self.moving:
+                self.tick()
+            await asyncio.sleep_ms(self.idle_tick_ms)
+
+    async def motion_task(self):
+        while True:
+            await self.motion.wait()
+            self.motion.clear()
+            while self.moving or self.x.busy() or self.z.busy():
+                self.tick()
+                await asyncio.sleep_ms(self.tick_ms)
+            self.moving = False
+
+    # --- waiting, moving ---------------------------------------------------------------------------
+    async def _until(self, cond, timeout_ms, code, detail):
+        waited = 0
+        while True:
+            if self.alarm:
+                raise Abort()
+            if cond():
+                return
+            if waited >= timeout_ms:
+                self.trip(code, detail)
+                raise Abort()
+            await asyncio.sleep_ms(self.tick_ms)
+            waited += self.tick_ms
+
+    async def _run_axis(self, axis, target, v_mm_s=0, until=None):
+        """Move one axis; return early (after a controlled stop) when until() becomes true."""
+        if self.alarm:
+            raise Abort()
+        axis.move_to(target, v_mm_s)
+        self.moving = True
+        self.tick()
+        self.motion.set()
+        hit = False
+        while axis.busy():
+            await asyncio.sleep_ms(self.tick_ms)
+            if self.alarm:
+                raise Abort()
+            if until is not None and not hit and until():
+                hit = True
+                axis.stop()
+        self.moving = False
+        return hit or (until is not None and until())
+
+    async def move_x(self, target_steps, v_mm_s=0):
+        hw = self.hw
+        if not hw.z_stow_sw.value() or self.z.busy():
+            self.trip(alarms.LIFT_NOT_STOWED, "before traverse")
+            raise Abort()
+        hw.marker.forget()
+        await self._run_axis(self.x, target_steps, v_mm_s)
+        tol = self.cfg["x"]["arrive_tolerance_mm"] * self.x_spm
+        err = self._read_encoder() - target_steps
+        if err > tol or err < -tol:
+            self.trip(alarms.FOLLOWING_ERROR, "arrival off by %d steps" % err)
+            raise Abort()
+
+    async def move_z(self, target_mm):
+        if self.x.busy():
+            self.trip(alarms.LIFT_NOT_STOWED, "lift asked to move while traversing")
+            raise Abort()
+        await self._run_axis(self.z, target_mm * self.z_spm)
+
+    async def stow(self):
+        await self.move_z(0)
+        await self._until(lambda: self.hw.z_stow_sw.value(), 500, alarms.LIFT_TIMEOUT, "stow switch")
+
+    # --- homing ------------------------------------------------------------------------------------
+    async def home(self):
+        hw, cx, cz = self.hw, self.cfg["x"], self.cfg["z"]
+        self.state = "HOME"
+        self.emit("homing", ())
+        hw.x_step.enable(True)
+        hw.z_step.enable(True)
+        # lift: down to the stow switch, then up until it releases: that edge is z = 0
+        if not hw.z_stow_sw.value():
+            self.z.set_position(cz["travel_mm"] * self.z_spm * 3 // 2)
+            if not await self._run_axis(self.z, 0, cz["home_speed_mm_s"], lambda: hw.z_stow_sw.value()):
+                self.trip(alarms.HOMING_FAILED, "lift stow switch not found")
+                raise Abort()
+        self.z.set_position(0)
+        await self._run_axis(self.z, cz["pull_off_mm"] * self.z_spm, 1, lambda: not hw.z_stow_sw.value())
+        if not await self._run_axis(self.z, -cz["pull_off_mm"] * self.z_spm, 1, lambda: hw.z_stow_sw.value()):
+            self.trip(alarms.HOMING_FAILED, "lift stow switch did not return")
+            raise Abort()
+        self.z.set_position(0)  # just inside the stow switch: z = 0 is always stowed
+        # carriage: seek the home switch, locate its edge slowly, pull off
+        self.x.set_position(self._read_encoder())
+        if not hw.home_sw.value():
+            seek = self.x.pos - cx["travel_mm"] * self.x_spm * 3 // 2
+            if not await self._run_axis(self.x, seek, cx["home_speed_mm_s"], lambda: hw.home_sw.value()):
+                self.trip(alarms.HOMING_FAILED, "home switch not found")
+                raise Abort()
+        self.x.set_position(self._read_encoder())
+        edge = [0]
+
+        def released():
+            if not hw.home_sw.value():
+                edge[0] = self._read_encoder()
+                return True
+            return False
+
+        if not await self._run_axis(self.x, self.x.pos + 4 * cx["pull_off_mm"] * self.x_spm, cx["locate_speed_mm_s"], released):
+            self.trip(alarms.HOMING_FAILED, "home switch did not release")
+            raise Abort()
+        hw.encoder.offset += edge[0] * self.x_cpm // self.x_spm
+        self.x.set_position(self._read_encoder())
+        await self.move_x(cx["pull_off_mm"] * self.x_spm)
+        self.homed = True
+        self.paused = False
+        self.state = "IDLE"
+        self.emit("homed", (("x_steps", self.enc_steps),))
+
+    # --- gripper and unit sense --------------------------------------------------------------------
+    async def grip(self, close):
+        g, hw = self.cfg["gripper"], self.hw
+        if not close and hw.unit_present_sw.value() and not hw.port_latched_sw.value():
+            # rule 3: never open the gripper while a carried unit is not latched
+            self.trip(alarms.GRIP_FAILED, "refused to open: unit not latched")
+            raise Abort()
+        hw.grip.pulse_us(g["closed_us"] if close else g["open_us"])
+        sw = hw.jaw_closed_sw if close else hw.jaw_open_sw
+        await self._until(lambda: sw.value(), g["move_timeout_ms"], alarms.GRIP_FAILED,
+                          "jaws did not close" if close else "jaws did not open")
+
+    def unit_cable_free(self):
+        """Rule 1: gun in its holster and no vehicle on the pilot (state A), read through the gripper."""
+        hw = self.hw
+        if not hw.holster_sw.value():
+            return False, "gun out of holster"
+        mv = 0
+        for _ in range(_CP_SAMPLES):
+            mv += hw.cp_adc.read_u16() * 375 // 1024 - 12000
+        state = cp_state(mv // _CP_SAMPLES)
+        if state != "A":
+            return False, "control pilot state " + state
+        return True, ""
+
+    async def go_to_port(self, port):
+        self.hw.side_sel.value(0)
+        target = self.site.port_x_mm[port] * self.x_spm
+        if target != self.x.pos:
+            await self.move_x(target)
+            if self.hw.marker.poll() != self.site.port_station[port]:
+                self.trip(alarms.POSITION_LOST, "expected marker %d at %s" % (self.site.port_station[port], self.site.port_names[port]))
+                raise Abort()
+        self.hw.side_sel.value(self.site.port_side[port])
+
+    async def pick(self, uid):
+        """Take unit uid from its port; False (unit untouched, still latched) if its cable is in use."""
+        hw, port, name = self.hw, self.ledger.port[uid], self.site.port_names[self.ledger.port[uid]]
+        await self.go_to_port(port)
+        if not hw.port_occupied_sw.value():
+            self.trip(alarms.UNIT_MISSING, "no unit at " + name)
+            raise Abort()
+        await self.grip(False)
+        await self.move_z(self.cfg["z"]["engage_mm"])
+        await self.grip(True)
+        await self._until(lambda: hw.unit_present_sw.value(), 200, alarms.GRIP_FAILED, "no unit in the jaws")
+        ok, why = self.unit_cable_free()
+        if not ok:
+            self.emit("unit_in_use", (("unit", uid), ("port", name), ("why", why)))
+            self.ledger.state[uid] = IN_USE
+            await self.grip(False)
+            await self.stow()
+            return False
+        hw.unlatch.value(1)
+        try:
+            await self._until(lambda: not hw.port_latched_sw.value(), self.cfg["timing"]["latch_timeout_ms"],
+                              alarms.UNLATCH_FAILED, "port " + name)
+        finally:
+            hw.unlatch.value(0)
+        self.ledger.port[uid] = CARRIED
+        self.emit("pick", (("unit", uid), ("port", name)))
+        await self.stow()
+        return True
+
+    async def place(self, uid, port):
+        hw, name = self.hw, self.site.port_names[port]
+        await self.go_to_port(port)
+        if hw.port_occupied_sw.value():
+            self.trip(alarms.PORT_OCCUPIED, name)
+            raise Abort()
+        await self.move_z(self.cfg["z"]["engage_mm"])
+        try:
+            await self._until(lambda: hw.port_latched_sw.value(), self.cfg["timing"]["latch_timeout_ms"],
+                              alarms.LATCH_FAILED, "port " + name)
+        except Abort:
+            if self.alarm == alarms.LATCH_FAILED:  # bring the still-gripped unit down, jaws closed
+                self.alarm, saved = 0, self.alarm
+                self.stopping = False
+                await self.stow()
+                self.alarm = saved
+            raise
+        self.ledger.port[uid] = port
+        self.emit("place", (("unit", uid), ("port", name)))
+        await self.grip(False)
+        await self.stow()
+
+    # --- jobs --------------------------------------------------------------------------------------
+    def _nearest_free(self, port):
+        best, best_cost = 0, 0
+        here = self.x.pos // self.x_spm
+        to = self.site.port_x_mm[port]
+        for uid in self.ledger.free_units():
+            ux = self.site.port_x_mm[self.ledger.port[uid]]
+            cost = (ux - here if ux > here else here - ux) + (ux - to if ux > to else to - ux)
+            if best == 0 or cost < best_cost:
+                best, best_cost = uid, cost
+        return best
+
+    async def serve(self, bay):
+        """One step of the job for `bay`: True when done, False when it must wait for a free unit."""
+        port = self.site.bay_port(bay)
+        led = self.ledger
+        uid = led.unit_at(port)
+        if uid and led.state[uid] != IN_USE:
+            led.state[uid] = SERVING
+            self.emit("delivered", (("bay", bay), ("unit", uid)))
+            return True
+        uid = led.carried()
+        if not uid:
+            uid = self._nearest_free(port)
+            if not uid:
+                return False
+            self.emit("job", (("bay", bay), ("unit", uid), ("from", self.site.port_names[led.port[uid]])))
+            if not await self.pick(uid):
+                return None  # that unit is in use: choose again
+        await self.place(uid, port)
+        led.state[uid] = SERVING
+        self.emit("delivered", (("bay", bay), ("unit", uid)))
+        return True
+
+    def _can_work(self):
+        return not self.alarm and self.homed and not self.paused
+
+    async def mission_task(self):
+        while True:
+            self.wake.clear()
+            if self.home_requested and not self.alarm:
+                self.home_requested = False
+                try:
+                    await self.home()
+                except Abort:
+                    pass
+                continue
+            if self._can_work() and self.jobs:
+                bay = self.jobs[0]
+                self.busy_bay = bay
+                self.state = "RUN"
+                try:
+                    done = await self.serve(bay)
+                except Abort:
+                    done = False
+                self.busy_bay = 0
+                if not self.alarm:
+                    self.state = "IDLE"
+                if done:
+                    if self.jobs and self.jobs[0] == bay:
+                        self.jobs.pop(0)
+                    continue
+                if done is None:
+                    continue
+            await self.wake.wait()
+
+    def start(self):
+        """Create the robot's tasks on the running event loop."""
+        return (asyncio.create_task(self.supervise_task()), asyncio.create_task(self.motion_task()),
+                asyncio.create_task(self.mission_task()))
+
+    # --- the command interface ---------------------------------------------------------------------
+    def command(self, line):
+        """One command line -> one reply line, `ok ...` or `error: ...`; an error changes nothing."""
+        words = line.split()
+        if not words:
+            return "error: empty command (try help)"
+        verb = words[0].lower()
+        handler = _COMMANDS.get(verb)
+        if handler is None:
+            return "error: unknown command %r (try help)" % verb
+        fn, nargs = handler
+        if len(words) - 1 != nargs:
+            return "error: %s takes %d argument%s, got %d" % (verb, nargs, "" if nargs == 1 else "s", len(words) - 1)
+        if nargs == 0:
+            return fn(self)
+        return fn(self, words[1])
+
+    def _bay(self, text):
+        try:
+            bay = int(text)
+        except ValueError:
+            return 0, "error: bay must be a number 1..%d, got %r" % (self.site.bays, text)
+        if not 1 <= bay <= self.site.bays:
+            return 0, "error: bay %d out of range 1..%d" % (bay, self.site.bays)
+        return bay, ""
+
+    def cmd_charge(self, arg):
+        bay, err = self._bay(arg)
+        if err:
+            return err
+        if bay in self.jobs:
+            return "error: bay %d already has a request" % bay
+        uid = self.ledger.unit_at(self.site.bay_port(bay))
+        if uid and self.ledger.state[uid] == SERVING:
+            return "error: bay %d already has unit %d" % (bay, uid)
+        self.jobs.append(bay)
+        self.emit("request", (("bay", bay),))
+        self.wake.set()
+        return "ok charge bay %d queued at %d" % (bay, len(self.jobs))
+
+    def cmd_release(self, arg):
+        bay, err = self._bay(arg)
+        if err:
+            return err
+        uid = self.ledger.unit_at(self.site.bay_port(bay))
+        if not uid or self.ledger.state[uid] == FREE:
+            return "error: no unit serving bay %d" % bay
+        self.ledger.state[uid] = FREE
+        self.emit("released", (("bay", bay), ("unit", uid)))
+        self.wake.set()
+        return "ok released unit %d at bay %d" % (uid, bay)
+
+    def cmd_cancel(self, arg):
+        bay, err = self._bay(arg)
+        if err:
+            return err
+        if bay not in self.jobs:
+            return "error: no request for bay %d" % bay
+        if bay == self.busy_bay:
+            return "error: bay %d is being served now" % bay
+        self.jobs.remove(bay)
+        self.emit("cancelled", (("bay", bay),))
+        return "ok cancelled bay %d" % bay
+
+    def cmd_home(self):
+        if self.alarm:
+            return "error: alarm %d %s active: reset first" % (self.alarm, alarms.name(self.alarm))
+        if self.busy_bay or self.state == "HOME":
+            return "error: busy"
+        self.home_requested = True
+        self.wake.set()
+        return "ok homing"
+
+    def cmd_reset(self):
+        if not self.alarm:
+            return "error: no alarm to reset"
+        hw = self.hw
+        if not hw.estop_in.value():
+            return "error: e-stop still open"
+        if hw.limit_min.value() or hw.limit_max.value():
+            return "error: a hard limit switch is still active"
+        if hw.x_diag.value():
+            return "error: driver still reports a fault"
+        if self.x.busy() or self.z.busy():
+            return "error: still stopping"
+        code = self.alarm
+        self.alarm = 0
+        self.alarm_detail = ""
+        self.paused = True
+        self.state = "IDLE"
+        self.emit("reset", (("code", code),))
+        return "ok alarm %d cleared; %s" % (code, "home to continue" if not self.homed else "resume to continue")
+
+    def cmd_resume(self):
+        if self.alarm:
+            return "error: alarm active: reset first"
+        if not self.homed:
+            return "error: position not established: home first"
+        self.paused = False
+        self.wake.set()
+        return "ok resumed"
+
+    def cmd_status(self):
+        return "ok <%s|x:%s|z:%s|alarm:%d|homed:%d|jobs:%d|carry:%d>" % (
+            self.state, _mm(self.enc_steps, self.x_spm), _mm(self.z.pos, self.z_spm), self.alarm,
+            1 if self.homed else 0, len(self.jobs), self.ledger.carried())
+
+    def cmd_alarms(self):
+        return "ok " + ";".join("%d=%s" % (c, alarms.TABLE[c][0]) for c in sorted(alarms.TABLE))
+
+    def cmd_ledger(self):
+        return "ok " + self.ledger.describe()
+
+    def cmd_help(self):
+        return "ok commands: " + " ".join(sorted(_COMMANDS))
+
+
+_COMMANDS = {
+    "charge": (Robot.cmd_charge, 1),
+    "release": (Robot.cmd_release, 1),
+    "cancel": (Robot.cmd_cancel, 1),
+    "home": (Robot.cmd_home, 0),
+    "reset": (Robot.cmd_reset, 0),
+    "resume": (Robot.cmd_resume, 0),
+    "status": (Robot.cmd_status, 0),
+    "alarms": (Robot.cmd_alarms, 0),
+    "ledger": (Robot.cmd_ledger, 0),
+    "help": (Robot.cmd_help, 0),
+}
