@@ -6,3 +6,7 @@ _ROOT = Path(__file__).resolve().parent.parent
 for _p in ("firmware", "boards/SIM", "tests/firmware"):
     if str(_ROOT / _p) not in sys.path:
         sys.path.insert(0, str(_ROOT / _p))
+
+import simboard  # noqa: E402
+
+simboard.install()  # simulated machine/rp2 and virtual ticks, as the MicroPython runner does

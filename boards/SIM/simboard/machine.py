@@ -39,13 +39,17 @@ class Pin:
         self.id = pin_id
         plant = _board[0].plant
         self._plant = plant
-        self._read = plant.readers.get(self.name)
+        self._readers = plant.readers
+        self._read = plant.readers.get(self.name) and self._sense
         self._out = 0
         self._handler = None
         self._trigger = 0
         self._last = 0
         if value is not None:
             self.value(value)
+
+    def _sense(self):
+        return self._readers[self.name]()  # looked up each time: a test may stick a sensor
 
     def value(self, v=None):
         if v is None:

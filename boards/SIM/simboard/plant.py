@@ -322,6 +322,7 @@ class Plant:
             p = self.head_port()
             return self.unit_at(p) if p is not None else None
 
+        self.stuck = {}
         self.readers = {
             "home_sw": lambda: 1 if x.um() <= 0 else 0,
             "limit_min": lambda: 1 if x.um() <= -20000 else 0,
@@ -350,6 +351,14 @@ class Plant:
         return 0 if raw < 0 else 65535 if raw > 65535 else raw
 
     # --- injections used by the day and by tests -----------------------------------------------
+    def stick(self, name, value):
+        """A sensor fault: `name` reads `value` whatever the plant does, until unstick(name)."""
+        self.stuck[name] = self.readers[name]
+        self.readers[name] = lambda: value
+
+    def unstick(self, name):
+        self.readers[name] = self.stuck.pop(name)
+
     def press_estop(self, pressed=True):
         self.estop_pressed = pressed
         self.x.estop = self.z.estop = pressed
