@@ -11,7 +11,7 @@ class BoardReset(Exception):
     """Raised out of the event loop when the board resets (watchdog or machine.reset())."""
 
     def __init__(self, cause):
-        Exception.__init__(self, cause)
+        super().__init__(cause)
         self.cause = cause
 
 
