@@ -113,3 +113,30 @@ def test_same_seed_same_day():
 def test_event_lines_are_json_with_fixed_field_order():
     line = event_line(12, "fw", "alarm", (("code", 4), ("name", 'A"B'), ("ok", True)))
     assert line == '{"t_ms": 12, "src": "fw", "ev": "alarm", "code": 4, "name": "A\\"B", "ok": true}'
+
+
+def test_simulated_pin_irq_timer_and_uart_follow_the_plant():
+    import machine
+    rig = Rig(home=False)
+    pins = rig.board.pins
+    estop = machine.Pin(pins["estop_in"], machine.Pin.IN)
+    edges = []
+    estop.irq(lambda p: edges.append((rig.now_ms(), p.value())), machine.Pin.IRQ_FALLING)
+    ticks = []
+    tim = machine.Timer(-1, mode=machine.Timer.PERIODIC, period=100, callback=lambda t: ticks.append(rig.now_ms()))
+    rig.run(1)
+    rig.plant.press_estop()
+    rig.run(1)
+    rig.plant.press_estop(False)
+    rig.run(1)
+    tim.deinit()
+    assert len(edges) == 1 and edges[0][1] == 0  # one falling edge, seen when the chain opened
+    assert 29 <= len(ticks) <= 31 and ticks[1] - ticks[0] == 100
+    uart = machine.UART(0, 9600, rx=machine.Pin(pins["marker_rx"]))
+    rig.plant.marker_rx.extend(b"T12\n")
+    assert uart.any() == 4 and uart.read() == b"T12\n" and uart.read() is None
+    try:
+        machine.Pin("GP99")
+        raise AssertionError("an unwired pin was accepted")
+    except ValueError as e:
+        assert "GP99" in str(e)
