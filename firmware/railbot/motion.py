@@ -123,10 +123,18 @@ class Axis:
         self.remaining -= n
         self.v = v_new
 
-    def executing_span(self):
-        """(start, end) in steps of the word being executed now, or (pos, pos) when idle."""
+    def following_error(self, measured):
+        """Steps by which `measured` lies outside the span of the word being executed (0 inside)."""
         pending = self.out.pending()
         if self.queued == 0 or pending >= self.queued:
-            return self.pos, self.pos
-        i = (self.queued - pending - 1) % _RING
-        return self.starts[i], self.ends[i]
+            lo = hi = self.pos
+        else:
+            i = (self.queued - pending - 1) % _RING
+            lo, hi = self.starts[i], self.ends[i]
+            if lo > hi:
+                lo, hi = hi, lo
+        if measured < lo:
+            return lo - measured
+        if measured > hi:
+            return measured - hi
+        return 0

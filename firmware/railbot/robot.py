@@ -100,13 +100,8 @@ class Robot:
         elif self.x.busy():
             if not hw.z_stow_sw.value():
                 self.trip(alarms.LIFT_NOT_STOWED)
-            else:
-                s, e = self.x.executing_span()
-                lo, hi = (s, e) if s <= e else (e, s)
-                p = self.enc_steps
-                err = lo - p if p < lo else p - hi if p > hi else 0
-                if err > self.fe_max_steps:
-                    self.trip(alarms.FOLLOWING_ERROR)
+            elif self.x.following_error(self.enc_steps) > self.fe_max_steps:
+                self.trip(alarms.FOLLOWING_ERROR)
 
     def trip(self, code, detail=""):
         """Raise an alarm: stop category 1 (controlled ramp-down, then driver power off)."""

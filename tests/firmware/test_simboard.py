@@ -3,7 +3,7 @@ from simboard import vasyncio as aio
 from simboard.vclock import Clock, ticks_diff, ticks_add, TICKS_PERIOD
 from simboard.rng import Rng
 from simboard.plant import StepAxis, decode_word, WORD_OVERHEAD_US
-from simboard.day import plan_day, Day, event_line
+from simboard.day import plan_window, Day, event_line
 from railbot.motion import encode_word
 from rig import Rig
 
@@ -103,9 +103,9 @@ def test_same_seed_same_day():
     for _ in range(2):
         rig = Rig(seed=3, home=False)
         lines = []
-        day = Day(rig.board, rig.robot, plan_day(3, hours=20)[:4], log=lines.append)
+        day = Day(rig.board, rig.robot, plan_window(3, 17, 1)[:3], log=lines.append)
         day.start()
-        day.run(rig.now_ms() + 20 * 3600000)
+        day.run(rig.now_ms() + 2 * 3600000)
         logs.append(lines)
     assert logs[0] == logs[1] and len(logs[0]) > 20
 

@@ -74,6 +74,16 @@ def plan_day(seed, hours=24, rate_pct=100, bays=44):
     return cars
 
 
+def plan_window(seed, start_hour, hours):
+    """The cars of `plan_day(seed)` arriving in [start_hour, start_hour + hours), with start_hour as t = 0."""
+    t0 = start_hour * HOUR_MS
+    cars = [c for c in plan_day(seed, hours=start_hour + hours) if c.arrive_ms >= t0]
+    for c in cars:
+        c.arrive_ms -= t0
+        c.leave_ms -= t0
+    return cars
+
+
 class Day:
     """Drives the firmware through a day on a SimBoard; collects the event log and the cars' fates."""
 
@@ -89,7 +99,6 @@ class Day:
         self.track_every_ms = track_every_ms
         self.waiting = {}  # bay -> car waiting for its unit
         robot.emit = self.fw_event
-        self.plant.on_latch = self.on_latch
 
     def now(self):
         return self.board.clock.now_ms
@@ -103,16 +112,20 @@ class Day:
         if kind == "alarm":
             self.alarms += 1
         self.write("fw", kind, fields)
+        if kind == "delivered":
+            self.check_served(fields[0][1])
 
-    def on_latch(self, port, unit):
-        bay = port + 1
+    def check_served(self, bay):
+        """Served means, physically, a unit latched at the bay's port while the car is parked."""
         car = self.waiting.get(bay)
-        if car is not None and car.served_ms < 0:
-            car.served_ms = self.now()
-            car.unit = unit.id
-            del self.waiting[bay]
-            self.write("sim", "served", (("car", car.n), ("bay", bay), ("unit", unit.id),
-                                         ("wait_s", (car.served_ms - car.requested_ms) // 1000)))
+        unit = self.plant.unit_at(self.plant.port_index("B%d" % bay))
+        if car is None or unit is None or not unit.latched:
+            return
+        car.served_ms = self.now()
+        car.unit = unit.id
+        del self.waiting[bay]
+        self.write("sim", "served", (("car", car.n), ("bay", bay), ("unit", unit.id),
+                                     ("wait_s", (car.served_ms - car.requested_ms) // 1000)))
 
     def command(self, line):
         reply = self.robot.command(line)
@@ -131,9 +144,13 @@ class Day:
             await aio.sleep_ms(left if left < MIN_MS else MIN_MS)
         if car.served_ms < 0:
             self.waiting.pop(car.bay, None)
-            self.command("cancel %d" % car.bay)
+            cancelled = self.command("cancel %d" % car.bay).startswith("ok")
             self.write("sim", "abandoned", (("car", car.n), ("bay", car.bay)))
             car.left_ms = self.now()
+            for _ in range(60):  # the unit was on its way: free it once it is there
+                if cancelled or self.command("release %d" % car.bay).startswith("ok"):
+                    return
+                await aio.sleep_ms(MIN_MS)
             return
         unit = self.plant.units[car.unit]
         await aio.sleep_ms(car.plug_ms)

@@ -1,0 +1,165 @@
+"""`railbot test`: every tier that runs here: pytest, MicroPython, and the mission log on both interpreters."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from railbot_host import upy
+from railbot_host.upy import REPO_ROOT
+
+MISSION = REPO_ROOT / "tests" / "mission_log.py"
+OUT = REPO_ROOT / "build" / "test"
+TIERS = ("cpython", "micropython", "mission")
+MISSION_TIMEOUT_S = 300
+SHOW_DIFFS = 5
+
+_PYTEST_COUNT = re.compile(r"(\d+) (passed|failed|skipped|errors?|xfailed|xpassed|deselected)\b")
+
+
+@dataclass
+class Result:
+    tier: str
+    ok: bool
+    counts: str
+    seconds: float = 0.0
+
+
+def _say(line: str = "") -> None:
+    print(line, flush=True)
+
+
+def _banner(title: str) -> None:
+    _say()
+    _say(f"=== {title} " + "=" * max(3, 72 - len(title)))
+
+
+# --- tier 1: CPython -----------------------------------------------------------------------------
+
+def run_pytest(k: str | None) -> Result:
+    """pytest over tests/ in a subprocess, output streamed; exit 5 (nothing collected) fails."""
+    cmd = [sys.executable, "-m", "pytest", "tests"] + (["-k", k] if k else [])
+    t0 = time.monotonic()
+    last = ""
+    with subprocess.Popen(cmd, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          text=True, errors="replace") as proc:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            sys.stdout.write(line)
+            if _PYTEST_COUNT.search(line) or line.startswith("no tests ran"):
+                last = line
+        rc = proc.wait()
+    sys.stdout.flush()
+    n = {word: 0 for word in ("passed", "failed", "skipped", "error")}
+    for num, word in _PYTEST_COUNT.findall(last):
+        word = "error" if word.startswith("error") else word
+        if word in n:
+            n[word] += int(num)
+    counts = f"{n['passed']} passed, {n['failed']} failed, {n['skipped']} skipped"
+    if n["error"]:
+        counts += f", {n['error']} errors"
+    if rc == 5:
+        counts += " (no tests collected)"
+    elif rc not in (0, 1):
+        counts += f" (pytest exit {rc})"
+    return Result("cpython", rc == 0, counts, time.monotonic() - t0)
+
+
+# --- tier 2: MicroPython -------------------------------------------------------------------------
+
+def run_micropython(k: str | None) -> Result:
+    t0 = time.monotonic()
+    try:
+        rc, passed, failed, skipped = upy.run_firmware_tests(k=k)
+    except upy.UpyUnavailable as e:
+        _say(f"upy: {e}")
+        return Result("micropython", False, "not run: MicroPython unavailable", time.monotonic() - t0)
+    counts = f"{passed} passed, {failed} failed, {skipped} skipped"
+    if rc and not failed:
+        counts += f" (runner exit {rc})"
+    return Result("micropython", rc == 0, counts, time.monotonic() - t0)
+
+
+# --- tier 3: the mission log, CPython vs MicroPython --------------------------------------------
+
+def mission_logs() -> tuple[subprocess.CompletedProcess, subprocess.CompletedProcess, float]:
+    """Run tests/mission_log.py under CPython and under MicroPython: both outputs, and the seconds."""
+    t0 = time.monotonic()
+    cp = subprocess.run([sys.executable, str(MISSION)], cwd=REPO_ROOT, capture_output=True,
+                        text=True, timeout=MISSION_TIMEOUT_S)
+    mounts, paths = upy.repo_mounts()
+    mp = upy.run(MISSION, mounts=mounts, paths=paths, capture=True, timeout=MISSION_TIMEOUT_S)
+    return cp, mp, time.monotonic() - t0
+
+
+def _shown(path: Path) -> str:
+    return str(path.relative_to(REPO_ROOT)) if path.is_relative_to(REPO_ROOT) else str(path)
+
+
+def compare_missions(cp: subprocess.CompletedProcess, mp: subprocess.CompletedProcess,
+                     seconds: float = 0.0, out_dir: Path = OUT) -> Result:
+    """Write both logs to out_dir, print where they differ; ok if both ran and match byte for byte."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    files = {}
+    for name, proc in (("cpython", cp), ("micropython", mp)):
+        files[name] = out_dir / f"mission_{name}.jsonl"
+        files[name].write_text(proc.stdout, encoding="utf-8")
+        if proc.returncode != 0:
+            _say(f"mission under {name} failed (exit {proc.returncode}):")
+            _say(proc.stderr.rstrip())
+    a, b = cp.stdout.splitlines(), mp.stdout.splitlines()
+    differ = [i for i in range(max(len(a), len(b)))
+              if (a[i] if i < len(a) else None) != (b[i] if i < len(b) else None)]
+    _say(f"mission log: {len(a)} lines under CPython, {len(b)} under MicroPython, "
+         f"{len(differ)} differ  ({_shown(files['cpython'])}, {_shown(files['micropython'])})")
+    for i in differ[:SHOW_DIFFS]:
+        _say(f"  line {i + 1}:")
+        _say(f"    cpython:     {a[i] if i < len(a) else '<missing>'}")
+        _say(f"    micropython: {b[i] if i < len(b) else '<missing>'}")
+    if len(differ) > SHOW_DIFFS:
+        _say(f"  ... and {len(differ) - SHOW_DIFFS} more")
+    ran = cp.returncode == 0 and mp.returncode == 0 and bool(a)
+    counts = f"{len(a)} lines, {len(differ)} differ"
+    if not ran:
+        counts += " (a run failed or printed nothing)"
+    return Result("mission log", ran and not differ and cp.stdout == mp.stdout, counts, seconds)
+
+
+# --- all of it -----------------------------------------------------------------------------------
+
+def main(args=None) -> int:
+    """Run the selected tiers (args.tier, default all; -k skips the mission unless asked for)."""
+    k = getattr(args, "k", None)
+    tiers = getattr(args, "tier", None) or [t for t in TIERS if not (k and t == "mission")]
+    results: list[Result] = []
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        # The mission runs meanwhile: its output is captured and reported in its own section.
+        mission = pool.submit(mission_logs) if "mission" in tiers else None
+        if "cpython" in tiers:
+            _banner("CPython tier: pytest tests/")
+            results.append(run_pytest(k))
+        if "micropython" in tiers:
+            _banner("MicroPython tier: tests/firmware under the WebAssembly port")
+            results.append(run_micropython(k))
+        if mission is not None:
+            _banner("mission log: tests/mission_log.py under CPython and MicroPython")
+            try:
+                results.append(compare_missions(*mission.result()))
+            except (upy.UpyUnavailable, subprocess.TimeoutExpired) as e:
+                _say(f"mission: {e}")
+                results.append(Result("mission log", False, "not run"))
+
+    _banner("summary")
+    if k and not getattr(args, "tier", None):
+        _say("(mission log skipped: -k given; add --tier mission to run it)")
+    width = max(len(r.tier) for r in results) + 1
+    for r in results:
+        _say(f"{r.tier + ':':<{width}} {r.counts:<45} {'ok' if r.ok else 'FAILED':<6} {r.seconds:6.1f} s")
+    ok = all(r.ok for r in results)
+    _say("railbot test: " + ("all tiers passed" if ok else "FAILED"))
+    return 0 if ok else 1
