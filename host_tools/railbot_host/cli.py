@@ -84,7 +84,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             return testrun.main(ns)
         from railbot_host import bench
 
-        bench_parser = argparse.ArgumentParser(prog="railbot bench", description=bench.__doc__)
+        bench_parser = argparse.ArgumentParser(
+            prog="railbot bench", description=bench.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        )
         return bench.main(bench.add_arguments(bench_parser).parse_args(rest))
     except KeyboardInterrupt:
         print("railbot: interrupted", file=sys.stderr)

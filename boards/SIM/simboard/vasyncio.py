@@ -65,6 +65,7 @@ class _SleepOp:
             loop.push(loop.cur, self.wake_ms)
             self.wake_ms = None
             return None
+        self.stop.__traceback__ = None  # else MicroPython grows its traceback on every raise
         raise self.stop
 
 

@@ -44,7 +44,8 @@ class Encoder:
         sm = self.sm
         while sm.rx_fifo():
             raw = sm.get()
-            self.last = raw - 0x100000000 if raw & 0x80000000 else raw
+            # a comparison with a big constant does not box, `raw & 0x80000000` does
+            self.last = raw if raw < 0x80000000 else raw - 0x100000000
         return self.last - self.offset
 
     def zero(self):

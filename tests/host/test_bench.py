@@ -1,0 +1,180 @@
+"""`railbot bench`: its machine-independent figures under real MicroPython, and the host side.
+
+The MicroPython part runs once per module (heap, replayed tick, a short day; then a short seeded
+mission under both interpreters). The full day is `make bench`'s; here a day in miniature (a few
+cars in about two hours) stands for it. Skips without `node`.
+"""
+
+import json
+import shutil
+import sys
+from argparse import Namespace
+from pathlib import Path
+
+import pytest
+
+try:
+    from railbot_host import bench, upy
+except ImportError:  # the host package is not installed into this interpreter
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "host_tools"))
+    from railbot_host import bench, upy
+
+needs_node = pytest.mark.skipif(
+    shutil.which("node") is None,
+    reason="`node` not on PATH: the bench runs MicroPython's WebAssembly port under Node.js",
+)
+
+SHORT_CARS = 4  # the short day: cars arriving 12 min apart, all gone within about two hours
+MISSION = (7, 1, 18)  # tests/mission_log.py SEED HOURS START_HOUR: one evening hour
+TIMEOUT = 120
+
+
+@pytest.fixture(scope="module")
+def mpy_dir(tmp_path_factory):
+    d = tmp_path_factory.mktemp("mpy")
+    bench.compile_firmware(d)
+    return d
+
+
+@pytest.fixture(scope="module")
+def upy_figures(mpy_dir):
+    upy.ensure_npm()
+    res = bench.run_upy_bench(["heap", "tick", "day"], mpy_dir=mpy_dir, short=SHORT_CARS, timeout=TIMEOUT)
+    assert not res.errors, "\n".join(res.errors + res.notes)
+    return res
+
+
+# --- the figures, under MicroPython ------------------------------------------------------------
+
+
+def test_firmware_compiled_to_mpy(mpy_dir):
+    made = sorted(p.relative_to(mpy_dir).as_posix() for p in mpy_dir.rglob("*.mpy"))
+    assert "railbot/robot.mpy" in made and "railbot/hal/__init__.mpy" in made
+    assert not list(mpy_dir.rglob("*.py"))
+
+
+@needs_node
+def test_firmware_runs_from_mpy(upy_figures):
+    assert upy_figures.figures["upy_firmware_from_mpy"] is True
+
+
+@needs_node
+def test_firmware_heap_within_bound(upy_figures):
+    f = upy_figures.figures
+    assert 0 < f["upy_heap_firmware_bytes"] <= 65536, upy_figures.notes
+
+
+@needs_node
+def test_replay_reproduces_the_real_ticks(upy_figures):
+    assert upy_figures.figures["tick_replay_faithful"] is True, upy_figures.notes
+
+
+@needs_node
+def test_control_tick_allocates_nothing(upy_figures):
+    f = upy_figures.figures
+    where = [n for n in upy_figures.notes if n.startswith("tick alloc")]
+    assert f["upy_alloc_per_tick_bytes"] == 0, where
+    assert f["upy_tick_heap_lock_ok"] is True, where
+
+
+@needs_node
+def test_short_day_served_everyone_and_heap_does_not_grow(upy_figures):
+    f = upy_figures.figures
+    assert f["upy_day_requests"] == SHORT_CARS and f["upy_day_served"] == SHORT_CARS, upy_figures.notes
+    assert f["upy_day_violations"] == 0 and f["upy_day_alarms"] == 0
+    assert f["upy_heap_growth_day_bytes"] <= 2048
+
+
+@needs_node
+def test_tick_timing_figures_are_there(upy_figures):
+    f = upy_figures.figures
+    assert f["tick_replay_us"] > 0 and f["empty_loop_1000_us"] > 0  # the bound is make bench's
+
+
+@needs_node
+def test_event_logs_agree_between_cpython_and_micropython(mpy_dir):
+    res = bench.event_log_diff(MISSION, mpy_dir=mpy_dir, timeout=TIMEOUT)
+    assert not res.errors, res.errors
+    assert res.figures["tier_event_log_lines"] > 5
+    assert res.figures["tier_event_log_diff_lines"] == 0, res.notes
+
+
+# --- the host side -------------------------------------------------------------------------------
+
+
+def test_parse_output_collects_figures_and_notes():
+    res = bench.Result()
+    done = bench.parse_output("junk\nBENCH a 12\nBENCH b 1.5\nBENCH c true\nNOTE hello there\nBENCH_DONE\n", res)
+    assert done
+    assert res.figures == {"a": 12, "b": 1.5, "c": True}
+    assert res.notes == ["hello there"]
+    assert not bench.parse_output("BENCH a 1\n", bench.Result())
+
+
+def test_diff_lines_counts_changed_lines():
+    a = ["1", "2", "3", "4"]
+    assert bench.diff_lines(a, a) == 0
+    assert bench.diff_lines(a, ["1", "x", "3", "4"]) == 1
+    assert bench.diff_lines(a, ["1", "2", "3"]) == 1
+    assert bench.diff_lines(a, ["1", "2", "3", "4", "5", "6"]) == 2
+    assert bench.diff_lines(a, []) == 4
+
+
+def test_bounds_and_derived_figures():
+    fig = {"tick_replay_us": 50.0, "empty_loop_1000_us": 200.0, "upy_day_wall_s": 80.0,
+           "cpython_day_wall_s": 5.0, "upy_day_sim_s": 129600}
+    bench.derive(fig)
+    assert fig["tick_cost_ref_ratio"] == 0.25
+    assert fig["upy_vs_cpython_day_ratio"] == 16.0
+    assert fig["sim_speedup_upy"] == 1620.0
+    assert bench.check("upy_alloc_per_tick_bytes", 0) is True
+    assert bench.check("upy_alloc_per_tick_bytes", 16) is False
+    assert bench.check("upy_heap_firmware_bytes", 65537) is False
+    assert bench.check("upy_tick_heap_lock_ok", True) is True
+    assert bench.check("upy_tick_heap_lock_ok", 1) is False
+    assert bench.check("upy_alloc_per_tick_bytes", False) is False  # a boolean is not a count
+    assert bench.check("upy_day_wall_s", 1e9) is None
+    assert "upy_heap_firmware_bytes" in bench.failures({})
+
+
+def _good_figures():
+    return {"upy_heap_firmware_bytes": 40000, "upy_heap_growth_day_bytes": 0, "upy_alloc_per_tick_bytes": 0,
+            "upy_tick_heap_lock_ok": True, "tick_replay_faithful": True, "tick_cost_ref_ratio": 0.2,
+            "tier_event_log_diff_lines": 0, "upy_firmware_from_mpy": True, "upy_day_wall_s": 70.5}
+
+
+@pytest.mark.parametrize("bad, rc", [({}, 0), ({"upy_alloc_per_tick_bytes": 64}, 1),
+                                     ({"tier_event_log_diff_lines": 3}, 1)])
+def test_main_writes_one_flat_json_object_and_exits_on_bounds(tmp_path, monkeypatch, bad, rc):
+    fig = {**_good_figures(), **bad}
+    monkeypatch.setattr(bench, "measure", lambda **kw: bench.Result(figures=dict(fig), notes=["n"]))
+    out = tmp_path / "b" / "bench.json"
+    assert bench.main(Namespace(out=str(out))) == rc
+    data = json.loads(out.read_text())
+    assert isinstance(data, dict)
+    assert all(isinstance(v, (int, float, bool)) for v in data.values())
+    assert data["upy_alloc_per_tick_bytes"] == fig["upy_alloc_per_tick_bytes"]
+    assert data["bench_ok"] is (rc == 0)
+
+
+def test_main_accepts_a_namespace_without_options(tmp_path, monkeypatch):
+    seen = {}
+
+    def fake_measure(**kw):
+        seen.update(kw)
+        return bench.Result(figures=_good_figures())
+
+    monkeypatch.setattr(bench, "measure", fake_measure)
+    monkeypatch.setattr(bench, "DEFAULT_OUT", str(tmp_path / "bench.json"))
+    assert bench.main(Namespace()) == 0
+    assert seen["seed"] == 1 and seen["hours"] == 24
+    assert (tmp_path / "bench.json").is_file()
+
+
+def test_main_reports_a_bench_that_cannot_run(tmp_path, monkeypatch):
+    def broken(**kw):
+        raise bench.BenchError("mpy-cross not found")
+
+    monkeypatch.setattr(bench, "measure", broken)
+    assert bench.main(Namespace(out=str(tmp_path / "x.json"))) == 2
+    assert not (tmp_path / "x.json").exists()
