@@ -7,17 +7,11 @@ cars in about two hours) stands for it. Skips without `node`.
 
 import json
 import shutil
-import sys
 from argparse import Namespace
-from pathlib import Path
 
 import pytest
 
-try:
-    from railbot_host import bench, upy
-except ImportError:  # the host package is not installed into this interpreter
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "host_tools"))
-    from railbot_host import bench, upy
+from railbot_host import bench, upy
 
 needs_node = pytest.mark.skipif(
     shutil.which("node") is None,

@@ -13,11 +13,7 @@ from pathlib import Path
 
 import pytest
 
-try:
-    from railbot_host import upy
-except ImportError:  # the host package is not installed into this interpreter
-    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "host_tools"))
-    from railbot_host import upy
+from railbot_host import upy
 
 pytestmark = pytest.mark.skipif(
     shutil.which("node") is None,
@@ -252,3 +248,28 @@ def test_run_firmware_tests_prints_exclusions_and_parses_summary(tmp_path, capsy
     assert lines[1] == "  tests/firmware/test_x.py::test_b  # fails on purpose"
     assert "PASS tests/firmware/test_x.py::test_a" in lines
     assert lines[-1] == "upy: 1 passed, 0 failed, 1 skipped"
+
+
+def test_a_cpython_only_construct_in_the_real_firmware_fails_the_micropython_tier(tmp_path):
+    """Mutate a copy of the shipped firmware with a CPython-only method: pytest passes, MicroPython fails."""
+    import shutil as _shutil
+    import subprocess
+
+    for d in ("firmware", "boards", "tests"):
+        _shutil.copytree(upy.REPO_ROOT / d, tmp_path / d, ignore=_shutil.ignore_patterns("__pycache__"))
+    ledger = tmp_path / "firmware" / "railbot" / "ledger.py"
+    src = ledger.read_text()
+    assert "names[p]," in src
+    ledger.write_text(src.replace("names[p],", 'names[p].removeprefix(""),'))  # a no-op on CPython 3.9+
+    test_id = "test_status_alarms_ledger_help"
+    cpy = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", f"tests/firmware/test_commands.py::{test_id}"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=TIMEOUT,
+    )
+    assert cpy.returncode == 0, cpy.stdout + cpy.stderr
+    mounts, paths = upy.repo_mounts(tmp_path)
+    r = upy.run(upy.RUNNER, mounts=mounts, paths=paths, capture=True, timeout=TIMEOUT,
+                args=["/repo/tests/firmware", "--root", "/repo", "-k", test_id])
+    assert r.returncode == 1, r.stdout
+    assert f"FAIL tests/firmware/test_commands.py::{test_id}" in r.stdout
+    assert "'str' object has no attribute 'removeprefix'" in r.stdout
