@@ -156,14 +156,16 @@ class Robot:
         self.tick()
         self.motion.set()
         hit = False
-        while axis.busy():
-            await asyncio.sleep_ms(self.tick_ms)
-            if self.alarm:
-                raise Abort()
-            if until is not None and not hit and until():
-                hit = True
-                axis.stop()
-        self.moving = False
+        try:
+            while axis.busy():
+                await asyncio.sleep_ms(self.tick_ms)
+                if self.alarm:
+                    raise Abort()
+                if until is not None and not hit and until():
+                    hit = True
+                    axis.stop()
+        finally:
+            self.moving = False  # the motion task still ticks until the axes are idle
         return hit or (until is not None and until())
 
     async def move_x(self, target_steps, v_mm_s=0):
@@ -311,10 +313,14 @@ class Robot:
                               alarms.LATCH_FAILED, "port " + name)
         except Abort:
             if self.alarm == alarms.LATCH_FAILED:  # bring the still-gripped unit down, jaws closed
-                self.alarm, saved = 0, self.alarm
+                self.alarm = 0
                 self.stopping = False
-                await self.stow()
-                self.alarm = saved
+                try:
+                    await self.stow()
+                finally:
+                    if not self.alarm:  # a new alarm during the stow stands instead
+                        self.alarm = alarms.LATCH_FAILED
+                        self.stopping = True
             raise
         self.ledger.port[uid] = port
         self.emit("place", (("unit", uid), ("port", name)))
@@ -338,7 +344,7 @@ class Robot:
         port = self.site.bay_port(bay)
         led = self.ledger
         uid = led.unit_at(port)
-        if uid and led.state[uid] != IN_USE:
+        if uid:  # whatever it was doing, the unit at the bay's own port serves that bay
             led.state[uid] = SERVING
             self.emit("delivered", (("bay", bay), ("unit", uid)))
             return True

@@ -72,3 +72,17 @@ def test_step_output_disabled_stalls_the_mission_and_raises_an_alarm():
     assert rig.plant.x.enable_pin == 1  # drivers powered off after the controlled stop
     assert rig.plant.x.words_executed > 0  # words were executed, the steps went nowhere
     assert "delivered" not in rig.kinds()
+
+
+def test_a_unit_found_in_use_still_serves_its_own_bay():
+    rig = Rig(units=[(1, "B20"), (2, "D27L")])
+    u1 = rig.plant.units[1]
+    u1.gun_out, u1.cp = True, "C"  # the car at bay 20 took the unit's gun without asking
+    rig.cmd("charge 30")
+    rig.until(lambda: "delivered" in rig.kinds(), 600)
+    assert rig.robot.ledger.state[1] == 2  # IN_USE: refused for bay 30
+    x0 = rig.plant.x.um()
+    rig.cmd("charge 20")
+    rig.until(lambda: ("delivered", (("bay", 20), ("unit", 1))) in rig.events, 10)
+    assert rig.plant.x.um() == x0 and u1.moves == 0
+    assert rig.robot.ledger.state[1] == SERVING
