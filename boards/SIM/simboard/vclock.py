@@ -10,14 +10,22 @@ except ImportError:
     import time as _wall
 
 
-def _wall_ms():
-    if hasattr(_wall, "ticks_ms") and not hasattr(_wall, "monotonic"):
-        return _wall.ticks_ms()
-    return int(_wall.monotonic() * 1000)
+# Bound now, before simboard.install() gives CPython's `time` virtual ticks and sleep_ms.
+if hasattr(_wall, "monotonic"):  # CPython
+
+    def _wall_ms():
+        return int(_wall.monotonic() * 1000)
+
+    def _wall_sleep_ms(ms):
+        _wall.sleep(ms / 1000)
+
+else:  # MicroPython
+    _wall_ms = _wall.ticks_ms
+    _wall_sleep_ms = _wall.sleep_ms
 
 
 class Clock:
-    """Virtual time in ms; `speed` 0 runs as fast as possible, 1 paces to wall-clock time."""
+    """Virtual time in ms; `speed` 0 runs as fast as possible, N paces it to N times wall-clock time."""
 
     def __init__(self, speed=0):
         self.now_ms = 0
@@ -45,10 +53,7 @@ class Clock:
             lag = target_wall - _wall_ms()
             if lag <= 0:
                 return
-            if hasattr(_wall, "sleep_ms"):
-                _wall.sleep_ms(lag)
-            else:
-                _wall.sleep(lag / 1000)
+            _wall_sleep_ms(lag)
 
 
 _current = [None]
