@@ -1,5 +1,6 @@
 """The robot: control tick, safety supervision, homing, pick and place, the job queue, the command interface."""
 import asyncio
+import time
 from micropython import const
 from railbot import alarms
 from railbot.hal import Hardware
@@ -58,7 +59,11 @@ class Robot:
         self.alarm_detail = ""
         self.homed = False
         self.paused = False
+        self.hold = False  # feed hold: ramp down, keep the job, wait for resume
+        self.hold_started_ms = 0
+        self.hold_standstill_ms = -1  # last hold: from the command to standstill
         self.home_requested = False
+        self.jog_target = -1  # a pending jog target in steps (soft limits keep it >= 0), -1 = none
         self.stopping = False
         self.jobs = []  # bays, first come first served
         self.busy_bay = 0
@@ -164,9 +169,31 @@ class Robot:
                 if until is not None and not hit and until():
                     hit = True
                     axis.stop()
+                if self.hold and not hit:
+                    await self._hold(axis)
+                    axis.move_to(target, v_mm_s)  # from where it stopped
+                    self.moving = True
+                    self.tick()
+                    self.motion.set()
         finally:
             self.moving = False  # the motion task still ticks until the axes are idle
         return hit or (until is not None and until())
+
+    async def _hold(self, axis):
+        """Feed hold: ramp down with what is queued, stand still until resume (or an alarm)."""
+        axis.stop()
+        while axis.busy():
+            await asyncio.sleep_ms(self.tick_ms)
+            if self.alarm:
+                raise Abort()
+        self.hold_standstill_ms = time.ticks_diff(time.ticks_ms(), self.hold_started_ms)
+        self.emit("held", (("standstill_ms", self.hold_standstill_ms),))
+        self.moving = False
+        while self.hold:
+            self.wake.clear()
+            await self.wake.wait()
+            if self.alarm:
+                raise Abort()
 
     async def move_x(self, target_steps, v_mm_s=0):
         hw = self.hw
@@ -362,7 +389,7 @@ class Robot:
         return True
 
     def _can_work(self):
-        return not self.alarm and self.homed and not self.paused
+        return not self.alarm and self.homed and not self.paused and not self.hold
 
     async def mission_task(self):
         while True:
@@ -373,6 +400,17 @@ class Robot:
                     await self.home()
                 except Abort:
                     pass
+                continue
+            if self.jog_target >= 0 and self._can_work():
+                target, self.jog_target = self.jog_target, -1
+                self.state = "JOG"
+                try:
+                    await self.move_x(target)
+                    self.emit("jogged", (("x_steps", self.enc_steps),))
+                except Abort:
+                    pass
+                if not self.alarm:
+                    self.state = "IDLE"
                 continue
             if self._can_work() and self.jobs:
                 bay = self.jobs[0]
@@ -491,9 +529,41 @@ class Robot:
         self.emit("reset", (("code", code),))
         return "ok alarm %d cleared; %s" % (code, "home to continue" if not self.homed else "resume to continue")
 
+    def cmd_hold(self):
+        if self.alarm:
+            return "error: alarm active"
+        if self.hold:
+            return "error: already holding"
+        self.hold = True
+        self.hold_started_ms = time.ticks_ms()
+        self.emit("hold", ())
+        return "ok hold"
+
+    def cmd_jog(self, arg):
+        try:
+            mm = int(arg)
+        except ValueError:
+            return "error: jog takes whole millimetres, e.g. jog -250, got %r" % arg
+        cx = self.cfg["x"]
+        if self.alarm or not self.homed:
+            return "error: jog needs a homed robot without alarm"
+        if self.busy_bay or self.moving or self.jog_target >= 0 or self.hold or self.paused:
+            return "error: busy"
+        target = self.x.pos + mm * self.x_spm
+        if mm == 0 or not 0 <= target <= cx["travel_mm"] * self.x_spm:
+            return "error: jog %d mm would end at %s mm, outside 0..%d" % (mm, _mm(target, self.x_spm), cx["travel_mm"])
+        self.jog_target = target
+        self.wake.set()
+        return "ok jog to %s mm" % _mm(target, self.x_spm)
+
     def cmd_resume(self):
         if self.alarm:
             return "error: alarm active: reset first"
+        if self.hold:
+            self.hold = False
+            self.emit("resume", ())
+            self.wake.set()
+            return "ok resumed"
         if not self.homed:
             return "error: position not established: home first"
         self.paused = False
@@ -502,7 +572,7 @@ class Robot:
 
     def cmd_status(self):
         return "ok <%s|x:%s|z:%s|alarm:%d|homed:%d|jobs:%d|carry:%d>" % (
-            self.state, _mm(self.enc_steps, self.x_spm), _mm(self.z.pos, self.z_spm), self.alarm,
+            "HOLD" if self.hold and not self.alarm else self.state, _mm(self.enc_steps, self.x_spm), _mm(self.z.pos, self.z_spm), self.alarm,
             1 if self.homed else 0, len(self.jobs), self.ledger.carried())
 
     def cmd_alarms(self):
@@ -522,6 +592,8 @@ _COMMANDS = {
     "home": (Robot.cmd_home, 0),
     "reset": (Robot.cmd_reset, 0),
     "resume": (Robot.cmd_resume, 0),
+    "hold": (Robot.cmd_hold, 0),
+    "jog": (Robot.cmd_jog, 1),
     "status": (Robot.cmd_status, 0),
     "alarms": (Robot.cmd_alarms, 0),
     "ledger": (Robot.cmd_ledger, 0),
