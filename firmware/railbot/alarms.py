@@ -15,6 +15,7 @@ LATCH_FAILED = const(11)
 UNLATCH_FAILED = const(12)
 PORT_OCCUPIED = const(13)
 UNIT_MISSING = const(14)
+PULL_OFF_FAILED = const(15)
 
 # code: (name, meaning, position may be lost so re-homing is needed before the next traverse)
 TABLE = {
@@ -32,6 +33,7 @@ TABLE = {
     UNLATCH_FAILED: ("UNLATCH_FAILED", "the port did not release the unit", False),
     PORT_OCCUPIED: ("PORT_OCCUPIED", "the target port already holds a unit; the carried unit is still gripped", False),
     UNIT_MISSING: ("UNIT_MISSING", "no unit at the port the ledger names", False),
+    PULL_OFF_FAILED: ("PULL_OFF_FAILED", "the home switch did not release during the pull-off", True),
 }
 
 

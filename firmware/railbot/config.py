@@ -58,6 +58,7 @@ SCHEMA = {
         "home_speed_mm_s": (1, 1000),
         "locate_speed_mm_s": (1, 100),
         "pull_off_mm": (1, 100),
+        "home_debounce_samples": (1, 20),
         "following_error_max_mm": (1, 1000),
         "marker_window_mm": (1, 100),
         "arrive_tolerance_mm": (1, 50),

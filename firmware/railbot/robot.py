@@ -30,6 +30,24 @@ def cp_state(mv):
     return "F"
 
 
+def _steady(pin, level, n, where):
+    """A check, true once `pin` has read `level` n times in a row (one reading a call); `first[0]`
+    then holds where() at the first reading of that run: the edge, without the debounce's lag."""
+    run = [0]
+    first = [0]
+
+    def check():
+        if pin.value() == level:
+            if run[0] == 0:
+                first[0] = where()
+            run[0] += 1
+        else:
+            run[0] = 0
+        return run[0] >= n
+
+    return check, first
+
+
 def _mm(steps, per_mm):
     v = steps * 100 // per_mm
     sign = "-" if v < 0 else ""
@@ -99,7 +117,10 @@ class Robot:
         if not hw.estop_in.value():
             self.trip(alarms.ESTOP)
         elif hw.limit_min.value() or hw.limit_max.value():
-            self.trip(alarms.HARD_LIMIT)
+            if self.state == "HOME":  # seeking home, a limit means the home switch was missed
+                self.trip(alarms.HOMING_FAILED, "hard limit reached without the home switch")
+            else:
+                self.trip(alarms.HARD_LIMIT)
         elif hw.x_diag.value():
             self.trip(alarms.DRIVER_FAULT)
         elif self.x.busy():
@@ -237,24 +258,23 @@ class Robot:
             self.trip(alarms.HOMING_FAILED, "lift stow switch did not return")
             raise Abort()
         self.z.set_position(0)  # just inside the stow switch: z = 0 is always stowed
-        # carriage: seek the home switch, locate its edge slowly, pull off
+        # carriage: seek the home switch (1.5 x travel), locate its releasing edge slowly, pull off;
+        # the switch counts only after `home_debounce_samples` equal readings in a row (one a tick)
+        n = cx["home_debounce_samples"]
         self.x.set_position(self._read_encoder())
+        seen = [self.enc_steps]
         if not hw.home_sw.value():
+            found, seen = _steady(hw.home_sw, 1, n, self._read_encoder)
             seek = self.x.pos - cx["travel_mm"] * self.x_spm * 3 // 2
-            if not await self._run_axis(self.x, seek, cx["home_speed_mm_s"], lambda: hw.home_sw.value()):
-                self.trip(alarms.HOMING_FAILED, "home switch not found")
+            if not await self._run_axis(self.x, seek, cx["home_speed_mm_s"], found):
+                self.trip(alarms.HOMING_FAILED, "home switch not found within 1.5 x travel")
                 raise Abort()
         self.x.set_position(self._read_encoder())
-        edge = [0]
-
-        def released():
-            if not hw.home_sw.value():
-                edge[0] = self._read_encoder()
-                return True
-            return False
-
-        if not await self._run_axis(self.x, self.x.pos + 4 * cx["pull_off_mm"] * self.x_spm, cx["locate_speed_mm_s"], released):
-            self.trip(alarms.HOMING_FAILED, "home switch did not release")
+        locate, edge = _steady(hw.home_sw, 0, n, self._read_encoder)
+        # back over the overshoot (twice what the seek ran past the switch) plus the pull-off allowance
+        span = 2 * (seen[0] - self.x.pos) + 4 * cx["pull_off_mm"] * self.x_spm
+        if not await self._run_axis(self.x, self.x.pos + span, cx["locate_speed_mm_s"], locate):
+            self.trip(alarms.PULL_OFF_FAILED, "home switch still made after %s mm" % _mm(span, self.x_spm))
             raise Abort()
         hw.encoder.offset += edge[0] * self.x_cpm // self.x_spm
         self.x.set_position(self._read_encoder())

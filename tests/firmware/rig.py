@@ -8,17 +8,22 @@ from support import REPO
 BOARD = REPO + "/boards/SIM"
 
 
-def sim_config(units=None):
-    """The SIM board's robot config, with units placed as given: [(id, "PORT"), ...]."""
+def sim_config(units=None, **changes):
+    """The SIM board's robot config, with units placed as given ([(id, "PORT"), ...]) and
+    changes given as section_key=value (e.g. x_home_speed_mm_s=50)."""
     cfg = config.load_robot(BOARD + "/robot.json")
     if units is not None:
         cfg["site"]["units"] = [{"id": uid, "port": port} for uid, port in units]
+    for name, value in changes.items():
+        section, key = name.split("_", 1)
+        assert key in cfg[section], name
+        cfg[section][key] = value
     return cfg
 
 
 class Rig:
-    def __init__(self, units=None, seed=1, home=True):
-        self.board = SimBoard(BOARD, seed=seed, robot_cfg=sim_config(units))
+    def __init__(self, units=None, seed=1, home=True, **changes):
+        self.board = SimBoard(BOARD, seed=seed, robot_cfg=sim_config(units, **changes))
         self.plant = self.board.plant
         self.events = []
         self.robot = Robot(self.board.robot_cfg, self.board.pins, emit=self._event)

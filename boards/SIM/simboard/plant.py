@@ -140,6 +140,8 @@ class Plant:
         self.travel_steps = 0
         self.irq_pins = []  # simulated Pins with an armed irq, checked after every advance
         self.on_latch = None  # callback(port, unit) when a unit latches into a port
+        self.home_edge_um = 0  # where the home switch trips (tests scatter it)
+        self.home_bounce_um = 0  # within this distance of the edge the switch chatters
         self.x_pos_log = None  # optional callback(t_ms, x_um) for the timeline
 
     # --- site -------------------------------------------------------------------------------
@@ -324,9 +326,10 @@ class Plant:
 
         self.stuck = {}
         self.readers = {
-            "home_sw": lambda: 1 if x.um() <= 0 else 0,
-            "limit_min": lambda: 1 if x.um() <= -20000 else 0,
-            "limit_max": lambda: 1 if x.um() >= self.travel_um + 20000 else 0,
+            "home_sw": self._home_sw,
+            # 50 mm past the ends: a seek at home speed overshoots the home switch by about 20 mm
+            "limit_min": lambda: 1 if x.um() <= -50000 else 0,
+            "limit_max": lambda: 1 if x.um() >= self.travel_um + 50000 else 0,
             "x_diag": lambda: 1 if x.fault else 0,
             "z_stow_sw": lambda: 1 if z.um() <= 0 else 0,
             "jaw_open_sw": lambda: 1 if self.jaw <= 20 else 0,
@@ -338,6 +341,12 @@ class Plant:
             "estop_in": lambda: 0 if self.estop_pressed else 1,
         }
         return self.readers
+
+    def _home_sw(self):
+        d = self.x.um() - self.home_edge_um
+        if self.home_bounce_um and -self.home_bounce_um < d <= self.home_bounce_um:
+            return self.rng.below(2)
+        return 1 if d <= 0 else 0
 
     def encoder_counts(self):
         return self.x.um() * self.x_counts_per_mm // 1000
