@@ -1,4 +1,24 @@
-"""The simulated board's `rp2` module: `asm_pio` records the program, StateMachines run plant models of it."""
+"""The simulated board's `rp2` module: `asm_pio` assembles the program, StateMachines run plant models of it.
+
+`@asm_pio` records the DSL the way MicroPython's rp2 module runs it on the board, then assembles the
+recorded instructions into the 16-bit PIO instruction words (RP2040 datasheet, chapter 3.4) with the
+same encodings, side-set and wrap rules as MicroPython. The result keeps `.name` (the simulated board
+binds its plant model by name) and adds:
+
+  words          the instruction words, one int per instruction, jump targets relative to the program
+  wrap_target    first instruction of the wrap (EXECCTRL WRAP_BOTTOM), 0 unless `wrap_target()`
+  wrap           LAST instruction of the wrap (EXECCTRL WRAP_TOP): the one before `wrap()`, else the last
+  sideset_pins   number of side-set pins (from `sideset_init`: an int is 1 pin, a tuple its length)
+  sideset_opt    True when some instruction has no `.side()` (EXECCTRL SIDE_EN): bit 12 then flags
+                 "this instruction side-sets"; MicroPython decides it exactly so
+  sideset_count  side-set bits in each instruction INCLUDING that enable bit (PINCTRL SIDESET_COUNT,
+                 MicroPython's own meaning once assembled): sideset_pins + sideset_opt
+  delay_max      largest `[delay]`: 31 >> sideset_count
+
+DSL use that MicroPython would assemble to a wrong or reserved encoding raises PIOASMError naming the
+program and the instruction (MicroPython itself encodes `out(osr, n)` as OUT EXEC and `mov(pindirs, x)` as
+MOV EXEC; here they are errors). Written in the MicroPython subset: it also runs under real MicroPython.
+"""
 from simboard import machine as _machine
 
 
@@ -15,39 +35,251 @@ class PIO:
     IRQ_SM0 = 0x100
 
 
+class PIOASMError(Exception):
+    pass
+
+
+# The DSL's names, with MicroPython's values (they are plain ints there too, so `pin` == `isr` == 6).
+_CONSTS = {
+    "gpio": 0,  # wait source; `pin` becomes 1, `irq` (the function) becomes 2
+    "pins": 0, "x": 1, "y": 2, "null": 3, "pindirs": 4, "pc": 5, "status": 5, "isr": 6, "osr": 7,
+    "exec": 8,  # OUT EXEC is 7, MOV EXEC is 4
+    "not_x": 1, "x_dec": 2, "not_y": 3, "y_dec": 4, "x_not_y": 5, "pin": 6, "not_osre": 7,
+    "noblock": 0x01, "block": 0x21, "iffull": 0x40, "ifempty": 0x40,
+    "clear": 0x40,
+}
+_INSTRUCTIONS = ("word", "nop", "jmp", "wait", "in_", "out", "push", "pull", "mov", "irq", "set")
+_BLOCK, _NOBLOCK, _IFFLAG = 0x21, 0x01, 0x40
+
+
+def _is_int(v):
+    return isinstance(v, int)
+
+
+def _check(ok, why, *args):
+    if not ok:  # the message is only formatted for an error
+        raise PIOASMError(why % args if args else why)
+
+
+def _count(v, what):
+    _check(_is_int(v) and 1 <= v <= 32, "%s: bit count must be 1..32, got %r", what, v)
+    return v & 0x1F
+
+
+def _nargs(a, lo, hi):
+    _check(lo <= len(a) <= hi, "takes %d..%d arguments, got %d", lo, hi, len(a))
+
+
+def _flags(a, allowed, what):
+    v = 0
+    for f in a:
+        _check(_is_int(f) and f in allowed, "%s: unknown flag %r", what, f)
+        v |= f
+    _check(not (_BLOCK in a and _NOBLOCK in a), "%s: both block and noblock", what)
+    if not v & 1:
+        v |= 0x20  # block unless noblock (MicroPython's default)
+    return v & 0x60
+
+
+def _irq_index(v, what):
+    # bits 2..0 the flag, bit 4 REL (from `rel(n)`)
+    _check(_is_int(v) and v & ~0x17 == 0, "%s: irq index must be 0..7 or rel(0..7), got %r", what, v)
+    return v
+
+
+def _encode(op, a, irq_fn):
+    """(word without side-set/delay, jump label or None) of one DSL instruction."""
+    if op == "nop":
+        _nargs(a, 0, 0)
+        return 0xA042, None  # mov y, y
+    if op == "word":
+        _nargs(a, 1, 2)
+        _check(_is_int(a[0]) and 0 <= a[0] <= 0xFFFF, "instruction word must be 0..0xFFFF")
+        return a[0], (a[1] if len(a) > 1 else None)
+    if op == "jmp":
+        _nargs(a, 1, 2)
+        cond, target = (0, a[0]) if len(a) == 1 else a
+        _check(_is_int(cond) and 0 <= cond <= 7, "unknown jmp condition %r", cond)
+        _check(isinstance(target, str), "jmp target must be a label name, got %r", target)
+        return cond << 5, target
+    if op == "wait":
+        _nargs(a, 3, 3)
+        pol, src, index = a
+        _check(pol in (0, 1), "wait polarity must be 0 or 1")
+        if src is irq_fn:
+            return 0x2000 | pol << 7 | 2 << 5 | _irq_index(index, "wait"), None
+        _check(_is_int(src) and src in (0, 6), "wait source must be gpio, pin or irq")
+        _check(_is_int(index) and 0 <= index <= 31, "wait index must be 0..31")
+        return 0x2000 | pol << 7 | (1 if src == 6 else 0) << 5 | index, None
+    if op == "in_":
+        _nargs(a, 2, 2)
+        _check(_is_int(a[0]) and a[0] in (0, 1, 2, 3, 6, 7), "IN source must be pins, x, y, null, isr or osr")
+        return 0x4000 | a[0] << 5 | _count(a[1], "in_"), None
+    if op == "out":
+        _nargs(a, 2, 2)
+        dest = a[0]
+        _check(_is_int(dest) and dest in (0, 1, 2, 3, 4, 5, 6, 8),
+               "OUT destination must be pins, x, y, null, pindirs, pc, isr or exec")
+        return 0x6000 | (7 if dest == 8 else dest) << 5 | _count(a[1], "out"), None
+    if op == "push":
+        _nargs(a, 0, 2)
+        return 0x8000 | _flags(a, (_BLOCK, _NOBLOCK, _IFFLAG), "push"), None
+    if op == "pull":
+        _nargs(a, 0, 2)
+        return 0x8080 | _flags(a, (_BLOCK, _NOBLOCK, _IFFLAG), "pull"), None
+    if op == "mov":
+        _nargs(a, 2, 2)
+        dest, src = a
+        _check(_is_int(dest) and dest in (0, 1, 2, 5, 6, 7, 8),
+               "MOV destination must be pins, x, y, exec, pc, isr or osr")
+        _check(_is_int(src) and src & ~0x1F == 0 and src & 7 != 4 and src & 0x18 != 0x18,
+               "MOV source must be pins, x, y, null, status, isr or osr, optionally invert() or reverse()")
+        return 0xA000 | (4 if dest == 8 else dest) << 5 | src, None
+    if op == "irq":
+        _nargs(a, 1, 2)
+        mod, index = (0, a[0]) if len(a) == 1 else a
+        _check(_is_int(mod) and mod & ~0x61 == 0, "irq modifier must be block, noblock or clear")
+        return 0xC000 | (mod & 0x60) | _irq_index(index, "irq"), None
+    if op == "set":
+        _nargs(a, 2, 2)
+        _check(_is_int(a[0]) and a[0] in (0, 1, 2, 4), "SET destination must be pins, x, y or pindirs")
+        _check(_is_int(a[1]) and 0 <= a[1] <= 31, "SET data must be 0..31")
+        return 0xE000 | a[0] << 5 | a[1], None
+    raise PIOASMError("unknown instruction")
+
+
+def _describe(op, args):
+    return "%s(%s)" % (op, ", ".join([repr(v) for v in args]))
+
+
 class _Instr:
     def __init__(self, prog, op, args):
+        self.prog = prog
         self.op = op
         self.args = args
         self.side_value = None
-        self.delay_cycles = 0
+        self.delay_cycles = None
+        self.index = len(prog.instructions)
         prog.instructions.append(self)
+        try:
+            self.base, self.target = _encode(op, args, prog.irq_fn)
+        except PIOASMError as e:
+            raise self.error(e.args[0])
+
+    def error(self, why):
+        return PIOASMError("%s: instruction %d %s: %s" % (self.prog.name, self.index, _describe(self.op, self.args), why))
 
     def side(self, v):
+        if self.side_value is not None:
+            raise self.error(".side() given twice")
+        if not (_is_int(v) and v >= 0):
+            raise self.error("side-set value must be a non-negative int, got %r" % (v,))
         self.side_value = v
         return self
 
-    def __getitem__(self, d):
+    def delay(self, d):
+        if self.delay_cycles is not None:
+            raise self.error("delay given twice")
+        if not (_is_int(d) and d >= 0):
+            raise self.error("delay must be a non-negative int, got %r" % (d,))
         self.delay_cycles = d
         return self
 
+    def __getitem__(self, d):
+        return self.delay(d)
+
 
 class Program:
-    """What `@asm_pio` gives: the recorded instruction list (the motion issue assembles it to words)."""
+    """What `@asm_pio` gives: the recorded instructions and, assembled from them, the instruction words."""
 
     def __init__(self, name, kw):
         self.name = name
         self.options = kw
         self.instructions = []
         self.labels = {}
-        self.wrap_target = 0
+        self.wrap_target = None
         self.wrap = None
+        self.irq_fn = None
+        self.words = []
+        self.sideset_pins = 0
+        self.sideset_opt = False
+        self.sideset_count = 0
+        self.delay_max = 31
 
+    def _error(self, why):
+        return PIOASMError("%s: %s" % (self.name, why))
 
-_DSL_NAMES = ("wrap_target", "wrap", "label", "word", "nop", "jmp", "wait", "in_", "out", "push",
-              "pull", "mov", "irq", "set", "pins", "x", "y", "null", "isr", "osr", "pc", "pindirs",
-              "exec", "status", "block", "noblock", "iffull", "ifempty", "x_dec", "y_dec",
-              "not_x", "not_y", "x_not_y", "pin", "not_osre", "gpio", "invert", "reverse", "clear", "rel")
+    def _label(self, name):
+        if not isinstance(name, str):
+            raise self._error("label name must be a str, got %r" % (name,))
+        if name in self.labels:
+            raise self._error("duplicate label %r" % (name,))
+        self.labels[name] = len(self.instructions)
+
+    def _wrap_target(self):
+        if self.wrap_target is not None:
+            raise self._error("wrap_target() given twice")
+        self.wrap_target = len(self.instructions)
+
+    def _wrap(self):
+        if self.wrap is not None:
+            raise self._error("wrap() given twice")
+        if not self.instructions:
+            raise self._error("wrap() before any instruction")
+        self.wrap = len(self.instructions) - 1
+
+    def assemble(self):
+        """Compute `words` and the side-set/wrap fields from the recorded instructions."""
+        ins = self.instructions
+        n = len(ins)
+        if n > 32:
+            raise self._error("%d instructions: a PIO program holds at most 32" % n)
+        if self.wrap_target is None:
+            self.wrap_target = 0
+        if self.wrap is None:
+            self.wrap = n - 1 if n else 0
+        if n and self.wrap_target >= n:
+            raise self._error("wrap_target() after the last instruction")
+        init = self.options.get("sideset_init")
+        if init is None:
+            pins = 0
+        elif isinstance(init, int):
+            pins = 1
+        else:
+            pins = len(init)
+        sided = 0
+        for i in ins:
+            if i.side_value is not None:
+                sided += 1
+        opt = bool(pins) and sided != n
+        count = pins + (1 if opt else 0)
+        if count > 5:
+            raise self._error("%d side-set bits (with the enable bit): at most 5" % count)
+        self.sideset_pins, self.sideset_opt, self.sideset_count = pins, opt, count
+        self.delay_max = 31 >> count
+        words = []
+        for i in ins:
+            w = i.base
+            if i.target is not None:
+                if i.target not in self.labels:
+                    raise i.error("unknown label %r" % (i.target,))
+                addr = self.labels[i.target]
+                if addr >= n:
+                    raise i.error("label %r is past the last instruction" % (i.target,))
+                w |= addr
+            if i.side_value is not None:
+                if not pins:
+                    raise i.error(".side() without sideset_init")
+                if i.side_value >= 1 << pins:
+                    raise i.error("side-set value %d does not fit %d pin(s)" % (i.side_value, pins))
+                w |= (1 if opt else 0) << 12 | i.side_value << (13 - count)
+            if i.delay_cycles:
+                if i.delay_cycles > self.delay_max:
+                    raise i.error("delay %d above %d (%d side-set bits)" % (i.delay_cycles, self.delay_max, count))
+                w |= i.delay_cycles << 8
+            words.append(w)
+        self.words = words
+        return self
 
 
 def asm_pio(**kw):
@@ -57,14 +289,16 @@ def asm_pio(**kw):
         def instr(op):
             return lambda *a: _Instr(prog, op, a)
 
-        dsl = {n: n for n in _DSL_NAMES}
-        for op in ("nop", "jmp", "wait", "in_", "out", "push", "pull", "mov", "irq", "set", "word"):
+        dsl = dict(_CONSTS)
+        for op in _INSTRUCTIONS:
             dsl[op] = instr(op)
-        dsl["label"] = lambda name: prog.labels.__setitem__(name, len(prog.instructions))
-        dsl["wrap_target"] = lambda: setattr(prog, "wrap_target", len(prog.instructions))
-        dsl["wrap"] = lambda: setattr(prog, "wrap", len(prog.instructions))
-        dsl["invert"] = lambda v: ("invert", v)
-        dsl["reverse"] = lambda v: ("reverse", v)
+        prog.irq_fn = dsl["irq"]
+        dsl["label"] = prog._label
+        dsl["wrap_target"] = prog._wrap_target
+        dsl["wrap"] = prog._wrap
+        dsl["invert"] = lambda v: v | 0x08
+        dsl["reverse"] = lambda v: v | 0x10
+        dsl["rel"] = lambda v: v | 0x10
         gl = fn.__globals__
         saved = {}
         for k, v in dsl.items():
@@ -79,7 +313,7 @@ def asm_pio(**kw):
                     gl[k] = saved[k]
                 else:
                     del gl[k]
-        return prog
+        return prog.assemble()
 
     return decorator
 

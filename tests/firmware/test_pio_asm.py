@@ -1,0 +1,77 @@
+"""The simulated rp2's PIO assembler, under CPython and real MicroPython alike.
+
+The expected words are the ones tests/host/test_pio.py proves equal to adafruit_pioasm's assembly of
+the same programs (and that the emulator runs to the step-word law there).
+"""
+# ruff: noqa: F821 - the @asm_pio DSL names (pins, x, jmp, ...) are put into the module's globals
+import rp2
+from railbot.hal.pio import step_pulses, quadrature
+
+STEP_PULSES_WORDS = [
+    0x90A0,  # pull block      side 0   (bit 12: side-set enable, bit 11: STEP)
+    0x6001,  # out pins, 1               DIR
+    0x604E,  # out y, 14                 n-1
+    0x60CF,  # out isr, 15               period-3
+    0xB826,  # step: mov x, isr side 1
+    0x1045,  # wait: jmp x-- wait side 0
+    0x0084,  # jmp y-- step
+]
+
+QUADRATURE_WORDS = [
+    0x2020,  # wait 0 pin 0
+    0x20A0,  # wait 1 pin 0
+    0x00C7,  # jmp pin down
+    0xA029,  # mov x, ~x
+    0x0045,  # jmp x-- inc
+    0xA029,  # inc: mov x, ~x
+    0x0008,  # jmp push
+    0x0048,  # down: jmp x-- push
+    0xA0C1,  # push: mov isr, x
+    0x8000,  # push noblock
+]
+
+
+def test_step_pulses_words():
+    p = step_pulses
+    assert p.words == STEP_PULSES_WORDS
+    assert (p.wrap_target, p.wrap) == (0, 6)
+    assert (p.sideset_pins, p.sideset_opt, p.sideset_count, p.delay_max) == (1, True, 2, 7)
+    assert p.name == "step_pulses"
+
+
+def test_quadrature_words():
+    p = quadrature
+    assert p.words == QUADRATURE_WORDS
+    assert (p.wrap_target, p.wrap) == (0, 9)
+    assert (p.sideset_pins, p.sideset_opt, p.sideset_count, p.delay_max) == (0, False, 0, 31)
+    assert p.name == "quadrature"
+
+
+def test_side_set_delays_wrap_and_labels():
+    @rp2.asm_pio(sideset_init=(rp2.PIO.OUT_LOW, rp2.PIO.OUT_LOW))
+    def prog():
+        set(x, 3).side(2)[1]
+        wrap_target()
+        label("loop")
+        in_(pins, 32)
+        jmp(x_dec, "loop").side(1)[3]
+        wrap()
+        irq(block, rel(2))
+
+    # 2 pins + enable = 3 bits at 12..10, delay in 9..8
+    assert prog.words == [0xF923, 0x4000, 0x1741, 0xC032]
+    assert (prog.wrap_target, prog.wrap, prog.sideset_count, prog.sideset_opt) == (1, 2, 3, True)
+
+
+def test_invalid_dsl_names_the_instruction():
+    def bad():
+        nop()
+        out(osr, 8)
+
+    try:
+        rp2.asm_pio()(bad)
+    except rp2.PIOASMError as e:
+        msg = str(e)
+        assert "bad" in msg and "instruction 1 out(7, 8)" in msg, msg
+    else:
+        assert False, "out(osr, n) assembled"
