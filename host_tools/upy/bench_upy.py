@@ -381,211 +381,132 @@ class Recorder:
         return r
 
 
-# Methods a fake can replay: name -> whether its first argument is checked against the recording.
-FAKE_METHODS = {
-    "value": True, "__call__": True, "on": False, "off": False, "feed": False,
-    "tx_fifo": False, "rx_fifo": False, "get": False, "put": True, "active": True,
-    "any": False, "readinto": False, "read_u16": False, "duty_ns": True, "duty_u16": True,
-    "ticks_us": False, "ticks_ms": False, "ticks_cpu": False, "irq": False,
-}
+_NA = object()  # "no argument": for a fake's checked value when none is passed, and the part wrappers
+
+# The methods a fake replays, one slot each, with what each returns once a replay has run past
+# its recording (counted in `diverged`). The slot constants follow the same order.
+FAKE_METHODS = (("value", 0), ("__call__", 0), ("on", None), ("off", None), ("feed", None),
+                ("tx_fifo", 0), ("rx_fifo", 0), ("get", 0), ("put", None), ("active", 0), ("any", 0),
+                ("readinto", None), ("read_u16", 0), ("duty_ns", 0), ("duty_u16", 0), ("ticks_us", 0),
+                ("ticks_ms", 0), ("ticks_cpu", 0), ("irq", None), ("exec", None))
+(VALUE, CALL, ON, OFF, FEED, TX_FIFO, RX_FIFO, GET, PUT, ACTIVE, ANY, READINTO, READ_U16, DUTY_NS, DUTY_U16,
+ TICKS_US, TICKS_MS, TICKS_CPU, IRQ, EXEC) = range(len(FAKE_METHODS))
+_SLOT = {}
+for _s in range(len(FAKE_METHODS)):
+    _SLOT[FAKE_METHODS[_s][0]] = _s
+    assert globals()[FAKE_METHODS[_s][0].strip("_").upper()] == _s, "FAKE_METHODS and slots out of order"
+_PAST = tuple(m[1] for m in FAKE_METHODS)
 
 
 class Fake:
     """Replays what one hardware object returned during the recorded ticks; allocates nothing.
 
-    Every method reads its next recorded result from a preallocated tuple; writes (put, value(v),
-    duty) are compared with the recorded argument and counted in `mismatch` when they differ.
+    Every method is one slot of preallocated lists: `_next` hands out the slot's next recorded
+    result, and a written value (put, exec, value(v), duty, active) that differs from the recorded
+    one is counted in `mismatch`.
     """
 
     def __init__(self, log, name):
         self.name = name
         self.mismatch = 0
         self.diverged = 0
-        by = {}
+        by = [None] * len(FAKE_METHODS)
+        self.methods = []
         for m, a, r, data in log:
             if m in ("ticks_diff", "ticks_add"):
                 continue  # pure functions: the real ones are used
-            if m not in FAKE_METHODS:
+            s = _SLOT.get(m)
+            if s is None:
                 raise ValueError("bench replay: %s.%s() has no fake; add it to bench_upy.Fake" % (name, m))
-            by.setdefault(m, []).append((a, r, data))
-        self.methods = list(by)
-        for m in FAKE_METHODS:
-            calls = by.get(m, [])
-            key = "call" if m == "__call__" else m
-            setattr(self, key + "_r", tuple(c[1] for c in calls))
-            setattr(self, key + "_a", tuple(c[0][0] if c[0] else None for c in calls))
-            setattr(self, key + "_d", tuple(c[2] for c in calls))
-            setattr(self, key + "_n", len(calls))
-            setattr(self, key + "_i", 0)
+            if by[s] is None:
+                by[s] = []
+                self.methods.append(m)
+            by[s].append((a, r, data))
+        calls = [c or () for c in by]
+        self.i = [0] * len(calls)  # per slot: next call, calls recorded, first arguments, results
+        self.n = [len(c) for c in calls]
+        self.args = [tuple(x[0][0] if x[0] else None for x in c) for c in calls]
+        self.rets = [tuple(x[1] for x in c) for c in calls]
+        self.data = tuple(x[2] for x in calls[READINTO])  # the bytes each readinto() delivered
 
     def reset(self):
-        for m in FAKE_METHODS:
-            setattr(self, ("call" if m == "__call__" else m) + "_i", 0)
+        for s in range(len(self.i)):
+            self.i[s] = 0
 
-    def value(self, v=None):
-        i = self.value_i
-        if i >= self.value_n:
+    def _next(self, s, v=_NA):
+        i = self.i[s]
+        if i >= self.n[s]:
             self.diverged += 1
-            return 0
-        self.value_i = i + 1
-        if v is not None and v != self.value_a[i]:
+            return _PAST[s]
+        self.i[s] = i + 1
+        if v is not _NA and v != self.args[s][i]:
             self.mismatch += 1
-        return self.value_r[i]
+        return self.rets[s][i]
 
-    def __call__(self, v=None):
-        i = self.call_i
-        if i >= self.call_n:
-            self.diverged += 1
-            return 0
-        self.call_i = i + 1
-        if v is not None and v != self.call_a[i]:
-            self.mismatch += 1
-        return self.call_r[i]
+    def value(self, v=_NA):
+        return self._next(VALUE, v)
+
+    def __call__(self, v=_NA):
+        return self._next(CALL, v)
 
     def on(self):
-        i = self.on_i
-        if i >= self.on_n:
-            self.diverged += 1
-            return
-        self.on_i = i + 1
+        return self._next(ON)
 
     def off(self):
-        i = self.off_i
-        if i >= self.off_n:
-            self.diverged += 1
-            return
-        self.off_i = i + 1
+        return self._next(OFF)
 
     def feed(self):
-        i = self.feed_i
-        if i >= self.feed_n:
-            self.diverged += 1
-            return
-        self.feed_i = i + 1
+        return self._next(FEED)
 
     def tx_fifo(self):
-        i = self.tx_fifo_i
-        if i >= self.tx_fifo_n:
-            self.diverged += 1
-            return 0
-        self.tx_fifo_i = i + 1
-        return self.tx_fifo_r[i]
+        return self._next(TX_FIFO)
 
     def rx_fifo(self):
-        i = self.rx_fifo_i
-        if i >= self.rx_fifo_n:
-            self.diverged += 1
-            return 0
-        self.rx_fifo_i = i + 1
-        return self.rx_fifo_r[i]
+        return self._next(RX_FIFO)
 
     def get(self, buf=None, shift=0):
-        i = self.get_i
-        if i >= self.get_n:
-            self.diverged += 1
-            return 0
-        self.get_i = i + 1
-        return self.get_r[i]
+        return self._next(GET)
 
     def put(self, value, shift=0):
-        i = self.put_i
-        if i >= self.put_n:
-            self.diverged += 1
-            return
-        self.put_i = i + 1
-        if value != self.put_a[i]:
-            self.mismatch += 1
+        return self._next(PUT, value)
 
-    def active(self, on=None):
-        i = self.active_i
-        if i >= self.active_n:
-            self.diverged += 1
-            return 0
-        self.active_i = i + 1
-        if on is not None and on != self.active_a[i]:
-            self.mismatch += 1
-        return self.active_r[i]
+    def active(self, on=_NA):
+        return self._next(ACTIVE, on)
 
     def any(self):
-        i = self.any_i
-        if i >= self.any_n:
-            self.diverged += 1
-            return 0
-        self.any_i = i + 1
-        return self.any_r[i]
+        return self._next(ANY)
 
     def readinto(self, buf, nbytes=-1):
-        i = self.readinto_i
-        if i >= self.readinto_n:
-            self.diverged += 1
-            return None
-        self.readinto_i = i + 1
-        r = self.readinto_r[i]
+        r = self._next(READINTO)
         if r:
-            data = self.readinto_d[i]
+            data = self.data[self.i[READINTO] - 1]
             for j in range(r):
                 buf[j] = data[j]
         return r
 
     def read_u16(self):
-        i = self.read_u16_i
-        if i >= self.read_u16_n:
-            self.diverged += 1
-            return 0
-        self.read_u16_i = i + 1
-        return self.read_u16_r[i]
+        return self._next(READ_U16)
 
-    def duty_ns(self, ns=None):
-        i = self.duty_ns_i
-        if i >= self.duty_ns_n:
-            self.diverged += 1
-            return 0
-        self.duty_ns_i = i + 1
-        if ns is not None and ns != self.duty_ns_a[i]:
-            self.mismatch += 1
-        return self.duty_ns_r[i]
+    def duty_ns(self, ns=_NA):
+        return self._next(DUTY_NS, ns)
 
-    def duty_u16(self, d=None):
-        i = self.duty_u16_i
-        if i >= self.duty_u16_n:
-            self.diverged += 1
-            return 0
-        self.duty_u16_i = i + 1
-        if d is not None and d != self.duty_u16_a[i]:
-            self.mismatch += 1
-        return self.duty_u16_r[i]
+    def duty_u16(self, d=_NA):
+        return self._next(DUTY_U16, d)
 
     def irq(self, handler=None, trigger=0, hard=False):
-        i = self.irq_i
-        if i >= self.irq_n:
-            self.diverged += 1
-            return None
-        self.irq_i = i + 1
-        return self.irq_r[i]
+        return self._next(IRQ)
+
+    def exec(self, instr):
+        return self._next(EXEC, instr)
 
     def ticks_us(self):
-        i = self.ticks_us_i
-        if i >= self.ticks_us_n:
-            self.diverged += 1
-            return 0
-        self.ticks_us_i = i + 1
-        return self.ticks_us_r[i]
+        return self._next(TICKS_US)
 
     def ticks_ms(self):
-        i = self.ticks_ms_i
-        if i >= self.ticks_ms_n:
-            self.diverged += 1
-            return 0
-        self.ticks_ms_i = i + 1
-        return self.ticks_ms_r[i]
+        return self._next(TICKS_MS)
 
     def ticks_cpu(self):
-        i = self.ticks_cpu_i
-        if i >= self.ticks_cpu_n:
-            self.diverged += 1
-            return 0
-        self.ticks_cpu_i = i + 1
-        return self.ticks_cpu_r[i]
+        return self._next(TICKS_CPU)
 
 
 class Replay:
@@ -593,41 +514,42 @@ class Replay:
 
     def __init__(self, robot):
         self.robot = robot
-        self.slots = []  # (owner, attribute, real object, log)
+        self.slots = []  # (owner, attribute, real object, log): one log per real object
         logs = {}
-        for owner, k, v in hw_objects(robot):
-            log = logs.get(id(v))
+        objs = hw_objects(robot) + [(m, "time", m.time) for m in time_users()]
+        for owner, k, real in objs:
+            log = logs.get(id(real))
             if log is None:
-                log = logs[id(v)] = []
-            self.slots.append((owner, k, v, log))
-        for m in time_users():
-            log = logs.get(id(m.time))
-            if log is None:
-                log = logs[id(m.time)] = []
-            self.slots.append((m, "time", m.time, log))
+                log = logs[id(real)] = []
+            self.slots.append((owner, k, real, log))
         self.fakes = []
 
+    def _install(self, make):
+        """Hold make(owner, attribute, real, log) in place of each real object, one per object."""
+        made = {}
+        for owner, key, real, log in self.slots:
+            o = made.get(id(real))
+            if o is None:
+                o = made[id(real)] = make(owner, key, real, log)
+            setattr(owner, key, o)
+
     def record(self):
-        recs = {}
-        for owner, k, real, log in self.slots:
-            r = recs.get(id(real))
-            if r is None:
-                r = recs[id(real)] = Recorder(real, log)
-            setattr(owner, k, r)
+        self._install(lambda owner, k, real, log: Recorder(real, log))
 
     def fake(self):
-        fakes = {}
-        for owner, k, real, log in self.slots:
-            f = fakes.get(id(real))
-            if f is None:
-                f = fakes[id(real)] = Fake(log, "%s.%s" % (type(owner).__name__, k))
-                if k == "time":
-                    f.ticks_diff = _real_diff  # pure functions: the board's own
-                    f.ticks_add = _real_add
-                self.fakes.append(f)
-            setattr(owner, k, f)
+        self._install(self._new_fake)
 
-    def reset(self):
+    def _new_fake(self, owner, k, real, log):
+        f = Fake(log, "%s.%s" % (type(owner).__name__, k))
+        if k == "time":
+            f.ticks_diff = _real_diff  # pure functions: the board's own
+            f.ticks_add = _real_add
+        self.fakes.append(f)
+        return f
+
+    def rewind(self, snap):
+        """Back to the state of snap, every fake at its first recorded call."""
+        restore(snap)
         for f in self.fakes:
             f.reset()
 
@@ -775,8 +697,8 @@ def phase_tick(board, robot):
     note("tick: replayed hardware: %s" % ", ".join(
         "%s(%s)" % (f.name, "/".join(f.methods)) for f in rep.fakes if f.methods))
     note("tick: the %d replayed ticks cover %d steps, %d step words, %d marker bytes, tags %d -> %d" % (
-        REC_TICKS, abs(_val(s1, robot.x, "pos") - _val(s0, robot.x, "pos")), sum(f.put_n for f in rep.fakes),
-        sum(sum(r for r in f.readinto_r if r) for f in rep.fakes),
+        REC_TICKS, abs(_val(s1, robot.x, "pos") - _val(s0, robot.x, "pos")), sum(f.n[PUT] for f in rep.fakes),
+        sum(sum(r for r in f.rets[READINTO] if r) for f in rep.fakes),
         _val(s0, robot.hw.marker, "last_tag"), _val(s1, robot.hw.marker, "last_tag")))
 
     try:
@@ -799,8 +721,7 @@ def _per(total, n):
 
 def _replayed(robot, rep, objs, s0, s1, tick, clock_cost):
     # fidelity: the replay must end in the very state the real ticks ended in
-    restore(s0)
-    rep.reset()
+    rep.rewind(s0)
     for _ in range(REC_TICKS):
         tick()
     mism, div = rep.faults()
@@ -812,8 +733,7 @@ def _replayed(robot, rep, objs, s0, s1, tick, clock_cost):
             mism, div, robot.alarm, "; ".join(diff[:6])))
 
     # allocation of the replayed tick (nothing is freed inside a step: the difference is exact)
-    restore(s0)
-    rep.reset()
+    rep.rewind(s0)
     total = _alloc_ticks(tick, REC_TICKS)
     out("upy_alloc_per_tick_bytes", _per(total, REC_TICKS))
 
@@ -825,8 +745,7 @@ def _replayed(robot, rep, objs, s0, s1, tick, clock_cost):
             note("tick: the allocation breakdown failed: %r" % (e,))
 
     # proof under heap_lock
-    restore(s0)
-    rep.reset()
+    rep.rewind(s0)
     done = _locked_ticks(tick, REC_TICKS)
     out("upy_tick_heap_lock_ok", done == REC_TICKS)
     if done != REC_TICKS:
@@ -835,8 +754,7 @@ def _replayed(robot, rep, objs, s0, s1, tick, clock_cost):
     # cost: replayed ticks vs 1000 iterations of an empty loop, interleaved, best of BATCHES
     best_tick = best_ref = 1e9
     for b in range(BATCHES):
-        restore(s0)
-        rep.reset()
+        rep.rewind(s0)
         t = _time_ticks(tick, REC_TICKS) - clock_cost
         r = _time_empty() - clock_cost
         if t < best_tick:
@@ -846,9 +764,6 @@ def _replayed(robot, rep, objs, s0, s1, tick, clock_cost):
     out("tick_replay_us", best_tick * 1000 / REC_TICKS)
     out("empty_loop_1000_us", best_ref * 1000)
     out("clock_read_us", clock_cost * 1000)
-
-
-_NA = object()  # "no argument" for the part wrappers
 
 
 def _alloc_parts(robot, rep, s0, tick):
@@ -885,8 +800,7 @@ def _alloc_parts(robot, rep, s0, tick):
         setattr(o, name, wrap(k, getattr(o, name)))
         installed.append((o, name))
     try:
-        restore(s0)
-        rep.reset()
+        rep.rewind(s0)
         for _ in range(REC_TICKS):
             tick()
     finally:
@@ -973,10 +887,8 @@ def phase_day(folder, seed, hours, short):
     out(impl + "_day_sim_s", (end_ms - t_start) // 1000)
     if UPY:
         out("upy_heap_growth_day_bytes", h1 - h0)
-    out(impl + "_day_served", s["served"])
-    out(impl + "_day_requests", s["requests"])
-    out(impl + "_day_violations", s["violations"])
-    out(impl + "_day_alarms", s["alarms"])
+    for k in ("served", "requests", "violations", "alarms"):
+        out(impl + "_day_" + k, s[k])
     note("%s day: %d cars, %d requests, %d served, %d alarms, %d violations, %d tasks left, homed=%s, %s" % (
         impl, len(cars), s["requests"], s["served"], s["alarms"], s["violations"], len(board.loop.queue), homed,
         robot.command("status")))

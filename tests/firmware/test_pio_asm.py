@@ -5,7 +5,7 @@ the same programs (and that the emulator runs to the step-word law there).
 """
 # ruff: noqa: F821 - the @asm_pio DSL names (pins, x, jmp, ...) are put into the module's globals
 import rp2
-from railbot.hal.pio import step_pulses, quadrature
+from railbot.hal.pio import step_pulses, quadrature, READ_COUNT
 
 STEP_PULSES_WORDS = [
     0x90A0,  # pull block      side 0   (bit 12: side-set enable, bit 11: STEP)
@@ -18,16 +18,24 @@ STEP_PULSES_WORDS = [
 ]
 
 QUADRATURE_WORDS = [
-    0x2020,  # wait 0 pin 0
-    0x20A0,  # wait 1 pin 0
-    0x00C7,  # jmp pin down
-    0xA029,  # mov x, ~x
-    0x0045,  # jmp x-- inc
-    0xA029,  # inc: mov x, ~x
-    0x0008,  # jmp push
-    0x0048,  # down: jmp x-- push
-    0xA0C1,  # push: mov isr, x
-    0x8000,  # push noblock
+    0xE020,  # set x, 0
+    0xA0E0,  # mov osr, pins             A is bit 0
+    0x6041,  # out y, 1
+    0x008B,  # jmp y-- fall
+    0x20A0,  # rise: wait 1 pin 0        (wrap target)
+    0x00CA,  # jmp pin rise_down
+    0xA049,  # mov y, ~x                 +1
+    0x0088,  # jmp y-- rise_up
+    0xA02A,  # rise_up: mov x, ~y
+    0x000B,  # jmp fall
+    0x004B,  # rise_down: jmp x-- fall   -1
+    0x2020,  # fall: wait 0 pin 0
+    0x00CE,  # jmp pin fall_up
+    0x0044,  # jmp x-- rise              -1 (wrap)
+    0xA049,  # fall_up: mov y, ~x        +1
+    0x0090,  # jmp y-- fall_up2
+    0xA02A,  # fall_up2: mov x, ~y
+    0x0004,  # jmp rise
 ]
 
 
@@ -42,9 +50,13 @@ def test_step_pulses_words():
 def test_quadrature_words():
     p = quadrature
     assert p.words == QUADRATURE_WORDS
-    assert (p.wrap_target, p.wrap) == (0, 9)
+    assert (p.wrap_target, p.wrap) == (4, 13)
     assert (p.sideset_pins, p.sideset_opt, p.sideset_count, p.delay_max) == (0, False, 0, 31)
     assert p.name == "quadrature"
+
+
+def test_read_count_word():
+    assert READ_COUNT == 0x4020  # in x, 32 (executed by Encoder.count(); autopush puts X in the RX FIFO)
 
 
 def test_side_set_delays_wrap_and_labels():

@@ -49,21 +49,32 @@ SHIPPED_PIOASM = {
             jmp y-- step
     """,
     "quadrature": """
+            set x, 0
+            mov osr, pins
+            out y, 1
+            jmp y-- fall
         .wrap_target
-            wait 0 pin 0
+        rise:
             wait 1 pin 0
-            jmp pin down
-            mov x, ~x
-            jmp x-- inc
-        inc:
-            mov x, ~x
-            jmp push
-        down:
-            jmp x-- push
-        push:
-            mov isr, x
-            push noblock
+            jmp pin rise_down
+            mov y, ~x
+            jmp y-- rise_up
+        rise_up:
+            mov x, ~y
+            jmp fall
+        rise_down:
+            jmp x-- fall
+        fall:
+            wait 0 pin 0
+            jmp pin fall_up
+            jmp x-- rise
         .wrap
+        fall_up:
+            mov y, ~x
+            jmp y-- fall_up2
+        fall_up2:
+            mov x, ~y
+            jmp rise
     """,
 }
 
@@ -97,7 +108,7 @@ def test_every_shipped_program_is_assembled_as_pioasm_does():
 def test_shipped_programs_fields():
     sp, q = shipped.step_pulses, shipped.quadrature
     assert (sp.sideset_pins, sp.sideset_opt, sp.sideset_count, sp.wrap_target, sp.wrap) == (1, True, 2, 0, 6)
-    assert (q.sideset_pins, q.sideset_opt, q.sideset_count, q.wrap_target, q.wrap) == (0, False, 0, 0, 9)
+    assert (q.sideset_pins, q.sideset_opt, q.sideset_count, q.wrap_target, q.wrap) == (0, False, 0, 4, 13)
     # the recording API the simulated board binds by
     assert sp.name == "step_pulses" and len(sp.instructions) == 7 and sp.labels == {"step": 4, "wait": 5}
     assert [i.op for i in sp.instructions] == ["pull", "out", "out", "out", "mov", "jmp", "jmp"]
@@ -556,50 +567,232 @@ def test_emulator_speed_for_the_record(side_en):
 
 
 # ---------------------------------------------------------------------------------------------
-# (c) quadrature in the emulator
+# (c) quadrature in the emulator: x2 decoding, the count read on demand by an exec'd `in x, 32`
 # ---------------------------------------------------------------------------------------------
 
-def run_quadrature(ab_sequence, hold=12):
-    """Drive (A, B) through `ab_sequence`, each level held `hold` cycles (10 MHz SM clock).
+FWD = [(0, 0), (1, 0), (1, 1), (0, 1)]  # (A, B), A leads B: forward, +1 on each edge of A
+BACK = FWD[::-1]  # B leads A: -1 on each edge of A
+# cycles (10 MHz) from an edge of A until X holds the new count: wait, jmp pin, then for -1 `jmp x--`,
+# for +1 `mov y, ~x; jmp y--; mov x, ~y` (a read in between returns the previous count)
+LATENCY = {-1: 3, +1: 5}
+# the program is back in the WAIT for the next edge of A this many cycles after an edge: A must hold
+# its level that long (0.6 us at 10 MHz; at 1 m/s and 20 counts/mm edges are 50 us apart). B must be
+# steady for 2 cycles after an edge of A (`jmp pin` samples it the cycle after the WAIT).
+MIN_HOLD = {-1: 3, +1: 6}
 
-    pioemu has no IN_BASE (its `wait pin` reads absolute GPIO `index`): the GPIOs are presented
-    rotated by in_base so that `wait pin 0` reads enc_a, and jmp_pin is given in the same numbering.
-    Returns [(cycle pushed, value)] for every push; the RX FIFO is drained every cycle.
+
+def drive(segments):
+    """[((A, B), hold cycles)] -> (levels(clock), [(cycle, delta)] for every edge of A, total cycles).
+
+    The x2 law: A rises with B low +1, with B high -1; A falls with B high +1, with B low -1; that is
+    +1 exactly when A and B differ after the edge.
+    """
+    starts, edges, t = [], [], 0
+    for i, ((a, b), hold) in enumerate(segments):
+        if i and a != segments[i - 1][0][0]:
+            assert b == segments[i - 1][0][1], "A and B change together: not a quadrature signal"
+            edges.append((t, +1 if a != b else -1))
+        starts.append(t)
+        t += hold
+
+    def levels(clock):
+        i = 0
+        while i + 1 < len(starts) and starts[i + 1] <= clock:
+            i += 1
+        return segments[i][0]
+
+    return levels, edges, t
+
+
+def law(edges, t):
+    """The count a read between cycles t-1 and t returns."""
+    return sum(d for e, d in edges if t >= e + LATENCY[d])
+
+
+def run_quadrature(segments, reads):
+    """Emulate the shipped program under the A/B levels of `segments`; at each cycle in `reads` do what
+    Encoder.count() does: exec READ_COUNT, then get(). Returns ([(cycle, word read)], final state).
+
+    pioemu has no IN_BASE (its `wait pin` / `mov pins` read absolute GPIOs): the GPIOs are presented
+    rotated by in_base so that pin 0 is enc_a, and jmp_pin is given in the same numbering. Shift and
+    autopush as the program's asm_pio sets them (OSR shifts right, autopush at 32 bits).
+
+    pioemu has no SMx_INSTR either. The RP2040 executes a word written there instead of the
+    instruction it would have fetched, without advancing PC (unless the word writes PC), ignoring the
+    clock divider; a WAIT the state machine was stalled on is simply issued again afterwards
+    (datasheet 3.5: "continues to execute its current program from the point where it left off").
+    Emulated exactly so: the program's emulation stops between two cycles, READ_COUNT alone is
+    emulated for one cycle from that same state (a one-word program at PC 0), then PC and the clock
+    are put back and the program resumes from the resulting state. Checked on the way: the program
+    never puts anything in the RX FIFO or the ISR; each exec leaves exactly one word in the FIFO
+    (autopush) and the ISR empty, and changes nothing else.
     """
     prog = shipped.quadrature
-    cycles = hold * len(ab_sequence)
+    levels, _, cycles = drive(segments)
 
     def gpio(clock: int) -> int:
-        a, b = ab_sequence[min(clock // hold, len(ab_sequence) - 1)]
-        levels = a << ENC_A | b << ENC_B
-        return (levels >> ENC_A) | (levels << (32 - ENC_A)) & 0xFFFFFFFF  # rotate right by in_base
+        a, b = levels(clock)
+        v = a << ENC_A | b << ENC_B
+        return (v >> ENC_A) | (v << (32 - ENC_A)) & 0xFFFFFFFF  # rotate right by in_base
 
-    gen = pioemu.emulate(prog.words, stop_when=lambda opcode, state: state.clock >= cycles,
-                         input_source=gpio, jmp_pin=(ENC_B - ENC_A) % 32,
-                         wrap_target=prog.wrap_target, wrap_top=prog.wrap)
-    pushes = []
-    for before, after in gen:
-        if after.receive_fifo:
-            pushes.append((before.clock, after.receive_fifo[-1]))
-            after.receive_fifo.clear()  # the firmware drains the RX FIFO: Encoder.count()
-    return pushes
+    kw = dict(input_source=gpio, jmp_pin=(ENC_B - ENC_A) % 32, shift_osr_right=True, auto_push=True,
+              push_threshold=32)
+    state = pioemu.State()
+    got = []
+    for stop in sorted(reads) + [cycles]:
+        for _, state in pioemu.emulate(prog.words, stop_when=lambda op, s: s.clock >= stop, initial_state=state,
+                                       wrap_target=prog.wrap_target, wrap_top=prog.wrap, **kw):
+            assert not state.receive_fifo and state.input_shift_register.counter == 0, "the program pushed"
+        if stop >= cycles:
+            break
+        t = state.clock
+        for _, after in pioemu.emulate([shipped.READ_COUNT], stop_when=lambda op, s: s.clock > t,
+                                       initial_state=replace(state, program_counter=0), **kw):
+            pass
+        assert len(after.receive_fifo) == 1 and after.input_shift_register == pioemu.shift_register.ShiftRegister(0, 0)
+        assert (after.x_register, after.y_register, after.output_shift_register) == (
+            state.x_register, state.y_register, state.output_shift_register)
+        state = replace(after, program_counter=state.program_counter, clock=t)
+        got.append((t, state.receive_fifo.popleft()))  # sm.get()
+    return got, state
 
 
 def signed(v):
     return v if v < 0x80000000 else v - 0x100000000
 
 
-def test_quadrature_counts_a_rising_edges_up_with_b_low_and_down_with_b_high():
-    fwd = [(0, 0), (1, 0), (1, 1), (0, 1)]  # A leads B
-    back = [(0, 0), (0, 1), (1, 1), (1, 0)]  # B leads A
-    seq = fwd * 3 + back * 4 + [(0, 0)] + fwd * 2 + [(0, 0)]
-    hold = 12
-    pushes = run_quadrature(seq, hold)
-    values = [signed(v) for _, v in pushes]
-    assert values == [1, 2, 3, 2, 1, 0, -1, 0, 1]
-    assert pushes[6][1] == 0xFFFFFFFF  # down from 0 wraps, read as -1 by Encoder.count()
-    # one push per A rising edge, within a few cycles of it; none on the other edges
-    rises = [i * hold for i in range(1, len(seq)) if seq[i][0] and not seq[i - 1][0]]
-    assert len(rises) == len(pushes)
-    lat = [c - r for (c, _), r in zip(pushes, rises)]
-    assert all(0 <= d < hold for d in lat), lat
+def check(segments, reads):
+    """Run, and every read equals the law; returns the signed values read."""
+    got, _ = run_quadrature(segments, reads)
+    _, edges, _ = drive(segments)
+    want = [law(edges, t) for t in sorted(reads)]
+    values = [signed(w) for _, w in got]
+    assert values == want, "reads at %s\ngot  %s\nlaw  %s" % (sorted(reads), values, want)
+    return values
+
+
+def test_quadrature_program_never_pushes_and_the_read_word_is_in_x_32():
+    for w in shipped.quadrature.words:
+        op = w >> 13
+        assert op != 2, "IN in the program: %#06x" % w  # IN (would feed autopush)
+        assert not (op == 4 and not w & 0x80), "PUSH in the program: %#06x" % w
+        assert not (op == 3 and (w >> 5) & 7 == 6), "OUT ISR in the program: %#06x" % w
+        assert not (op == 5 and (w >> 5) & 7 == 6), "MOV ISR in the program: %#06x" % w
+    assert shipped.READ_COUNT == adafruit_pioasm.Program("in x, 32").assembled[0] == 0x4020
+
+    @asm_pio()
+    def read_x():
+        in_(x, 32)
+    assert read_x.words == [shipped.READ_COUNT]
+
+
+@pytest.mark.parametrize("hold", [3, 4, 7, 25])
+def test_quadrature_x2_law_forward_and_backward_read_at_every_cycle(hold):
+    """Both edges of A count; direction from B; the fastest signal (3 cycles per quadrature state,
+    an edge of A every 0.6 us at 10 MHz) to a slow one. A read at EVERY cycle, so READ_COUNT is
+    executed at every instruction of the program, inside each +1/-1 sequence and while it waits:
+    each read is exactly the law (the count before the edge until LATENCY cycles after it)."""
+    seq = FWD * 3 + BACK * 5 + FWD * 2
+    segments = [((0, 0), 8)] + [(s, hold) for s in seq] + [(FWD[-1], 10)]
+    _, edges, cycles = drive(segments)
+    values = check(segments, range(1, cycles, 1 if hold < 25 else 3))
+    # 3 cycles forward (+6), 5 back (-10, through zero), 2 forward (+4)
+    assert [d for _, d in edges] == [1] * 6 + [-1] * 10 + [1] * 4
+    assert max(values) == 6 and min(values) == -4 and values[-1] == 0
+
+
+def test_quadrature_counts_below_zero_as_a_32_bit_word():
+    segments = [((0, 0), 8)] + [(s, 6) for s in BACK * 2] + [((0, 0), 8)]
+    got, state = run_quadrature(segments, [len(segments) * 6 + 2])
+    assert got[0][1] == 0xFFFFFFFC and state.x_register == 0xFFFFFFFC  # -4: Encoder.count() signs it
+
+
+@pytest.mark.parametrize("b", [0, 1])
+def test_quadrature_vibration_across_an_a_edge_does_not_drift(b):
+    """The wheel trembles across an edge of A with B steady: each rise is undone by the fall (the old
+    rising-edges-only program counted +1 per tremble). At the fastest the program follows (A held
+    MIN_HOLD cycles after each edge), read every other cycle; then inside a real move."""
+    trembles = []
+    for i in range(10):
+        rise, fall = (+1, -1) if b == 0 else (-1, +1)
+        trembles += [((1, b), MIN_HOLD[rise] + i % 3), ((0, b), MIN_HOLD[fall] + i % 2)]
+    segments = [((0, b), 8)] + trembles + [((0, b), 10)]
+    _, edges, end = drive(segments)
+    values = check(segments, range(1, end, 2))
+    assert len(edges) == 20 and values[-1] == 0 and set(values) == {0, 1 if b == 0 else -1}
+    # forward 2 counts, tremble across A's rising edge with B high (-1, +1), on 1 more
+    fwd = [((0, 0), 8), ((1, 0), 6), ((1, 1), 6), ((0, 1), 6)]
+    tremble = [((1, 1), 3), ((0, 1), 6)] * 6
+    on = [((0, 0), 5), ((1, 0), 10)]
+    segments = fwd + tremble + on
+    _, edges, end = drive(segments)
+    values = check(segments, range(1, end, 2))
+    assert values[13] == 2 and values[-1] == 3 and min(values[13:]) == 1
+
+
+def test_quadrature_many_edges_between_reads_the_read_is_the_newest_count():
+    """More than the 8-deep RX FIFO's worth of edges between two reads (the old program pushed per
+    edge and, at more than 8 edges per tick, dropped the newest): the read is the count of now."""
+    segments = [((0, 0), 8)] + [(s, 3) for s in FWD * 30]  # 60 edges forward at the fastest
+    _, edges, end = drive(segments)
+    segments += [(s, 4) for s in BACK * 7] + [((0, 0), 10)]  # then 14 back
+    _, edges, total = drive(segments)
+    values = check(segments, [end + 6, total - 1])
+    assert values == [60, 46]
+
+
+@pytest.mark.parametrize("start", [(0, 0), (1, 0), (1, 1), (0, 1)])
+def test_quadrature_starts_at_zero_from_any_level_and_counts_the_first_edge(start):
+    """`set x, 0`, then A's level (mov osr, pins; out y, 1) picks the edge to wait for: the first
+    edge counts, whichever level A has at start."""
+    i = FWD.index(start)
+    seq = [FWD[(i + k) % 4] for k in range(6)]  # forward from `start`: 5 transitions, 2 or 3 of A
+    segments = [(seq[0], 10)] + [(s, 6) for s in seq[1:]]
+    _, edges, end = drive(segments)
+    values = check(segments, [1, 9] + [e + LATENCY[d] for e, d in edges] + [end - 1])
+    assert values[:2] == [0, 0] and values[-1] == len(edges) and len(edges) in (2, 3)
+
+
+def test_quadrature_read_latency_for_each_kind_of_edge():
+    """A read before LATENCY cycles after an edge returns the count before it, from then on the new
+    one (each kind of edge; reads are exec'd into each instruction of its sequence)."""
+    kinds = {  # (levels before, levels after): delta
+        ((0, 0), (1, 0)): +1, ((0, 1), (1, 1)): -1, ((1, 1), (0, 1)): +1, ((1, 0), (0, 0)): -1}
+    for (before, after), d in kinds.items():
+        for k in range(0, 9):
+            segments = [(before, 10), (after, 20)]
+            values = check(segments, [10 + k])
+            assert values == [d if k >= LATENCY[d] else 0], (before, after, k, values)
+
+
+# ---------------------------------------------------------------------------------------------
+# (d) the simulated board's model of the quadrature state machine: the same read protocol
+# ---------------------------------------------------------------------------------------------
+
+def test_simulated_encoder_follows_the_read_protocol():
+    """exec(READ_COUNT) latches the plant's count into a one-deep RX FIFO, get() takes it; a get()
+    without it (a hang on the board) and any other exec word raise; Encoder.count() signs the word."""
+    from pathlib import Path
+
+    from railbot.hal import Encoder
+    from simboard.board import SimBoard
+
+    board = SimBoard(str(Path(__file__).resolve().parents[2] / "boards" / "SIM"), seed=3)
+    pins = board.pins
+    import machine
+    enc = Encoder(2, machine.Pin(pins["enc_a"], machine.Pin.IN), machine.Pin(pins["enc_b"], machine.Pin.IN))
+    sm, plant = enc.sm, board.plant
+    assert sm.rx_fifo() == 0
+    with pytest.raises(RuntimeError, match="empty RX FIFO"):
+        sm.get()
+    with pytest.raises(RuntimeError, match="READ_COUNT"):
+        sm.exec(0xA042)  # nop
+    with pytest.raises(TypeError):
+        sm.exec("in_(x, 32)")
+    sm.exec(shipped.READ_COUNT)
+    assert sm.rx_fifo() == 1
+    assert sm.get() == plant.encoder_counts() & 0xFFFFFFFF and sm.rx_fifo() == 0
+    assert enc.count() == plant.encoder_counts()
+    enc.zero()
+    plant.x.steps -= 3 * plant.x.steps_per_mm  # 3 mm back: 60 counts (20 counts/mm)
+    assert enc.count() == -60 and enc.last - enc.offset == -60 and sm.rx_fifo() == 0

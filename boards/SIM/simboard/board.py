@@ -36,13 +36,20 @@ class _StepModel:
 
 
 class _QuadModel:
-    """The quadrature program's state machine: pushes the signed count as a 32-bit word."""
+    """The quadrature program's state machine: X holds the count; the program pushes nothing.
+
+    exec(READ_COUNT) (`in x, 32` with autopush) latches the plant's count into the RX FIFO, get()
+    takes it: a one-deep FIFO, as the firmware uses it (exec, then get). A get() with nothing in the
+    FIFO raises: on the board a blocking get() would hang there.
+    """
 
     def __init__(self, plant):
+        from railbot.hal.pio import READ_COUNT
+        self.read_word = READ_COUNT
         self.plant = plant
         self.active = False
         self.offset = 0
-        self.last = 0
+        self.rx = None
 
     def put(self, word):
         raise RuntimeError("the quadrature program pulls nothing")
@@ -51,15 +58,27 @@ class _QuadModel:
         return 0
 
     def rx_level(self):
-        # the program pushes on every edge; what the firmware sees is the newest count, once
-        return 1 if self.active and self.plant.encoder_counts() != self.last else 0
+        return 0 if self.rx is None else 1
+
+    def exec(self, word):
+        if word != self.read_word:
+            raise RuntimeError("quadrature: the simulated board models only exec(READ_COUNT) (in x, 32), got %r"
+                               % (word,))
+        if self.rx is not None:
+            raise RuntimeError("quadrature: exec(READ_COUNT) with a count not yet taken by get()")
+        self.rx = (self.plant.encoder_counts() - self.offset) & 0xFFFFFFFF
 
     def get(self):
-        self.last = self.plant.encoder_counts()
-        return (self.last - self.offset) & 0xFFFFFFFF
+        w = self.rx
+        if w is None:
+            raise RuntimeError("quadrature: get() with an empty RX FIFO (the program pushes nothing: "
+                               "exec(READ_COUNT) first); on the board it would block forever")
+        self.rx = None
+        return w
 
     def restart(self):
         self.offset = self.plant.encoder_counts()
+        self.rx = None
 
 
 class SimBoard:

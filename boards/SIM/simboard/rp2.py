@@ -353,7 +353,13 @@ class StateMachine:
         return self._model.rx_level()
 
     def exec(self, instr):
-        pass
+        # MicroPython takes an int as the instruction word (a str would go through asm_pio_encode)
+        if not isinstance(instr, int):
+            raise TypeError("the simulated rp2 takes only an instruction word (int) in exec(), got %r" % (instr,))
+        run = getattr(self._model, "exec", None)
+        if run is None:
+            raise RuntimeError("the simulated board models no exec() for program %r" % (self.program.name,))
+        run(instr)
 
     def irq(self, handler=None, trigger=0, hard=False):
         pass

@@ -1,7 +1,7 @@
 """The hardware layer: the only firmware code that imports `machine` and `rp2`; drivers by pin name."""
 import machine
 import rp2
-from railbot.hal.pio import step_pulses, quadrature
+from railbot.hal.pio import step_pulses, quadrature, READ_COUNT
 
 STEP_FIFO_DEPTH = 8  # TX FIFO joined
 
@@ -32,7 +32,11 @@ class StepOutput:
 
 
 class Encoder:
-    """Measuring-wheel counts from the quadrature program; no Python per edge."""
+    """Measuring-wheel counts from the quadrature program; no Python per edge.
+
+    The program keeps the count in X and pushes nothing; count() executes READ_COUNT (`in x, 32`) on
+    the state machine, autopush puts X into the RX FIFO, and get() takes it: always the newest count.
+    """
 
     def __init__(self, sm_id, a_pin, b_pin):
         self.sm = rp2.StateMachine(sm_id, quadrature, freq=10000000, in_base=a_pin, jmp_pin=b_pin)
@@ -42,10 +46,12 @@ class Encoder:
 
     def count(self):
         sm = self.sm
-        while sm.rx_fifo():
-            raw = sm.get()
-            # a comparison with a big constant does not box, `raw & 0x80000000` does
-            self.last = raw if raw < 0x80000000 else raw - 0x100000000
+        while sm.rx_fifo():  # nothing else pushes; a word left by an interrupted read is stale
+            sm.get()
+        sm.exec(READ_COUNT)
+        raw = sm.get()
+        # a comparison with a big constant does not box, `raw & 0x80000000` does
+        self.last = raw if raw < 0x80000000 else raw - 0x100000000
         return self.last - self.offset
 
     def zero(self):
