@@ -162,4 +162,20 @@ def main(args=None) -> int:
         _say(f"{r.tier + ':':<{width}} {r.counts:<45} {'ok' if r.ok else 'FAILED':<6} {r.seconds:6.1f} s")
     ok = all(r.ok for r in results)
     _say("railbot test: " + ("all tiers passed" if ok else "FAILED"))
+    _say(total_line(results))  # last: the plain closing line CI reads
     return 0 if ok else 1
+
+
+def total_line(results: list[Result]) -> str:
+    """`total: N passed, N failed, N skipped` over the tiers; the mission log counts as one test,
+    and a tier that failed without a failed test (a crash) counts one failure."""
+    total = {"passed": 0, "failed": 0, "skipped": 0}
+    for r in results:
+        nums = {word: int(n) for n, word in re.findall(r"(\d+) (passed|failed|skipped)\b", r.counts)}
+        if not nums:
+            nums = {"passed": 1} if r.ok else {"failed": 1}
+        if not r.ok and not nums.get("failed"):
+            nums["failed"] = 1
+        for word in total:
+            total[word] += nums.get(word, 0)
+    return f"total: {total['passed']} passed, {total['failed']} failed, {total['skipped']} skipped"

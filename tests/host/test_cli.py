@@ -93,3 +93,14 @@ def test_bench_options_are_parsed_by_the_bench(capsys):
     assert e.value.code == 2
     err = capsys.readouterr().err
     assert "railbot bench" in err and "argument --seed" in err
+
+
+def test_railbot_test_ends_with_a_plain_total_line():
+    from railbot_host.testrun import Result, total_line
+
+    ok = [Result("cpython", True, "183 passed, 0 failed, 2 skipped"),
+          Result("micropython", True, "71 passed, 0 failed, 0 skipped"),
+          Result("mission log", True, "152 lines, 0 differ")]
+    assert total_line(ok) == "total: 255 passed, 0 failed, 2 skipped"
+    crashed = [Result("cpython", False, "0 passed, 0 failed, 0 skipped"), Result("mission log", False, "not run")]
+    assert total_line(crashed) == "total: 0 passed, 2 failed, 0 skipped"
