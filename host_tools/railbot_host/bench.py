@@ -43,6 +43,7 @@ BOARDS = REPO_ROOT / "boards"
 MPY_DIR = REPO_ROOT / "build" / "bench" / "mpy"
 DEFAULT_OUT = "build/bench.json"
 BENCH_SCRIPT = upy.UPY_DIR / "bench_upy.py"
+MOTION_SCRIPT = upy.UPY_DIR / "bench_motion.py"
 BENCH_DRIVER = upy.UPY_DIR / "bench.mjs"
 MISSION_LOG = REPO_ROOT / "tests" / "mission_log.py"
 
@@ -59,6 +60,8 @@ BOUNDS: dict[str, tuple[str, object]] = {
     "tick_cost_ref_ratio": ("<=", 2.0),
     "tier_event_log_diff_lines": ("==", 0),
     "upy_firmware_from_mpy": ("is", True),
+    "homing_repeatability_mm": ("<=", 0.5),
+    "homing_alarms": ("==", 0),
 }
 
 #: The order of the table (figures not listed follow in name order).
@@ -68,6 +71,7 @@ ORDER = (
     "tier_event_log_diff_lines", "upy_firmware_from_mpy",
     "upy_alloc_per_tick_sim_bytes", "tick_replay_us", "empty_loop_1000_us", "tick_sim_us",
     "upy_day_wall_s", "cpython_day_wall_s", "upy_vs_cpython_day_ratio", "sim_speedup_upy",
+    "hold_to_standstill_ms", "hold_bound_ms", "homing_repeatability_mm", "homing_runs", "homing_alarms",
 )
 
 
@@ -191,6 +195,18 @@ def run_cpython_day(*, seed: int = 1, hours: int = 24, short: int = 0, timeout: 
     return res
 
 
+def run_motion(timeout: float | None = None) -> Result:
+    """Hold and homing figures on the simulated board under CPython (simulated time)."""
+    res = Result()
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT / "firmware"), str(BOARDS / "SIM")])
+    _run_script([sys.executable, str(MOTION_SCRIPT)], res, "motion figures", timeout, env=env)
+    hold, bound = res.figures.get("hold_to_standstill_ms"), res.figures.get("hold_bound_ms")
+    if hold is not None and bound is not None and not 0 <= hold <= bound:
+        res.errors.append(f"hold_to_standstill_ms {hold} is over v/a + the queued lead ({bound} ms)")
+    return res
+
+
 def _run_script(cmd, res: Result, label: str, timeout, env=None) -> None:
     try:
         p = subprocess.run(cmd, capture_output=True, text=True, encoding="utf-8", errors="replace",
@@ -303,7 +319,8 @@ def measure(*, seed: int = 1, hours: int = 24, short: int = 0, mission_args=(),
                           label="MicroPython day")
         logs = event_log_diff(mission_args, mpy_dir=mpy_dir)
         cday = run_cpython_day(seed=seed, hours=hours, short=short)
-        parts += [logs, cday, day.result()]
+        motion = run_motion()
+        parts += [logs, cday, motion, day.result()]
     for p in parts:
         total.figures.update(p.figures)
         total.notes += p.notes

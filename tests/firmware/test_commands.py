@@ -1,5 +1,5 @@
 """The command interface: every bad input gets a clear error and changes nothing."""
-from rig import Rig
+from simboard.rig import Rig
 from railbot import alarms
 
 

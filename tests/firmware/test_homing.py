@@ -1,5 +1,5 @@
 """Homing: seek (1.5 x travel), debounced switch, slow locate of the edge, pull-off; its failures."""
-from rig import Rig
+from simboard.rig import Rig, homing_errors_um
 from railbot import alarms
 
 
@@ -24,25 +24,9 @@ def test_home_switch_that_never_releases_is_a_pull_off_failure():
     assert 0 < rig.plant.x.um() - x0 <= 25000  # crept forward by the pull-off allowance only
 
 
-def _declared_zero_error_um(rig):
-    """True carriage position minus the position the robot declares, in um."""
-    return rig.plant.x.um() - rig.robot.enc_steps * 1000 // rig.robot.x_spm
-
-
 def test_homing_repeats_within_half_a_millimetre_with_bounce_and_scatter():
     rig = Rig(home=False)
-    rig.plant.home_bounce_um = 50  # contact chatter: about 5 ms at the locate speed
-    errors = []
-    for i in range(12):
-        rig.plant.home_edge_um = rig.board.rng.between(-200, 200)  # +-0.2 mm trigger scatter
-        assert rig.cmd("home") == "ok homing"
-        rig.until(lambda: rig.robot.homed and rig.robot.state == "IDLE", 120)
-        errors.append(_declared_zero_error_um(rig))
-        assert rig.cmd("jog %d" % (100 + 37 * i)).startswith("ok")  # start the next one elsewhere
-        rig.until(lambda: "jogged" in rig.kinds(), 60)
-        rig.events = []
-        rig.robot.homed = False
+    errors = homing_errors_um(rig, 12)  # +-0.2 mm trigger scatter, contact chatter of 50 um
     spread = max(errors) - min(errors)
-    print("homing spread um", spread)
     assert spread <= 500, (spread, errors)
     assert not rig.plant.violations and not rig.robot.alarm

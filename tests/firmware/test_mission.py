@@ -1,5 +1,5 @@
 """A charge mission end to end on the simulated board: home, charge, release, the ledger."""
-from rig import Rig
+from simboard.rig import Rig
 from railbot.ledger import SERVING, FREE
 
 

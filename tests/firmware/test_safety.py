@@ -1,5 +1,5 @@
 """PRODUCT.md's rules 1 to 4, each by injecting the situation in the plant and checking what physically happened."""
-from rig import Rig
+from simboard.rig import Rig
 from railbot import alarms
 from railbot.ledger import IN_USE
 

@@ -5,7 +5,7 @@ from simboard.rng import Rng
 from simboard.plant import StepAxis, decode_word, WORD_OVERHEAD_US
 from simboard.day import plan_window, Day, event_line
 from railbot.motion import encode_word
-from rig import Rig
+from simboard.rig import Rig
 
 
 def test_event_loop_orders_by_virtual_time_then_fifo():

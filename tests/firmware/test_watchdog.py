@@ -1,5 +1,5 @@
 """A hung firmware is reset by the watchdog; after reboot the robot is in alarm and needs reset and homing."""
-from rig import Rig
+from simboard.rig import Rig
 from simboard import machine
 from railbot import alarms
 from railbot.robot import Robot

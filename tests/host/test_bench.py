@@ -134,11 +134,12 @@ def test_bounds_and_derived_figures():
 def _good_figures():
     return {"upy_heap_firmware_bytes": 40000, "upy_heap_growth_day_bytes": 0, "upy_alloc_per_tick_bytes": 0,
             "upy_tick_heap_lock_ok": True, "tick_replay_faithful": True, "tick_cost_ref_ratio": 0.2,
-            "tier_event_log_diff_lines": 0, "upy_firmware_from_mpy": True, "upy_day_wall_s": 70.5}
+            "tier_event_log_diff_lines": 0, "upy_firmware_from_mpy": True, "upy_day_wall_s": 70.5,
+            "homing_repeatability_mm": 0.45, "homing_alarms": 0}
 
 
 @pytest.mark.parametrize("bad, rc", [({}, 0), ({"upy_alloc_per_tick_bytes": 64}, 1),
-                                     ({"tier_event_log_diff_lines": 3}, 1)])
+                                     ({"tier_event_log_diff_lines": 3}, 1), ({"homing_repeatability_mm": 0.6}, 1)])
 def test_main_writes_one_flat_json_object_and_exits_on_bounds(tmp_path, monkeypatch, bad, rc):
     fig = {**_good_figures(), **bad}
     monkeypatch.setattr(bench, "measure", lambda **kw: bench.Result(figures=dict(fig), notes=["n"]))
@@ -172,3 +173,12 @@ def test_main_reports_a_bench_that_cannot_run(tmp_path, monkeypatch):
     monkeypatch.setattr(bench, "measure", broken)
     assert bench.main(Namespace(out=str(tmp_path / "x.json"))) == 2
     assert not (tmp_path / "x.json").exists()
+
+
+def test_motion_figures_in_simulated_time():
+    res = bench.run_motion(timeout=120)
+    assert not res.errors, res.errors
+    fig = res.figures
+    assert fig["homing_runs"] == 100 and fig["homing_alarms"] == 0
+    assert fig["homing_repeatability_mm"] <= 0.5
+    assert 0 < fig["hold_to_standstill_ms"] <= fig["hold_bound_ms"]

@@ -1,11 +1,16 @@
-"""Test rig: a simulated board with the firmware robot on it, and helpers to run it to a condition."""
+"""A rig: the simulated board with the firmware robot on it, helpers to run it to a condition, and
+the measured scenarios that tests and `make bench` share. Runs under CPython and MicroPython."""
 from simboard.board import SimBoard
-from simboard.plant import VEHICLE_STATES  # noqa: F401  (re-exported for tests)
 from railbot.robot import Robot
 from railbot import config
-from support import REPO
 
-BOARD = REPO + "/boards/SIM"
+
+def _board_folder():
+    # <repo>/boards/SIM/simboard/rig.py -> <repo>/boards/SIM (no os.path on MicroPython)
+    return "/".join(__file__.replace("\\", "/").split("/")[:-2]) or "."
+
+
+BOARD = _board_folder()
 
 
 def sim_config(units=None, **changes):
@@ -61,3 +66,32 @@ class Rig:
     def unit_port_name(self, uid):
         p = self.plant.units[uid].port
         return "carried" if p is None else self.plant.port_name[p]
+
+
+def hold_from_full_speed(rig):
+    """Hold a traverse at full speed: ms from the command to standstill (v/a plus the queued lead)."""
+    robot = rig.robot
+    rig.cmd("charge 2")  # the unit is at the far end: a long traverse back west follows
+    rig.until(lambda: robot.x.busy() and robot.x.v >= robot.x.v_max and rig.plant.held is not None, 600, 10)
+    rig.cmd("hold")
+    rig.until(lambda: robot.hold_standstill_ms >= 0, 10, 10)
+    return robot.hold_standstill_ms
+
+
+def homing_errors_um(rig, count, scatter_um=200, chatter_um=50):
+    """Home `count` times from different places with the switch's trigger point scattered by
+    +-scatter_um and chatter within chatter_um of it; each time the true position minus the
+    declared one, in um."""
+    robot, plant = rig.robot, rig.plant
+    plant.home_bounce_um = chatter_um
+    errors = []
+    for i in range(count):
+        plant.home_edge_um = rig.board.rng.between(-scatter_um, scatter_um)
+        robot.homed = False
+        assert rig.cmd("home") == "ok homing"
+        rig.until(lambda: robot.homed and robot.state == "IDLE", 120)
+        errors.append(plant.x.um() - robot.enc_steps * 1000 // robot.x_spm)
+        rig.events = []
+        assert rig.cmd("jog %d" % (100 + 37 * (i % 20))).startswith("ok")  # start the next one elsewhere
+        rig.until(lambda: "jogged" in rig.kinds(), 60)
+    return errors

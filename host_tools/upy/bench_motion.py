@@ -1,0 +1,24 @@
+"""Motion figures measured on the simulated board (simulated time: machine-independent).
+
+Prints `BENCH name value` lines, then BENCH_DONE. Runs under CPython (as `make bench` does) and
+MicroPython; sys.path must hold the firmware and boards/SIM.
+"""
+import simboard
+
+simboard.install()
+
+from simboard.rig import Rig, hold_from_full_speed, homing_errors_um  # noqa: E402
+
+HOMINGS = 100
+
+rig = Rig(units=[(1, "D27L")])
+print("BENCH hold_to_standstill_ms %d" % hold_from_full_speed(rig))
+print("BENCH hold_bound_ms %d" % (rig.robot.x.v_max * 1000 // rig.robot.x.a + 80 + 2 * rig.robot.tick_ms))
+
+rig = Rig(home=False)
+errors = homing_errors_um(rig, HOMINGS)
+spread = max(errors) - min(errors)
+print("BENCH homing_repeatability_mm %d.%03d" % (spread // 1000, spread % 1000))
+print("BENCH homing_runs %d" % len(errors))
+print("BENCH homing_alarms %d" % (1 if rig.robot.alarm else 0))
+print("BENCH_DONE")
