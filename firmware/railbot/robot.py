@@ -246,7 +246,7 @@ class Robot:
         self.emit("homing", ())
         hw.x_step.enable(True)
         hw.z_step.enable(True)
-        # lift: down to the stow switch, then up until it releases: that edge is z = 0
+        # lift: down to the stow switch, up until it releases, back until it is made again: z = 0
         if not hw.z_stow_sw.value():
             self.z.set_position(cz["travel_mm"] * self.z_spm * 3 // 2)
             if not await self._run_axis(self.z, 0, cz["home_speed_mm_s"], lambda: hw.z_stow_sw.value()):
