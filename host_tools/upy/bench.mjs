@@ -16,7 +16,7 @@
 
 import fs from "node:fs";
 import path from "node:path";
-import { boot } from "./harness.mjs";
+import { boot, finish } from "./harness.mjs";
 
 const USAGE = "usage: node bench.mjs [--heap BYTES] [--mount HOSTDIR:FSDIR]... [--path FSDIR]... -- SCRIPT.py [ARGS...]";
 
@@ -43,13 +43,6 @@ function parse(argv) {
   }
   if (!o.script) throw new Error("no SCRIPT given");
   return o;
-}
-
-function finish(code) {
-  let pending = 2;
-  const done = () => { if (--pending === 0) process.exit(code); };
-  process.stdout.write("", done);
-  process.stderr.write("", done);
 }
 
 async function main() {

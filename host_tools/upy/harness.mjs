@@ -348,7 +348,7 @@ function fsPathOf(hostFile, mounts) {
   return null;
 }
 
-function finish(code) {
+export function finish(code) {
   // Drain both streams, then exit explicitly: a script may leave JS timers behind (the port's
   // own asyncio is bound to the JS event loop) that would keep Node alive.
   let pending = 2;
