@@ -173,14 +173,18 @@ class Robot:
             await asyncio.sleep_ms(self.tick_ms)
             waited += self.tick_ms
 
-    async def _run_axis(self, axis, target, v_mm_s=0, until=None):
-        """Move one axis; return early (after a controlled stop) when until() becomes true."""
-        if self.alarm:
-            raise Abort()
+    def _start(self, axis, target, v_mm_s):
+        """Plan the move, prime the FIFO at once and wake the 10 ms motion task."""
         axis.move_to(target, v_mm_s)
         self.moving = True
         self.tick()
         self.motion.set()
+
+    async def _run_axis(self, axis, target, v_mm_s=0, until=None):
+        """Move one axis; return early (after a controlled stop) when until() becomes true."""
+        if self.alarm:
+            raise Abort()
+        self._start(axis, target, v_mm_s)
         hit = False
         try:
             while axis.busy():
@@ -192,10 +196,7 @@ class Robot:
                     axis.stop()
                 if self.hold and not hit:
                     await self._hold(axis)
-                    axis.move_to(target, v_mm_s)  # from where it stopped
-                    self.moving = True
-                    self.tick()
-                    self.motion.set()
+                    self._start(axis, target, v_mm_s)  # from where it stopped
         finally:
             self.moving = False  # the motion task still ticks until the axes are idle
         return hit or (until is not None and until())
