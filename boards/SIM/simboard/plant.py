@@ -139,7 +139,6 @@ class Plant:
         self.tag_in_range = None
         self.travel_steps = 0
         self.irq_pins = []  # simulated Pins with an armed irq, checked after every advance
-        self.on_latch = None  # callback(port, unit) when a unit latches into a port
         self.home_edge_um = 0  # where the home switch trips (tests scatter it)
         self.home_bounce_um = 0  # within this distance of the edge the switch chatters
         self.x_pos_log = None  # optional callback(t_ms, x_um) for the timeline
@@ -249,8 +248,6 @@ class Plant:
                     self.violate("unit %d pushed into occupied port %s" % (u.id, self.port_name[p]))
                 elif other is None and not self.broken_latches.get(p):
                     u.port, u.latched = p, True
-                    if self.on_latch:
-                        self.on_latch(p, u)
         elif self.jaw >= 980 and p is not None and self.unit_at(p) and z >= self.engage_um - 10000:
             if z > z_before:
                 self.violate("closed jaws pushed into the handle of a unit at %s" % self.port_name[p])
