@@ -18,6 +18,9 @@ PIN_NAMES = (
 
 # What one PIO state machine at 125 MHz can pulse with margin, and what a TMC2209 takes.
 STEP_RATE_MAX = 500000  # steps/s
+# The planner (railbot/motion.py) keeps v*v and its curve constant 10**12/a below 2**30 (small ints).
+PLANNER_RATE_MAX = 32767  # steps/s
+PLANNER_ACCEL_MIN = 2000  # steps/s^2: the last step of a ramp (sqrt(2/a) s) fits one word's period
 # Marker tags carry one byte.
 MARKER_ID_MAX = 255
 # machine.WDT on RP2040 takes at most 8388 ms.
@@ -62,6 +65,8 @@ SCHEMA = {
         "following_error_max_mm": (1, 1000),
         "marker_window_mm": (1, 100),
         "arrive_tolerance_mm": (1, 50),
+        "step_pulse_ns": (20, 100000),
+        "dir_setup_ns": (20, 100000),
     },
     "z": {
         "steps_per_mm": (1, 1000),
@@ -71,6 +76,8 @@ SCHEMA = {
         "engage_mm": (1, 2000),
         "home_speed_mm_s": (1, 200),
         "pull_off_mm": (1, 50),
+        "step_pulse_ns": (20, 100000),
+        "dir_setup_ns": (20, 100000),
     },
     "gripper": {
         "kind": _one_of("servo", "dc"),
@@ -84,6 +91,7 @@ SCHEMA = {
         "watchdog_ms": (100, WATCHDOG_MS_MAX),
         "stall_ms": (10, 10000),
         "latch_timeout_ms": (100, 30000),
+        "pio_hz": (10000000, 133000000),
     },
     "site": {
         "stations": {
@@ -184,6 +192,15 @@ def _check_motion(r, path):
         if rate > STEP_RATE_MAX:
             _fail(path, axis + ".v_max_mm_s", "%d steps/s at %s.steps_per_mm %d exceeds %d"
                   % (rate, axis, a["steps_per_mm"], STEP_RATE_MAX))
+        if rate > PLANNER_RATE_MAX:
+            _fail(path, axis + ".v_max_mm_s", "%d steps/s at %s.steps_per_mm %d exceeds the planner's %d"
+                  % (rate, axis, a["steps_per_mm"], PLANNER_RATE_MAX))
+        acc = a["a_max_mm_s2"] * a["steps_per_mm"]
+        if acc < PLANNER_ACCEL_MIN:
+            _fail(path, axis + ".a_max_mm_s2", "%d steps/s^2 at %s.steps_per_mm %d is below the planner's %d"
+                  % (acc, axis, a["steps_per_mm"], PLANNER_ACCEL_MIN))
+    if r["timing"]["pio_hz"] % 1000000:
+        _fail(path, "timing.pio_hz", "%d is not a whole number of MHz" % r["timing"]["pio_hz"])
     if x["locate_speed_mm_s"] > x["home_speed_mm_s"]:
         _fail(path, "x.locate_speed_mm_s", "%d exceeds x.home_speed_mm_s %d"
               % (x["locate_speed_mm_s"], x["home_speed_mm_s"]))

@@ -55,16 +55,26 @@ def _mm(steps, per_mm):
     return "%s%d.%02d" % (sign, v // 100, v % 100)
 
 
+def _cycles(ns, hz):
+    """State-machine cycles covering ns nanoseconds at hz (at least 2: the step program's minimum)."""
+    c = (ns * (hz // 1000000) + 999) // 1000
+    return c if c > 2 else 2
+
+
 class Robot:
     def __init__(self, cfg, pins, emit=None):
         self.cfg = cfg
         t = cfg["timing"]
         self.tick_ms = t["tick_ms"]
         self.idle_tick_ms = t["idle_tick_ms"]
-        self.hw = hw = Hardware(pins, t["watchdog_ms"])
         cx, cz = cfg["x"], cfg["z"]
-        self.x = Axis(hw.x_step, cx["steps_per_mm"], cx["v_max_mm_s"], cx["a_max_mm_s2"])
-        self.z = Axis(hw.z_step, cz["steps_per_mm"], cz["v_max_mm_s"], cz["a_max_mm_s2"])
+        hz = t["pio_hz"]
+        xh, zh = _cycles(cx["step_pulse_ns"], hz), _cycles(cz["step_pulse_ns"], hz)
+        self.hw = hw = Hardware(pins, t["watchdog_ms"], hz, xh, zh)
+        self.x = Axis(hw.x_step, cx["steps_per_mm"], cx["v_max_mm_s"], cx["a_max_mm_s2"], hz, xh,
+                      _cycles(cx["dir_setup_ns"], hz))
+        self.z = Axis(hw.z_step, cz["steps_per_mm"], cz["v_max_mm_s"], cz["a_max_mm_s2"], hz, zh,
+                      _cycles(cz["dir_setup_ns"], hz))
         self.x_spm = cx["steps_per_mm"]
         self.z_spm = cz["steps_per_mm"]
         self.x_cpm = cx["counts_per_mm"]

@@ -247,7 +247,7 @@ def sim_hw_types():
     import rp2
 
     return tuple(getattr(machine, n) for n in ("Pin", "PWM", "ADC", "UART", "WDT", "Timer", "I2C", "SPI")
-                 if hasattr(machine, n)) + (rp2.StateMachine,)
+                 if hasattr(machine, n)) + (rp2.StateMachine, rp2.DMA)
 
 
 def _attrs(o):
@@ -362,6 +362,8 @@ class Recorder:
     def __getattr__(self, name):
         attr = getattr(self._real, name)
         if not callable(attr):
+            if name in RECORDED_ATTRS:  # a register read through an attribute (DMA.count)
+                self._log.append((name, (), attr, None))
             return attr
         log = self._log
 
@@ -370,7 +372,8 @@ class Recorder:
             data = None
             if name == "readinto" and r:
                 data = bytes(a[0][:r])
-            log.append((name, a, r, data))
+            # keyword calls (DMA.config) are logged with their values in key order
+            log.append((name, a or tuple(kw[k] for k in sorted(kw)), r, data))
             return r
 
         return call
@@ -388,9 +391,10 @@ _NA = object()  # "no argument": for a fake's checked value when none is passed,
 FAKE_METHODS = (("value", 0), ("__call__", 0), ("on", None), ("off", None), ("feed", None),
                 ("tx_fifo", 0), ("rx_fifo", 0), ("get", 0), ("put", None), ("active", 0), ("any", 0),
                 ("readinto", None), ("read_u16", 0), ("duty_ns", 0), ("duty_u16", 0), ("ticks_us", 0),
-                ("ticks_ms", 0), ("ticks_cpu", 0), ("irq", None), ("exec", None))
+                ("ticks_ms", 0), ("ticks_cpu", 0), ("irq", None), ("exec", None), ("config", None), ("count", 0))
 (VALUE, CALL, ON, OFF, FEED, TX_FIFO, RX_FIFO, GET, PUT, ACTIVE, ANY, READINTO, READ_U16, DUTY_NS, DUTY_U16,
- TICKS_US, TICKS_MS, TICKS_CPU, IRQ, EXEC) = range(len(FAKE_METHODS))
+ TICKS_US, TICKS_MS, TICKS_CPU, IRQ, EXEC, CONFIG, COUNT) = range(len(FAKE_METHODS))
+RECORDED_ATTRS = ("count",)
 _SLOT = {}
 for _s in range(len(FAKE_METHODS)):
     _SLOT[FAKE_METHODS[_s][0]] = _s
@@ -507,6 +511,13 @@ class Fake:
 
     def ticks_cpu(self):
         return self._next(TICKS_CPU)
+
+    def config(self, read=_NA, write=_NA, count=_NA, ctrl=_NA, trigger=_NA):
+        return self._next(CONFIG, count)  # logged in key order: count comes first
+
+    @property
+    def count(self):
+        return self._next(COUNT)
 
 
 class Replay:
@@ -630,10 +641,8 @@ def _cruising(robot, margin_steps):
     x = robot.x
     if not robot.moving or not x.busy() or robot.alarm:
         return False
-    v, v_cap, rem = getattr(x, "v", None), getattr(x, "v_cap", None), getattr(x, "remaining", None)
-    if v is None or v_cap is None or rem is None:
-        return False
-    return v >= v_cap and rem > x._stop_steps(v_cap) + margin_steps
+    # the planner's cruise phase (railbot.motion._CRUISE) with margin_steps of cruise still to plan
+    return x.phase == 3 and x.cruise > margin_steps
 
 
 def phase_tick(board, robot):
@@ -652,7 +661,7 @@ def phase_tick(board, robot):
         note("tick: the carriage never cruised mid-rail: %s" % robot.command("status"))
         out("upy_tick_cruise_found", False)
         return
-    note("tick: cruising at x=%d steps, %d steps to go, t=%d ms" % (robot.enc_steps, x.remaining, clock.now_ms))
+    note("tick: cruising at x=%d steps, %d steps to go, t=%d ms" % (robot.enc_steps, x.left, clock.now_ms))
     tick = robot.tick
 
     def advance():

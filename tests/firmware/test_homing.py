@@ -4,14 +4,18 @@ from railbot import alarms
 
 
 def test_home_switch_not_found_within_one_and_a_half_travels():
-    rig = Rig(home=False, x_home_speed_mm_s=500)
+    rig = Rig(home=False)
     rig.plant.stick("home_sw", 0)  # a broken switch
     rig.cmd("home")
     rig.until(lambda: rig.robot.alarm, 400)
     assert rig.robot.alarm == alarms.HOMING_FAILED and not rig.robot.homed
-    # the hard limit past the home end ended the seek, well before the mechanical end stop
-    assert "hard limit" in rig.robot.alarm_detail and rig.plant.x.um() > -60000
-    assert not rig.plant.x.crashed
+    assert "hard limit" in rig.robot.alarm_detail
+    # the hard limit past the home end ended the seek with a controlled stop (category 1) from the
+    # seek speed, short of the mechanical end stop 100 mm further on; then the drivers went off
+    rig.until(lambda: not rig.robot.x.busy(), 5)
+    rig.run(1)
+    assert -150000 < rig.plant.x.um() < -50000 and not rig.plant.x.crashed
+    assert rig.plant.x.enable_pin == 1
 
 
 def test_home_switch_that_never_releases_is_a_pull_off_failure():

@@ -5,16 +5,17 @@ the same programs (and that the emulator runs to the step-word law there).
 """
 # ruff: noqa: F821 - the @asm_pio DSL names (pins, x, jmp, ...) are put into the module's globals
 import rp2
-from railbot.hal.pio import step_pulses, quadrature, READ_COUNT
+from railbot.hal.pio import step_pulses, quadrature, READ_COUNT, PULL_BLOCK, MOV_ISR_OSR
 
 STEP_PULSES_WORDS = [
-    0x90A0,  # pull block      side 0   (bit 12: side-set enable, bit 11: STEP)
-    0x6001,  # out pins, 1               DIR
-    0x604E,  # out y, 14                 n-1
-    0x60CF,  # out isr, 15               period-3
-    0xB826,  # step: mov x, isr side 1
-    0x1045,  # wait: jmp x-- wait side 0
-    0x0084,  # jmp y-- step
+    0x80A0,  # pull block       side 0   (side-set on every instruction: bit 12 is STEP, no enable bit)
+    0x6001,  # out pins, 1      side 0   DIR
+    0x6047,  # out y, 7         side 0   n-1
+    0xA027,  # step: mov x, osr side 0   L
+    0x0044,  # low: jmp x-- low side 0
+    0xB026,  # mov x, isr       side 1   rising edge; h
+    0x1046,  # high: jmp x-- high side 1
+    0x0083,  # jmp y-- step     side 0   falling edge
 ]
 
 QUADRATURE_WORDS = [
@@ -42,8 +43,8 @@ QUADRATURE_WORDS = [
 def test_step_pulses_words():
     p = step_pulses
     assert p.words == STEP_PULSES_WORDS
-    assert (p.wrap_target, p.wrap) == (0, 6)
-    assert (p.sideset_pins, p.sideset_opt, p.sideset_count, p.delay_max) == (1, True, 2, 7)
+    assert (p.wrap_target, p.wrap) == (0, 7)
+    assert (p.sideset_pins, p.sideset_opt, p.sideset_count, p.delay_max) == (1, False, 1, 15)
     assert p.name == "step_pulses"
 
 
@@ -55,8 +56,15 @@ def test_quadrature_words():
     assert p.name == "quadrature"
 
 
-def test_read_count_word():
+def test_exec_words():
     assert READ_COUNT == 0x4020  # in x, 32 (executed by Encoder.count(); autopush puts X in the RX FIFO)
+    # executed once by StepOutput to load the high count into ISR: what the assembler makes of them
+    @rp2.asm_pio()
+    def start():
+        pull(block)
+        mov(isr, osr)
+
+    assert start.words == [PULL_BLOCK, MOV_ISR_OSR]
 
 
 def test_side_set_delays_wrap_and_labels():

@@ -2,7 +2,7 @@
 from simboard import vasyncio as aio
 from simboard.vclock import Clock, ticks_diff, ticks_add, TICKS_PERIOD
 from simboard.rng import Rng
-from simboard.plant import StepAxis, decode_word, WORD_OVERHEAD_US
+from simboard.plant import StepAxis, decode_word
 from simboard.day import plan_window, Day, event_line
 from railbot.motion import encode_word
 from simboard.rig import Rig
@@ -78,21 +78,22 @@ KNOWN_RNG_1 = [2726006539, 2697616902, 2320997347, 1548954038]
 
 
 def test_step_word_round_trip_and_law():
-    for d, n, period in ((1, 1, 3), (-1, 16384, 32770), (1, 200, 50), (-1, 7, 1000)):
-        w = encode_word(d, n, period)
+    for d, n, low in ((1, 1, 0), (-1, 128, 0x3FFFFF), (1, 100, 6120), (-1, 7, 1000)):
+        w = encode_word(d, n, low)
         assert 0 <= w < (1 << 30)  # never a boxed integer on MicroPython
-        assert decode_word(w) == (d, n, period)
+        assert decode_word(w) == (d, n, low)
     ax = StepAxis("t", 20, -1000000, 1000000)
     ax.active = True
     ax.enable_pin = 0
-    ax.put(encode_word(1, 10, 100))
-    ax.put(encode_word(-1, 4, 50))
-    # word 1: edges at 4, 104, ... 904 us; ends at 1004; word 2 edges at 1004+4+k*50
-    assert ax.advance(WORD_OVERHEAD_US) == 1
-    assert ax.advance(100) == 1
-    assert ax.advance(800) == 8 and ax.steps == 10
-    assert ax.advance(100) == 0  # 1004: end of word 1; word 2's first edge at 1008
-    assert ax.advance(4) == -1
+    ax.cyc = 1  # 1 cycle per us, to read the law in round numbers
+    ax.h = 1  # period P = L + h + 5
+    ax.put(encode_word(1, 10, 94))  # P = 100: edges at 5 + 94 + i*100 = 99 .. 999, next pull at 1003
+    ax.put(encode_word(-1, 4, 44))  # P = 50: edges at 1003 + 49 + i*50 = 1052 .. 1202, ends at 1206
+    assert ax.advance(99) == 0  # the edge at cycle 99 is made once cycle 99 has run
+    assert ax.advance(1) == 1
+    assert ax.advance(900) == 9 and ax.steps == 10
+    assert ax.advance(52) == 0  # 1052: word 2 pulled at 1003, its first edge is at 1052
+    assert ax.advance(1) == -1  # the interval between the words is P + 3 = 53
     assert ax.advance(10000) == -3 and ax.steps == 6
     assert ax.idle() and ax.words_executed == 2
     assert ax.advance(10000) == 0  # an empty FIFO: the program waits, no stray step

@@ -5,10 +5,34 @@ from simboard.rng import Rng
 
 
 class _StepModel:
-    """The step program's state machine: its TX FIFO feeds a plant axis."""
+    """The step program's state machine: its TX FIFO (fed by put or a DMA channel) feeds a plant axis.
 
-    def __init__(self, axis):
+    exec() models the two instructions StepOutput runs once at start (`pull block`, then
+    `mov isr, osr`), which load the high count h into ISR; any other exec word raises.
+    """
+
+    def __init__(self, axis, freq):
+        from railbot.hal.pio import PULL_BLOCK, MOV_ISR_OSR
+        self.pull_word = PULL_BLOCK
+        self.mov_word = MOV_ISR_OSR
         self.axis = axis
+        self.osr = None
+        if freq % 1000000:
+            raise ValueError("step_pulses: the simulated board needs a whole number of MHz, got %r" % freq)
+        axis.cyc = freq // 1000000
+
+    def exec(self, word):
+        if word == self.pull_word:
+            if not self.axis.fifo:
+                raise RuntimeError("step_pulses: exec(pull) with an empty FIFO would block forever")
+            self.osr = self.axis.fifo.pop(0)
+        elif word == self.mov_word:
+            if self.osr is None:
+                raise RuntimeError("step_pulses: exec(mov isr, osr) before a pull")
+            self.axis.h = self.osr
+        else:
+            raise RuntimeError("step_pulses: the simulated board models only exec(pull) and exec(mov isr, osr), "
+                               "got %r" % (word,))
 
     @property
     def active(self):
@@ -22,7 +46,7 @@ class _StepModel:
         self.axis.put(word & 0xFFFFFFFF)
 
     def level(self):
-        return len(self.axis.fifo)
+        return self.axis.level()
 
     def rx_level(self):
         return 0
@@ -101,6 +125,8 @@ class SimBoard:
         self.clock.listen(self._advance)
         self.loop = vasyncio.new_event_loop(self.clock)
         self.wdt = None
+        self.dma_channels = [None] * 12
+        self.ram = []  # buffers given addresses by the simulated uctypes.addressof
         self.reset_cause = machine.PWRON_RESET
         self.make_current()
 
@@ -124,7 +150,7 @@ class SimBoard:
             axis = {"x_step": self.plant.x, "z_step": self.plant.z}.get(pin.name if pin else None)
             if axis is None:
                 raise ValueError("step_pulses: sideset_base must be x_step or z_step")
-            return _StepModel(axis)
+            return _StepModel(axis, kw.get("freq", 125000000))
         if name == "quadrature":
             pin = kw.get("in_base")
             if pin is None or pin.name != "enc_a":
@@ -137,17 +163,20 @@ class SimBoard:
         self.loop = vasyncio.new_event_loop(self.clock)
         self.reset_cause = cause
         self.wdt = None
+        self.dma_channels = [None] * 12
+        self.ram = []  # buffers given addresses by the simulated uctypes.addressof
         self.plant.irq_pins = []
-        self.plant.x.fifo, self.plant.x.word, self.plant.x.active = [], None, False
-        self.plant.z.fifo, self.plant.z.word, self.plant.z.active = [], None, False
+        for ax in (self.plant.x, self.plant.z):
+            ax.fifo, ax.word, ax.active, ax.dma = [], None, False, None
         self.make_current()
 
 
 def install():
     """Put the simulated `machine`, `rp2` (and `time`, `asyncio` where needed) where firmware imports them."""
-    from simboard import rp2, vtime
+    from simboard import rp2, vtime, uctypes
     sys.modules["machine"] = machine
     sys.modules["rp2"] = rp2
+    sys.modules["uctypes"] = uctypes
     if sys.implementation.name == "micropython":
         sys.modules["time"] = vtime
         sys.modules["asyncio"] = vasyncio

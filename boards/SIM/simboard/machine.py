@@ -235,3 +235,25 @@ def enable_irq(state=0):
 
 def idle():
     pass
+
+
+_DMA_CHAN_ABORT = 0x50000444
+
+
+class _Mem32:
+    """machine.mem32 for the registers the firmware writes: DMA CHAN_ABORT only; anything else raises,
+    so firmware that pokes an unmodelled register fails here instead of passing untested."""
+
+    def __setitem__(self, addr, value):
+        if addr != _DMA_CHAN_ABORT:
+            raise RuntimeError("the simulated board models no register at 0x%08x" % addr)
+        chans = _board[0].dma_channels  # claimed by the simulated rp2.DMA, index = channel
+        for ch in range(len(chans)):
+            if value >> ch & 1 and chans[ch] is not None:
+                chans[ch]._abort()
+
+    def __getitem__(self, addr):
+        raise RuntimeError("the simulated board models no register read at 0x%08x" % addr)
+
+
+mem32 = _Mem32()

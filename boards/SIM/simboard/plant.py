@@ -6,12 +6,12 @@ modules only read and write its signals. Nothing moves unless a step word is exe
 `violations` so tests can assert what physically happened.
 """
 
-# Step program law (docs/step-output.md): a word is (period_us-3)<<15 | (n-1)<<1 | dir, under
-# 2**30 so MicroPython never boxes it.
-# The state machine runs at 1 MHz; rising edge k (0..n-1) of a word that starts at s comes
-# at s + WORD_OVERHEAD_US + k * period_us and the word ends at s + WORD_OVERHEAD_US + n * period_us.
-WORD_OVERHEAD_US = 4
-PERIOD_OVERHEAD_US = 3
+# Step program law (railbot/hal/pio.py, docs/motion.md): a word is L<<8 | (n-1)<<1 | dir, under 2**30.
+# With h the high count the program holds in ISR, the period is P = L + h + 5 cycles; a word pulled at
+# cycle s has its rising edges at s + 5 + L + i*P (i = 0..n-1) and the next pull at s + 3 + n*P.
+WORD_OVERHEAD = 3
+PERIOD_OVERHEAD = 5
+FIRST_EDGE = 5
 FIFO_DEPTH = 8  # TX FIFO joined
 
 CP_VOLTS = {"A": 12, "B": 9, "C": 6, "D": 3, "E": 0, "F": -12}
@@ -19,8 +19,8 @@ VEHICLE_STATES = ("B", "C", "D")
 
 
 def decode_word(word):
-    """(direction +1/-1, step count, period in us) of one step word."""
-    return (1 if word & 1 else -1), ((word >> 1) & 0x3FFF) + 1, ((word >> 15) & 0x7FFF) + PERIOD_OVERHEAD_US
+    """(direction +1/-1, step count, low count L) of one step word."""
+    return (1 if word & 1 else -1), ((word >> 1) & 0x7F) + 1, (word >> 8) & 0x3FFFFF
 
 
 class StepAxis:
@@ -33,8 +33,11 @@ class StepAxis:
         self.min_steps = min_um * steps_per_mm // 1000
         self.max_steps = max_um * steps_per_mm // 1000
         self.fifo = []
-        self.word = None  # (dir, n, period) being executed
-        self.phase_us = 0
+        self.dma = None  # a simulated rp2.DMA channel refilling the FIFO
+        self.cyc = 125  # state-machine cycles per us (set from the StateMachine's freq)
+        self.h = None  # the high count in ISR (set by the program's start-up exec)
+        self.word = None  # (dir, n, first edge, period, end) in cycles, being executed
+        self.phase = 0  # cycles into the word
         self.enable_pin = 1  # TMC2209 EN is active low: 1 = off
         self.estop = False
         self.fault = False  # injected driver fault (DIAG high, no torque)
@@ -54,10 +57,20 @@ class StepAxis:
             raise RuntimeError("%s step FIFO overflow: the firmware must not block on put" % self.name)
         self.fifo.append(word)
 
+    def _refill(self):
+        dma = self.dma
+        while dma is not None and len(self.fifo) < FIFO_DEPTH:
+            w = dma._next_word()
+            if w is None:
+                break
+            self.fifo.append(w)
+
     def level(self):
+        self._refill()
         return len(self.fifo)
 
     def idle(self):
+        self._refill()
         return self.word is None and not self.fifo
 
     def advance(self, dt_us):
@@ -65,23 +78,27 @@ class StepAxis:
         if not self.active:
             return 0
         moved = 0
-        t = 0
-        while t < dt_us:
+        left = dt_us * self.cyc
+        while left > 0:
             if self.word is None:
+                self._refill()
                 if not self.fifo:
                     break
-                self.word = decode_word(self.fifo.pop(0))
-                self.phase_us = 0
-            d, n, period = self.word
-            end = WORD_OVERHEAD_US + n * period
-            take = end - self.phase_us
-            if take > dt_us - t:
-                take = dt_us - t
-            before = self._edges(self.phase_us, n, period)
-            self.phase_us += take
-            moved += d * (self._edges(self.phase_us, n, period) - before)
-            t += take
-            if self.phase_us >= end:
+                if self.h is None:
+                    raise RuntimeError("%s: step words before ISR was loaded with the high count" % self.name)
+                d, n, low = decode_word(self.fifo.pop(0))
+                period = low + self.h + PERIOD_OVERHEAD
+                self.word = (d, n, FIRST_EDGE + low, period, WORD_OVERHEAD + n * period)
+                self.phase = 0
+            d, n, first, period, end = self.word
+            take = end - self.phase
+            if take > left:
+                take = left
+            before = self._edges(self.phase, n, first, period)
+            self.phase += take
+            moved += d * (self._edges(self.phase, n, first, period) - before)
+            left -= take
+            if self.phase >= end:
                 self.word = None
                 self.words_executed += 1
         if moved and self.powered() and self.output_ok:
@@ -95,10 +112,11 @@ class StepAxis:
         return 0
 
     @staticmethod
-    def _edges(phase, n, period):
-        if phase < WORD_OVERHEAD_US:
+    def _edges(phase, n, first, period):
+        """Edges made in the first `phase` cycles of a word (an edge at cycle e is made once phase > e)."""
+        if phase <= first:
             return 0
-        k = (phase - WORD_OVERHEAD_US) // period + 1
+        k = (phase - first - 1) // period + 1
         return k if k < n else n
 
 
@@ -118,7 +136,9 @@ class Plant:
         self.cfg = robot_cfg
         self.rng = rng
         x, z = robot_cfg["x"], robot_cfg["z"]
-        self.x = StepAxis("x", x["steps_per_mm"], -60000, x["travel_mm"] * 1000 + 60000)
+        # hard limit switches 50 mm past each end, mechanical end stops 150 mm past: room for a
+        # controlled stop (stop category 1) from the homing seek speed, not from full speed
+        self.x = StepAxis("x", x["steps_per_mm"], -150000, x["travel_mm"] * 1000 + 150000)
         self.z = StepAxis("z", z["steps_per_mm"], -3000, z["travel_mm"] * 1000)
         self.x_counts_per_mm = x["counts_per_mm"]
         self.engage_um = z["engage_mm"] * 1000

@@ -330,7 +330,7 @@ class StateMachine:
     def init(self, program, freq=-1, **kw):
         self.program = program
         self.freq = freq
-        self._model = _machine._board[0].bind_state_machine(program, kw)
+        self._model = _machine._board[0].bind_state_machine(program, dict(kw, freq=freq))
 
     def active(self, on=None):
         if on is None:
@@ -363,3 +363,125 @@ class StateMachine:
 
     def irq(self, handler=None, trigger=0, hard=False):
         pass
+
+
+# DMA CTRL fields (RP2040 datasheet 2.5.7), as MicroPython's DMA.pack_ctrl packs them.
+_CTRL_FIELDS = (("enable", 0, 1), ("high_pri", 1, 1), ("size", 2, 2), ("inc_read", 4, 1), ("inc_write", 5, 1),
+                ("ring_size", 6, 4), ("ring_sel", 10, 1), ("chain_to", 11, 4), ("treq_sel", 15, 6),
+                ("irq_quiet", 21, 1), ("bswap", 22, 1), ("sniff_en", 23, 1))
+
+
+class DMA:
+    """A DMA channel that can feed a step program's TX FIFO from RAM (the only use the firmware has).
+
+    The step model pulls words through `_next_word()` as its FIFO empties (DREQ pacing); a word is
+    read from the buffer at that moment, so firmware that overwrites a slot the DMA has not read yet
+    is caught. Abort is machine.mem32[CHAN_ABORT] (simboard.machine), as on the board.
+    """
+
+    def __init__(self):
+        chans = _machine._board[0].dma_channels
+        for i in range(len(chans)):
+            if chans[i] is None:
+                chans[i] = self
+                self.channel = i
+                break
+        else:
+            raise OSError("no DMA channel free")
+        self._read = 0
+        self._count = 0
+        self._busy = False
+        self._ctrl = 0
+        self._mask = 0
+
+    def pack_ctrl(self, default=None, **kw):
+        v = default if default is not None else (
+            1 | 2 << 2 | 1 << 4 | 1 << 5 | self.channel << 11 | 0x3F << 15 | 1 << 21)
+        for name, shift, bits in _CTRL_FIELDS:
+            if name in kw:
+                f = int(kw.pop(name))
+                if not 0 <= f < 1 << bits:
+                    raise ValueError("DMA ctrl field %s=%d out of range" % (name, f))
+                v = (v & ~(((1 << bits) - 1) << shift)) | f << shift
+        if kw:
+            raise TypeError("unknown DMA ctrl field(s) %s" % ",".join(sorted(kw)))
+        return v
+
+    @staticmethod
+    def unpack_ctrl(v):
+        d = {}
+        for name, shift, bits in _CTRL_FIELDS:
+            d[name] = v >> shift & ((1 << bits) - 1)
+        return d
+
+    def config(self, read=None, write=None, count=-1, ctrl=-1, trigger=False):
+        if self._busy:
+            raise RuntimeError("simulated DMA: config() on a busy channel (abort it first)")
+        if read is not None:
+            if not isinstance(read, int):
+                read = uctypes_addressof(read)
+            self._read = read
+        if count >= 0:
+            self._count = count
+        if ctrl >= 0:
+            self._ctrl = ctrl
+        if write is not None:
+            model = getattr(write, "_model", None)
+            axis = getattr(model, "axis", None)
+            if axis is None:
+                raise RuntimeError("simulated DMA: only a step program's state machine can be written")
+            f = self.unpack_ctrl(self._ctrl)
+            if f["size"] != 2 or not f["inc_read"] or f["inc_write"] or f["ring_sel"] or f["treq_sel"] != write.id:
+                raise RuntimeError("simulated DMA: a step ring needs size=2, inc_read, not inc_write, read ring, "
+                                   "treq_sel = the state machine's TX DREQ, got %r" % (f,))
+            self._mask = (1 << f["ring_size"]) - 1 if f["ring_size"] else -1
+            if self._mask != -1:  # the whole wrap window must be one buffer
+                lo = self._read & ~self._mask
+                if uctypes_resolve(lo)[0] is not uctypes_resolve(lo + self._mask - 3)[0]:
+                    raise RuntimeError("simulated DMA: the ring window at 0x%08x is not inside one buffer" % lo)
+            axis.dma = self
+        if trigger and self._count > 0 and self._ctrl & 1:
+            self._busy = True
+
+    def active(self, value=None):
+        if value is not None:
+            raise RuntimeError("simulated DMA: start with config(trigger=True), stop with machine.mem32[CHAN_ABORT]")
+        return self._busy
+
+    @property
+    def count(self):
+        return self._count
+
+    @property
+    def read(self):
+        return self._read
+
+    def close(self):
+        self._abort()
+        _machine._board[0].dma_channels[self.channel] = None
+
+    def _abort(self):
+        self._busy = False
+
+    def _next_word(self):
+        """The next word for the FIFO, or None when the channel is not running."""
+        if not self._busy:
+            return None
+        buf, off = uctypes_resolve(self._read)
+        word = buf[off // 4]
+        a = self._read
+        self._read = (a & ~self._mask) | ((a + 4) & self._mask) if self._mask != -1 else a + 4
+        self._count -= 1
+        if self._count == 0:
+            self._busy = False
+        return word
+
+
+def uctypes_addressof(obj):
+    from simboard import uctypes
+    return uctypes.addressof(obj)
+
+
+def uctypes_resolve(addr):
+    from simboard import uctypes
+    return uctypes.resolve(addr)

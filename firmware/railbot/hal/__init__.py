@@ -1,28 +1,76 @@
 """The hardware layer: the only firmware code that imports `machine` and `rp2`; drivers by pin name."""
+import array
 import machine
 import rp2
-from railbot.hal.pio import step_pulses, quadrature, READ_COUNT
+import uctypes
+from railbot.hal.pio import step_pulses, quadrature, READ_COUNT, PULL_BLOCK, MOV_ISR_OSR, HIGH_OVERHEAD
 
-STEP_FIFO_DEPTH = 8  # TX FIFO joined
+# Step words reach the step program through a DMA ring: RING words in a 4*RING-byte aligned window of
+# a buffer twice that size, read with the DMA's address wrap (RING_BITS) and paced by the SM's TX DREQ.
+RING = 256
+_RING_BITS = 10  # 2**10 bytes = RING words
+_DMA_ABORT = 0x50000444  # DMA CHAN_ABORT (RP2040 datasheet 2.5.7): write 1 << channel
+_DREQ_PIO0_TX0 = 0
 
 
 class StepOutput:
-    """One axis's step/dir pulses from the step program; `put` is only called when `space()` > 0."""
+    """One axis's step/dir pulses: words go into a ring in RAM; DMA moves them into the step program's
+    TX FIFO as it empties. Nothing here blocks: `put` is only called while `space()` > 0.
 
-    def __init__(self, sm_id, step_pin, dir_pin, enable_pin):
-        self.sm = rp2.StateMachine(sm_id, step_pulses, freq=1000000, sideset_base=step_pin, out_base=dir_pin)
+    `commit()` hands the words written since the last call to the DMA: it aborts the running transfer,
+    reads how many words it had left, and re-arms one transfer for those plus the new ones (the 8 words
+    in the FIFO keep the program busy meanwhile). So the queue ahead of the program is everything in
+    the ring, however the feeding ticks fall (docs/motion.md, "Feeding").
+    """
+
+    def __init__(self, sm_id, step_pin, dir_pin, enable_pin, pio_hz, high_cycles):
+        sm = rp2.StateMachine(sm_id, step_pulses, freq=pio_hz, sideset_base=step_pin, out_base=dir_pin)
+        self.sm = sm
+        # ISR = h (STEP high h + 2 cycles), loaded once while the state machine is stopped
+        sm.put(high_cycles - HIGH_OVERHEAD)
+        sm.exec(PULL_BLOCK)
+        sm.exec(MOV_ISR_OSR)
         self.enable_pin = enable_pin
         enable_pin.value(1)
-        self.sm.active(1)
+        buf = array.array("I", bytes(8 * RING))
+        addr = uctypes.addressof(buf)
+        self.base = (addr + 4 * RING - 1) & ~(4 * RING - 1)
+        self.off = (self.base - addr) >> 2
+        self.buf = buf
+        self.dma = dma = rp2.DMA()
+        self.ctrl = dma.pack_ctrl(size=2, inc_read=True, inc_write=False, ring_size=_RING_BITS,
+                                  ring_sel=False, treq_sel=_DREQ_PIO0_TX0 + sm_id)
+        self.abort_bit = 1 << dma.channel
+        self.w = 0  # next ring index to write
+        self.armed_end = 0  # ring index where the armed transfer ends
+        sm.active(1)
+
+    def _unarmed(self):
+        return (self.w - self.armed_end) % RING
 
     def space(self):
-        return STEP_FIFO_DEPTH - self.sm.tx_fifo()
+        return RING - 1 - self.dma.count - self._unarmed()
 
     def pending(self):
-        return self.sm.tx_fifo()
+        """Words not yet pulled by the step program (ring and FIFO)."""
+        return self.dma.count + self._unarmed() + self.sm.tx_fifo()
 
     def put(self, word):
-        self.sm.put(word)
+        self.buf[self.off + self.w] = word
+        self.w = (self.w + 1) % RING
+
+    def commit(self):
+        new = self._unarmed()
+        if not new:
+            return
+        dma = self.dma
+        machine.mem32[_DMA_ABORT] = self.abort_bit
+        while dma.active():
+            pass
+        left = dma.count
+        start = (self.armed_end - left) % RING
+        dma.config(read=self.base + 4 * start, write=self.sm, count=left + new, ctrl=self.ctrl, trigger=True)
+        self.armed_end = self.w
 
     def enable(self, on):
         self.enable_pin.value(0 if on else 1)  # TMC2209 EN is active low
@@ -104,15 +152,15 @@ class Servo:
 class Hardware:
     """Every driver of the robot, built from the board's pin map (name -> pin id)."""
 
-    def __init__(self, pins, watchdog_ms):
+    def __init__(self, pins, watchdog_ms, pio_hz=125000000, x_high_cycles=125, z_high_cycles=125):
         def inp(name):
             return machine.Pin(pins[name], machine.Pin.IN, machine.Pin.PULL_UP)
 
         def out(name, v=0):
             return machine.Pin(pins[name], machine.Pin.OUT, value=v)
 
-        self.x_step = StepOutput(0, out("x_step"), out("x_dir"), out("x_enable", 1))
-        self.z_step = StepOutput(1, out("z_step"), out("z_dir"), out("z_enable", 1))
+        self.x_step = StepOutput(0, out("x_step"), out("x_dir"), out("x_enable", 1), pio_hz, x_high_cycles)
+        self.z_step = StepOutput(1, out("z_step"), out("z_dir"), out("z_enable", 1), pio_hz, z_high_cycles)
         self.encoder = Encoder(2, inp("enc_a"), inp("enc_b"))
         self.marker = MarkerReader(machine.UART(0, 9600, rx=machine.Pin(pins["marker_rx"])))
         self.home_sw = inp("home_sw")

@@ -2,20 +2,38 @@
 import rp2
 
 
-# Word (below 2**30): bit 0 direction, bits 1..14 steps-1, bits 15..29 period_us-3, at 1 MHz.
-# Law (docs/step-output.md): rising edge k of a word starting at s is at s + 4 + k*period.
+# Step word (below 2**30, so MicroPython never boxes it): bit 0 direction, bits 1..7 steps-1 (1..128),
+# bits 8..29 the low count L. ISR holds the high count h, loaded once at start (StepOutput). Each step
+# is an interval then a rising edge: low for L+3 cycles, high for h+2; period P = L + h + 5 cycles.
+# Law (docs/motion.md): a word pulled at cycle s has its edges at s + 5 + L + i*P (i = 0..n-1) and
+# the next pull at s + 3 + n*P. Between words the interval is P + 3. With the FIFO empty the program
+# waits in `pull` with STEP low: no stray pulse.
 @rp2.asm_pio(sideset_init=rp2.PIO.OUT_LOW, out_init=rp2.PIO.OUT_LOW,
              out_shiftdir=rp2.PIO.SHIFT_RIGHT, fifo_join=rp2.PIO.JOIN_TX)
 def step_pulses():
     pull(block).side(0)
-    out(pins, 1)
-    out(y, 14)
-    out(isr, 15)
+    out(pins, 1).side(0)        # DIR, set L+4 cycles before the word's first edge
+    out(y, 7).side(0)           # steps - 1; OSR now holds L
     label("step")
-    mov(x, isr).side(1)
-    label("wait")
-    jmp(x_dec, "wait").side(0)
-    jmp(y_dec, "step")
+    mov(x, osr).side(0)
+    label("low")
+    jmp(x_dec, "low").side(0)
+    mov(x, isr).side(1)         # rising edge
+    label("high")
+    jmp(x_dec, "high").side(1)
+    jmp(y_dec, "step").side(0)  # falling edge
+
+
+# Executed once on the stopped state machine after `put(h)`: `pull block` then `mov isr, osr`
+# (RP2040 datasheet 3.4.7 and 3.4.8; side-set bit 12 = 0: STEP low). Small ints: no allocation.
+PULL_BLOCK = 0x80A0
+MOV_ISR_OSR = 0xA0C7
+WORD_OVERHEAD = 3  # cycles: pull, out pins, out y
+PERIOD_OVERHEAD = 5  # P = L + h + 5
+HIGH_OVERHEAD = 2  # STEP is high for h + 2 cycles
+LOW_OVERHEAD = 3  # and low for at least L + 3
+STEPS_MAX = 128
+LOW_MAX = 0x3FFFFF
 
 
 # x2 decoding of the measuring wheel: every edge of A counts, its direction from B (jmp_pin):
