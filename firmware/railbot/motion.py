@@ -16,15 +16,19 @@ a word allocates nothing, and nothing is a float (the RP2040 port's floats are s
 
 The edge error budget per ramp word: the chord of n equal intervals sags below the ideal curve by
 n^2 p^3 / (8 D2) us (p = the step period in us), and rounding P to whole cycles moves the word's edges by
-up to n/2 cycles; n is the largest with sag + n <= SAG_BUDGET cycles. Words end on their ideal times
-(rounded to the cycle), so nothing accumulates from word to word: `lag` carries the remainder.
+up to n/2 cycles; n is the largest with sag + n <= _SAG_BUDGET cycles (90: 0.72 us) for words of up to
+2 steps, which set the word rate (n = 2 from about 1 900 steps/s), and _SAG_BUDGET_RUN (45) for longer
+ones, whose error would otherwise show in the acceleration over 10 ms windows (1.8 % instead of 0.6 %).
+Words end on their ideal times (rounded to the cycle), so nothing accumulates from word to word: `lag`
+carries the remainder.
 """
 import time
 from micropython import const
 from railbot.hal.pio import WORD_OVERHEAD, PERIOD_OVERHEAD, STEPS_MAX, LOW_MAX
 
 _RING = const(256)  # >= the StepOutput ring; per-word start/end positions for the following error
-_SAG_BUDGET = const(90)  # cycles (0.72 us at 125 MHz) of chord sag + rounding per ramp word
+_SAG_BUDGET = const(90)  # cycles (0.72 us at 125 MHz) of chord sag + rounding, words of 1..2 steps
+_SAG_BUDGET_RUN = const(45)  # for longer words: their error would show in the acceleration
 _N_RAMP = const(64)
 _LEAD_US = const(80000)  # keep this much motion queued ahead of the step program
 _MAX_WORDS_PER_FEED = const(48)
@@ -65,7 +69,7 @@ def _sag_table(d2, cyc, n_max):
     Built once per axis (init may use big ints; the table holds small ones)."""
     table = [0x3FFFFFFF] * (n_max + 1)
     for n in range(2, n_max + 1):
-        lim = 8 * d2 * (_SAG_BUDGET - n) // (cyc * n * n)
+        lim = 8 * d2 * ((_SAG_BUDGET if n <= 2 else _SAG_BUDGET_RUN) - n) // (cyc * n * n)
         p = 0
         if lim > 0:
             step = 1 << 12

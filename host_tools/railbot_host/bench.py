@@ -18,6 +18,13 @@ Figures with a bound:
   tick_cost_ref_ratio        <= 2.0    replayed tick time / 1000 empty `for` iterations
   tier_event_log_diff_lines  == 0      CPython vs MicroPython event log of tests/mission_log.py
   upy_firmware_from_mpy      true      the firmware really came from .mpy files
+Step generation (issue 3; railbot_host.steptiming, the planner's words under the emulator-proven law):
+  pio_step_timing_max_err_us <= 1.0    worst edge vs the closed-form trapezoid, 60 m and 2.6 m moves
+  step_words_per_s_max       <= 2000   most words in any 10 ms, full-rail move
+  feed_min_lead_ms           >= 20     queued motion before each 10 ms feed, one feed 15 ms late
+  feed_underrun              false
+  pio_max_step_rate_hz       >= 200000 at 125 MHz with the configured pulse width
+  move_time_ratio_vs_optimal 1.000 .. 1.02; peak_speed_ratio <= 1.005; peak_accel_ratio <= 1.02
 Everything else is informational (wall times, the sim-side tick, day outcomes).
 """
 
@@ -50,7 +57,7 @@ MISSION_LOG = REPO_ROOT / "tests" / "mission_log.py"
 FS_FW = "/bench/fw"
 FS_BOARDS = "/bench/boards"
 
-#: name -> (op, limit); op is "<=", "==" or "is" (a boolean that must be the limit)
+#: name -> (op, limit); op is "<=", ">=", "==", "in" (limit = (low, high)) or "is" (a boolean that must be the limit)
 BOUNDS: dict[str, tuple[str, object]] = {
     "upy_heap_firmware_bytes": ("<=", 65536),
     "upy_heap_growth_day_bytes": ("<=", 2048),
@@ -62,6 +69,15 @@ BOUNDS: dict[str, tuple[str, object]] = {
     "upy_firmware_from_mpy": ("is", True),
     "homing_repeatability_mm": ("<=", 0.5),
     "homing_alarms": ("==", 0),
+    # issue 3: step generation, measured by the emulator-proven law on the planner's words
+    "pio_step_timing_max_err_us": ("<=", 1.0),
+    "step_words_per_s_max": ("<=", 2000),
+    "feed_min_lead_ms": (">=", 20),
+    "feed_underrun": ("is", False),
+    "pio_max_step_rate_hz": (">=", 200000),
+    "move_time_ratio_vs_optimal": ("in", (0.9995, 1.02)),  # 1.000 .. 1.02 at the issue's precision
+    "peak_speed_ratio": ("<=", 1.005),
+    "peak_accel_ratio": ("<=", 1.02),
 }
 
 #: The order of the table (figures not listed follow in name order).
@@ -72,6 +88,8 @@ ORDER = (
     "upy_alloc_per_tick_sim_bytes", "tick_replay_us", "empty_loop_1000_us", "tick_sim_us",
     "upy_day_wall_s", "cpython_day_wall_s", "upy_vs_cpython_day_ratio", "sim_speedup_upy",
     "hold_to_standstill_ms", "hold_bound_ms", "homing_repeatability_mm", "homing_runs", "homing_alarms",
+    "pio_step_timing_max_err_us", "step_words_per_s_max", "feed_min_lead_ms", "feed_underrun",
+    "pio_max_step_rate_hz", "move_time_ratio_vs_optimal", "peak_speed_ratio", "peak_accel_ratio",
 )
 
 
@@ -207,6 +225,15 @@ def run_motion(timeout: float | None = None) -> Result:
     return res
 
 
+def run_step_timing(timeout: float | None = None) -> Result:
+    """Step-timing figures of the planner's words under the step program's law (railbot_host.steptiming)."""
+    res = Result()
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT / "firmware"), str(BOARDS / "SIM"), str(REPO_ROOT / "host_tools")])
+    _run_script([sys.executable, "-m", "railbot_host.steptiming"], res, "step timing figures", timeout, env=env)
+    return res
+
+
 def _run_script(cmd, res: Result, label: str, timeout, env=None) -> None:
     try:
         p = subprocess.run(cmd, capture_output=True, text=True, encoding="utf-8", errors="replace",
@@ -291,6 +318,10 @@ def check(name: str, value) -> bool | None:
         return False
     if op == "<=":
         return value <= limit
+    if op == ">=":
+        return value >= limit
+    if op == "in":
+        return limit[0] <= value <= limit[1]
     if op == "==":
         return value == limit
     return value is limit
@@ -320,7 +351,8 @@ def measure(*, seed: int = 1, hours: int = 24, short: int = 0, mission_args=(),
         logs = event_log_diff(mission_args, mpy_dir=mpy_dir)
         cday = run_cpython_day(seed=seed, hours=hours, short=short)
         motion = run_motion()
-        parts += [logs, cday, motion, day.result()]
+        steps = run_step_timing()
+        parts += [logs, cday, motion, steps, day.result()]
     for p in parts:
         total.figures.update(p.figures)
         total.notes += p.notes
@@ -343,6 +375,8 @@ def _bound_text(name: str) -> str:
     if name not in BOUNDS:
         return ""
     op, limit = BOUNDS[name]
+    if op == "in":
+        return f"{_fmt(limit[0])} .. {_fmt(limit[1])}"
     return _fmt(limit) if op == "is" else f"{op} {_fmt(limit)}"
 
 

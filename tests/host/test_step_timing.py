@@ -1,0 +1,113 @@
+"""Step timing of the planner's words against an independent closed-form trapezoid (issue 3).
+
+The words come from the firmware planner (railbot.motion.Axis), their edge times from the step
+program's law, which tests/host/test_pio.py proves cycle by cycle in the emulator. The ideal is
+written here from v and a alone. Every figure is machine-independent (cycles, simulated time), so
+the bounds are asserted; `make bench` reports the same figures (railbot_host.steptiming).
+"""
+import math
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from railbot_host import steptiming
+
+HZ = 125_000_000
+
+
+def ideal_times(n, v, a):
+    """t_k (s) at which a rest-to-rest trapezoid of n steps, v steps/s, a steps/s^2 reaches step k."""
+    t_acc = v / a
+    d_acc = a * t_acc * t_acc / 2
+    if 2 * d_acc > n:  # a triangle: it turns at n/2
+        t_acc = math.sqrt(n / a)
+        d_acc = n / 2
+    t_cruise = (n - 2 * d_acc) / v if 2 * d_acc < n else 0.0
+    total = 2 * t_acc + t_cruise
+    out = []
+    for k in range(1, n + 1):
+        if k <= d_acc:
+            out.append(math.sqrt(2 * k / a))
+        elif k <= n - d_acc:
+            out.append(t_acc + (k - d_acc) / v)
+        else:
+            out.append(total - math.sqrt(2 * (n - k) / a))
+    return out
+
+
+def worst_error_us(spec, n):
+    words, h = steptiming.plan(spec, n)
+    edges = steptiming.edges(words, h)
+    assert len(edges) == n
+    ideal = ideal_times(n, spec.v, spec.a)
+    # the move's time origin is its first step
+    return max(abs((edges[k] - edges[0]) / HZ - (ideal[k] - ideal[0])) for k in range(n)) * 1e6, words
+
+
+@pytest.fixture(scope="module")
+def figures():
+    return steptiming.measure()
+
+
+def test_the_bench_ideal_is_the_closed_form():
+    for n, v, a in ((52000, 20000, 10000), (3001, 20000, 10000), (7, 4000, 16000), (6400, 4000, 16000)):
+        assert max(abs(x - y) for x, y in zip(ideal_times(n, v, a), steptiming.trapezoid_times(n, v, a))) < 1e-12
+
+
+def test_full_rail_move_edges_within_a_microsecond_of_the_ideal():
+    spec = steptiming.sim_x()
+    err, words = worst_error_us(spec, steptiming.sim_travel_steps())
+    assert err <= 1.0, err
+    assert all(0 <= w < 1 << 30 for w in words)  # small ints on the board
+
+
+def test_figures_within_the_issue_bounds(figures):
+    assert figures["pio_step_timing_max_err_us"] <= 1.0
+    assert figures["step_words_per_s_max"] <= 2000
+    assert figures["feed_min_lead_ms"] >= 20 and figures["feed_underrun"] is False
+    assert figures["pio_max_step_rate_hz"] >= 200000
+    for m in ("60m", "2600mm"):
+        assert 0.9995 <= figures["move_time_ratio_vs_optimal_" + m] <= 1.02
+        assert figures["peak_speed_ratio_" + m] <= 1.005
+        assert figures["peak_accel_ratio_" + m] <= 1.02
+
+
+def test_speed_profile_of_the_ideal_is_exact():
+    # the 10 ms window measure itself: the ideal trapezoid reads a and v exactly
+    spec = steptiming.sim_x()
+    ideal = ideal_times(52000, spec.v, spec.a)
+    v, acc = steptiming.speed_profile([t * HZ for t in ideal], HZ // 1_000_000)
+    assert abs(max(v) / spec.v - 1) < 1e-6
+    assert abs(max(abs(x) for x in acc) / spec.a - 1) < 1e-6
+
+
+@settings(max_examples=25, deadline=None)
+@given(n=st.integers(1, 40000), steps_per_mm=st.sampled_from([5, 20, 40, 80]),
+       v_mm_s=st.integers(20, 400), a_mm_s2=st.integers(100, 2000))
+def test_any_move_any_axis_stays_within_a_microsecond(n, steps_per_mm, v_mm_s, a_mm_s2):
+    v, a = v_mm_s * steps_per_mm, a_mm_s2 * steps_per_mm
+    if v > 32767 or a < 2000 or v < 40:
+        return  # outside the planner's configured range (railbot.config)
+    spec = steptiming.AxisSpec(steps_per_mm, v_mm_s, a_mm_s2)
+    err, words = worst_error_us(spec, n)
+    if (v * v) % (2 * a) == 0:  # the ramp reaches v on a whole step: the planner is exact
+        assert err <= 1.0, err
+    else:
+        # The ramp stops at the whole step below v^2/2a and the cruise starts at exactly v: the ideal
+        # reaches v a fraction of a step later. That offsets the cruise and the deceleration by less
+        # than one step period (docs/motion.md, "Limits").
+        assert err <= 1e6 / v + 1.0, err
+    assert all(0 <= w < 1 << 30 for w in words)
+
+
+@settings(max_examples=10, deadline=None)
+@given(n=st.integers(1, 60000), j=st.integers(1, 2000), a=st.sampled_from([2000, 10000, 16000, 50000]))
+def test_any_move_whole_step_ramps_stay_within_a_microsecond(n, j, a):
+    # v with v^2/2a a whole number of steps: v = sqrt(2aj) whole when 2aj is a square
+    v = int(math.isqrt(2 * a * j))
+    if v * v != 2 * a * j or v > 32767 or v < 40:
+        v = 2 * a  # v^2 / 2a = 2a: whole
+        if v > 32767:
+            return
+    err, words = worst_error_us(steptiming.AxisSpec(1, v, a), n)
+    assert err <= 1.0, (err, v, a, n)
