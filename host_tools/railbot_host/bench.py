@@ -376,7 +376,7 @@ def _bound_text(name: str) -> str:
         return ""
     op, limit = BOUNDS[name]
     if op == "in":
-        return f"{_fmt(limit[0])} .. {_fmt(limit[1])}"
+        return f"{limit[0]:g} .. {limit[1]:g}"
     return _fmt(limit) if op == "is" else f"{op} {_fmt(limit)}"
 
 

@@ -128,6 +128,10 @@ def test_bounds_and_derived_figures():
     assert bench.check("upy_tick_heap_lock_ok", 1) is False
     assert bench.check("upy_alloc_per_tick_bytes", False) is False  # a boolean is not a count
     assert bench.check("upy_day_wall_s", 1e9) is None
+    assert bench.check("feed_min_lead_ms", 20) is True and bench.check("feed_min_lead_ms", 19) is False
+    assert bench.check("move_time_ratio_vs_optimal", 1.0) is True
+    assert bench.check("move_time_ratio_vs_optimal", 1.021) is False
+    assert bench._bound_text("move_time_ratio_vs_optimal") == "0.9995 .. 1.02"
     assert "upy_heap_firmware_bytes" in bench.failures({})
 
 
@@ -135,11 +139,16 @@ def _good_figures():
     return {"upy_heap_firmware_bytes": 40000, "upy_heap_growth_day_bytes": 0, "upy_alloc_per_tick_bytes": 0,
             "upy_tick_heap_lock_ok": True, "tick_replay_faithful": True, "tick_cost_ref_ratio": 0.2,
             "tier_event_log_diff_lines": 0, "upy_firmware_from_mpy": True, "upy_day_wall_s": 70.5,
-            "homing_repeatability_mm": 0.45, "homing_alarms": 0}
+            "homing_repeatability_mm": 0.45, "homing_alarms": 0,
+            "pio_step_timing_max_err_us": 0.72, "step_words_per_s_max": 1900, "feed_min_lead_ms": 55,
+            "feed_underrun": False, "pio_max_step_rate_hz": 500000, "move_time_ratio_vs_optimal": 1.0,
+            "peak_speed_ratio": 1.0001, "peak_accel_ratio": 1.006}
 
 
 @pytest.mark.parametrize("bad, rc", [({}, 0), ({"upy_alloc_per_tick_bytes": 64}, 1),
-                                     ({"tier_event_log_diff_lines": 3}, 1), ({"homing_repeatability_mm": 0.6}, 1)])
+                                     ({"tier_event_log_diff_lines": 3}, 1), ({"homing_repeatability_mm": 0.6}, 1),
+                                     ({"feed_min_lead_ms": 19}, 1), ({"move_time_ratio_vs_optimal": 0.99}, 1),
+                                     ({"move_time_ratio_vs_optimal": 1.03}, 1), ({"feed_underrun": True}, 1)])
 def test_main_writes_one_flat_json_object_and_exits_on_bounds(tmp_path, monkeypatch, bad, rc):
     fig = {**_good_figures(), **bad}
     monkeypatch.setattr(bench, "measure", lambda **kw: bench.Result(figures=dict(fig), notes=["n"]))
