@@ -47,20 +47,18 @@ def encode_word(direction, n, low):
 
 
 def isqrt(n):
-    """floor(sqrt(n)) for 0 <= n < 2**30, small ints only."""
+    """floor(sqrt(n)) for 0 <= n < 2**30, small ints only (no square above n is ever formed)."""
     if n <= 0:
         return 0
     x = 1
-    while x * x <= n >> 2:  # a power of two not above sqrt(n)
+    k = n
+    while k:  # x = 2**ceil(bits/2) >= sqrt(n)
+        k >>= 2
         x <<= 1
     y = (x + n // x) >> 1
-    while y > x:
+    while y < x:  # Newton from above ends on the floor
         x = y
         y = (x + n // x) >> 1
-    while x * x > n:
-        x -= 1
-    while (x + 1) * (x + 1) <= n:
-        x += 1
     return x
 
 
@@ -97,8 +95,9 @@ class Axis:
         self.p_min = 2 * high_cycles if 2 * high_cycles > self.h + PERIOD_OVERHEAD else self.h + PERIOD_OVERHEAD
         self.p_max = LOW_MAX + self.h + PERIOD_OVERHEAD
         self.v_min = (pio_hz + self.p_max - 1) // self.p_max
-        # the first word of a move sets DIR L + 4 cycles before its edge
-        self.low_first = dir_setup_cycles - 4 if dir_setup_cycles > 4 else 0
+        # the first word of a move sets DIR L + 4 cycles before its edge (and keeps P >= p_min)
+        low = self.p_min - self.h - PERIOD_OVERHEAD
+        self.low_first = dir_setup_cycles - 4 if dir_setup_cycles - 4 > low else low
         self.d2 = 10 ** 12 // self.a
         self.small = _SMALL_INT // self.d2  # up to here S(j2) is computed directly
         self.p_of_n = _sag_table(self.d2, self.cyc, _N_RAMP)

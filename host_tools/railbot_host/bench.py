@@ -25,6 +25,8 @@ Step generation (issue 3; railbot_host.steptiming, the planner's words under the
   feed_underrun              false
   pio_max_step_rate_hz       >= 200000 at 125 MHz with the configured pulse width
   move_time_ratio_vs_optimal 1.000 .. 1.02; peak_speed_ratio <= 1.005; peak_accel_ratio <= 1.02
+  upy_alloc_per_segment_bytes == 0     planning one word (MicroPython), and under heap_lock:
+  upy_segment_heap_lock_ok   true      4000 words of the ramp; segment_cost_ref_ratio is reported
 Everything else is informational (wall times, the sim-side tick, day outcomes).
 """
 
@@ -78,6 +80,8 @@ BOUNDS: dict[str, tuple[str, object]] = {
     "move_time_ratio_vs_optimal": ("in", (0.9995, 1.02)),  # 1.000 .. 1.02 at the issue's precision
     "peak_speed_ratio": ("<=", 1.005),
     "peak_accel_ratio": ("<=", 1.02),
+    "upy_alloc_per_segment_bytes": ("==", 0),
+    "upy_segment_heap_lock_ok": ("is", True),
 }
 
 #: The order of the table (figures not listed follow in name order).
@@ -90,6 +94,7 @@ ORDER = (
     "hold_to_standstill_ms", "hold_bound_ms", "homing_repeatability_mm", "homing_runs", "homing_alarms",
     "pio_step_timing_max_err_us", "step_words_per_s_max", "feed_min_lead_ms", "feed_underrun",
     "pio_max_step_rate_hz", "move_time_ratio_vs_optimal", "peak_speed_ratio", "peak_accel_ratio",
+    "upy_alloc_per_segment_bytes", "upy_segment_heap_lock_ok", "segment_cost_ref_ratio", "segment_us",
 )
 
 
@@ -342,7 +347,8 @@ def measure(*, seed: int = 1, hours: int = 24, short: int = 0, mission_args=(),
     compile_firmware(mpy_dir)
 
     say("MicroPython: firmware heap, one control tick (recorded, replayed)")
-    parts = [run_upy_bench(["heap", "tick"], mpy_dir=mpy_dir, seed=seed, label="MicroPython heap/tick")]
+    parts = [run_upy_bench(["heap", "tick", "segment"], mpy_dir=mpy_dir, seed=seed,
+                           label="MicroPython heap/tick/segment")]
 
     say("MicroPython day, and alongside: the event logs of tests/mission_log.py, the CPython day")
     with ThreadPoolExecutor(max_workers=2) as pool:

@@ -7,8 +7,9 @@ the firmware imported from .mpy files; the `day` phase also runs under CPython f
     bench_upy.py --board DIR [--seed N] [--hours H] [--short N] PHASE...
 
 PHASE is `heap` (firmware heap once built and homed), `tick` (allocation and cost of one control
-tick mid-traverse; reuses the robot of `heap`) or `day` (heap growth over a simulated day, and
-its wall time). Output: one `BENCH name value` line per figure and `NOTE ...` lines for the
+tick mid-traverse; reuses the robot of `heap`), `day` (heap growth over a simulated day, and
+its wall time) or `segment` (cost, allocation and heap_lock proof of planning one step word).
+Output: one `BENCH name value` line per figure and `NOTE ...` lines for the
 reader; anything else on stdout is ignored by the host (railbot_host.bench).
 
 The port collects garbage only at the top level (gc.collect() just asks for it), so the script
@@ -717,6 +718,96 @@ def phase_tick(board, robot):
         restore(s1)
 
 
+# --- phase: segment ------------------------------------------------------------------------------
+
+class _SegOut:
+    """A step output that takes every word and keeps none: the planner's own cost, nothing else's."""
+
+    def __init__(self):
+        self.n = 0
+        self.last = 0
+
+    def space(self):
+        return 1
+
+    def pending(self):
+        return 0
+
+    def put(self, w):
+        self.n += 1
+        self.last = w
+
+    def commit(self):
+        pass
+
+
+SEG_LOCKED = 4000  # words planned under heap_lock: the ramp up, at every speed
+
+
+def phase_segment(folder):
+    """Python cost, allocation and heap_lock proof of planning and queueing one step word.
+
+    The SIM carriage's full-rail move is planned word by word (Axis._next_word, which computes and
+    puts one word); its cost is compared with 1000 empty `for` iterations, the reference of
+    tick_cost_ref_ratio."""
+    import micropython
+    from railbot import config
+    from railbot.motion import Axis
+
+    cfg, pins = config.load_board(folder)
+    cx, hz = cfg["x"], cfg["timing"]["pio_hz"]
+    cyc = hz // 1000000
+    high = (cx["step_pulse_ns"] * cyc + 999) // 1000
+    travel = cx["travel_mm"] * cx["steps_per_mm"]
+    o = _SegOut()
+    ax = Axis(o, cx["steps_per_mm"], cx["v_max_mm_s"], cx["a_max_mm_s2"], hz, high,
+              (cx["dir_setup_ns"] * cyc + 999) // 1000)
+    nxt = ax._next_word
+    clock_cost = _clock_cost()
+    # allocation and heap_lock over the ramp (the costliest words)
+    ax.move_to(travel)
+    a0 = gc.mem_alloc()
+    for _ in range(16):
+        nxt()
+    alloc = gc.mem_alloc() - a0
+    done = 0
+    micropython.heap_lock()
+    try:
+        while done < SEG_LOCKED and ax.queued_motion():
+            nxt()
+            done += 1
+    except MemoryError:
+        pass
+    finally:
+        micropython.heap_unlock()
+    out("upy_alloc_per_segment_bytes", _per(alloc, 16))
+    out("upy_segment_heap_lock_ok", done == SEG_LOCKED)
+    # cost: the whole move, best of 3, against the empty loop
+    best = 1e9
+    words = 0
+    for _ in range(3):
+        ax.set_position(0)
+        ax.move_to(travel)
+        o.n = 0
+        t0 = _now_ms()
+        while ax.queued_motion():
+            nxt()
+        t = _now_ms() - t0 - clock_cost
+        words = o.n
+        if t < best:
+            best = t
+    ref = 1e9
+    for _ in range(24):
+        r = _time_empty() - clock_cost
+        if r < ref:
+            ref = r
+    seg_us = best * 1000 / words
+    out("segment_words_full_rail", words)
+    out("segment_us", seg_us)
+    out("segment_empty_loop_1000_us", ref * 1000)
+    out("segment_cost_ref_ratio", seg_us / (ref * 1000))
+
+
 def _val(snap, obj, name):
     for o, k, v, _ in snap:
         if o is obj and k == name:
@@ -905,7 +996,7 @@ def phase_day(folder, seed, hours, short):
 
 # --- driver ----------------------------------------------------------------------------------
 
-USAGE = "usage: bench_upy.py --board DIR [--seed N] [--hours H] [--short N] heap|tick|day ..."
+USAGE = "usage: bench_upy.py --board DIR [--seed N] [--hours H] [--short N] heap|tick|day|segment ..."
 
 
 def steps(argv):
@@ -933,13 +1024,13 @@ def steps(argv):
         else:
             phases.append(a)
         i += 1
-    bad = [p for p in phases if p not in ("heap", "tick", "day")]
+    bad = [p for p in phases if p not in ("heap", "tick", "day", "segment")]
     if folder is None or not phases or bad:
         print(USAGE)
         RC = 2
         return
     if not UPY and [p for p in phases if p != "day"]:
-        print("bench_upy.py: heap and tick need MicroPython; CPython runs `day` only")
+        print("bench_upy.py: heap, tick and segment need MicroPython; CPython runs `day` only")
         RC = 2
         return
     setup()
@@ -949,6 +1040,8 @@ def steps(argv):
             board, robot = yield from phase_heap(folder, seed)
         if p == "tick":
             phase_tick(board, robot)
+        elif p == "segment":
+            phase_segment(folder)
         elif p == "day":
             board = robot = None
             yield GC
