@@ -392,10 +392,11 @@ _NA = object()  # "no argument": for a fake's checked value when none is passed,
 FAKE_METHODS = (("value", 0), ("__call__", 0), ("on", None), ("off", None), ("feed", None),
                 ("tx_fifo", 0), ("rx_fifo", 0), ("get", 0), ("put", None), ("active", 0), ("any", 0),
                 ("readinto", None), ("read_u16", 0), ("duty_ns", 0), ("duty_u16", 0), ("ticks_us", 0),
-                ("ticks_ms", 0), ("ticks_cpu", 0), ("irq", None), ("exec", None), ("config", None), ("count", 0))
+                ("ticks_ms", 0), ("ticks_cpu", 0), ("irq", None), ("exec", None), ("config", None), ("count", 0),
+                ("read", 0))
 (VALUE, CALL, ON, OFF, FEED, TX_FIFO, RX_FIFO, GET, PUT, ACTIVE, ANY, READINTO, READ_U16, DUTY_NS, DUTY_U16,
- TICKS_US, TICKS_MS, TICKS_CPU, IRQ, EXEC, CONFIG, COUNT) = range(len(FAKE_METHODS))
-RECORDED_ATTRS = ("count",)
+ TICKS_US, TICKS_MS, TICKS_CPU, IRQ, EXEC, CONFIG, COUNT, READ) = range(len(FAKE_METHODS))
+RECORDED_ATTRS = ("count", "read")  # DMA registers read as attributes
 _SLOT = {}
 for _s in range(len(FAKE_METHODS)):
     _SLOT[FAKE_METHODS[_s][0]] = _s
@@ -519,6 +520,10 @@ class Fake:
     @property
     def count(self):
         return self._next(COUNT)
+
+    @property
+    def read(self):
+        return self._next(READ)
 
 
 class Replay:

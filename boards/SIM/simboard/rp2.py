@@ -461,7 +461,10 @@ class DMA:
         _machine._board[0].dma_channels[self.channel] = None
 
     def _abort(self):
+        # as CHAN_ABORT on the RP2040: the channel stops and its transfer count is cleared; READ_ADDR
+        # keeps the address of the next word it would have read
         self._busy = False
+        self._count = 0
 
     def _next_word(self):
         """The next word for the FIFO, or None when the channel is not running."""

@@ -18,8 +18,8 @@ class StepOutput:
     TX FIFO as it empties. Nothing here blocks: `put` is only called while `space()` > 0.
 
     `commit()` hands the words written since the last call to the DMA: it aborts the running transfer,
-    reads how many words it had left, and re-arms one transfer for those plus the new ones (the 8 words
-    in the FIFO keep the program busy meanwhile). So the queue ahead of the program is everything in
+    reads from READ_ADDR where it had got to, and re-arms one transfer for the words left plus the new
+    ones (the 8 words in the FIFO keep the program busy meanwhile). So the queue ahead of the program is everything in
     the ring, however the feeding ticks fall (docs/motion.md, "Feeding").
     """
 
@@ -43,6 +43,7 @@ class StepOutput:
         self.abort_bit = 1 << dma.channel
         self.w = 0  # next ring index to write
         self.armed_end = 0  # ring index where the armed transfer ends
+        self.armed = False  # the channel has been given a transfer (its READ_ADDR is ours)
         sm.active(1)
 
     def _unarmed(self):
@@ -64,12 +65,18 @@ class StepOutput:
         if not new:
             return
         dma = self.dma
-        machine.mem32[_DMA_ABORT] = self.abort_bit
-        while dma.active():
-            pass
-        left = dma.count
-        start = (self.armed_end - left) % RING
-        dma.config(read=self.base + 4 * start, write=self.sm, count=left + new, ctrl=self.ctrl, trigger=True)
+        start = self.armed_end
+        if self.armed:
+            # CHAN_ABORT stops the channel and clears its count (RP2040 datasheet 2.5.5.3); READ_ADDR
+            # still points at the next word it would have read. Restart only once the bit reads 0.
+            bit = self.abort_bit
+            machine.mem32[_DMA_ABORT] = bit
+            while machine.mem32[_DMA_ABORT] & bit:
+                pass
+            start = ((dma.read - self.base) >> 2) % RING
+        count = (self.armed_end - start) % RING + new
+        dma.config(read=self.base + 4 * start, write=self.sm, count=count, ctrl=self.ctrl, trigger=True)
+        self.armed = True
         self.armed_end = self.w
 
     def enable(self, on):
