@@ -2,7 +2,7 @@
 
 Carriage, lift, gripper, ports, units and cars live here; the simulated `machine` and `rp2`
 modules only read and write its signals. Nothing moves unless a step word is executed (see
-`StepAxis` and docs/step-output.md). Breaches of PRODUCT.md's rules are recorded in
+`StepAxis` and docs/motion.md). Breaches of PRODUCT.md's rules are recorded in
 `violations` so tests can assert what physically happened.
 """
 

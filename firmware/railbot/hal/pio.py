@@ -40,7 +40,7 @@ LOW_MAX = 0x3FFFFF
 #   A rises with B low +1, A rises with B high -1, A falls with B high +1, A falls with B low -1
 # (forward: A leads B). The count lives in X; the program never touches the ISR and pushes
 # nothing: the firmware reads X on demand by executing READ_COUNT (`in x, 32`) on the state
-# machine, which autopush (threshold 32) puts into the RX FIFO (docs/step-output.md, "Measuring wheel").
+# machine, which autopush (threshold 32) puts into the RX FIFO (docs/motion.md, "Measuring wheel").
 # +1 is done in Y (mov y, ~x; jmp y--; mov x, ~y) so X always holds a valid count for the read.
 @rp2.asm_pio(out_shiftdir=rp2.PIO.SHIFT_RIGHT, autopush=True, push_thresh=32, fifo_join=rp2.PIO.JOIN_RX)
 def quadrature():
