@@ -21,6 +21,7 @@ STEP_RATE_MAX = 500000  # steps/s
 # The planner (railbot/motion.py) keeps v*v and its curve constant 10**12/a below 2**30 (small ints).
 PLANNER_RATE_MAX = 32767  # steps/s
 PLANNER_ACCEL_MIN = 2000  # steps/s^2: the last step of a ramp (sqrt(2/a) s) fits one word's period
+PLANNER_JERK_MIN = 160000  # steps/s^3: the last step of an S-curve (cbrt(6/j) s) fits one word's period
 # Marker tags carry one byte.
 MARKER_ID_MAX = 255
 # machine.WDT on RP2040 takes at most 8388 ms.
@@ -67,6 +68,7 @@ SCHEMA = {
         "arrive_tolerance_mm": (1, 50),
         "step_pulse_ns": (20, 100000),
         "dir_setup_ns": (20, 100000),
+        "jerk_mm_s3": (0, 10000000),
     },
     "z": {
         "steps_per_mm": (1, 1000),
@@ -78,6 +80,7 @@ SCHEMA = {
         "pull_off_mm": (1, 50),
         "step_pulse_ns": (20, 100000),
         "dir_setup_ns": (20, 100000),
+        "jerk_mm_s3": (0, 10000000),
     },
     "gripper": {
         "kind": _one_of("servo", "dc"),
@@ -195,6 +198,10 @@ def _check_motion(r, path):
         if rate > PLANNER_RATE_MAX:
             _fail(path, axis + ".v_max_mm_s", "%d steps/s at %s.steps_per_mm %d exceeds the planner's %d"
                   % (rate, axis, a["steps_per_mm"], PLANNER_RATE_MAX))
+        jerk = a["jerk_mm_s3"] * a["steps_per_mm"]
+        if 0 < jerk < PLANNER_JERK_MIN:
+            _fail(path, axis + ".jerk_mm_s3", "%d steps/s^3 at %s.steps_per_mm %d is below the planner's %d "
+                  "(0 turns the jerk limit off)" % (jerk, axis, a["steps_per_mm"], PLANNER_JERK_MIN))
         acc = a["a_max_mm_s2"] * a["steps_per_mm"]
         if acc < PLANNER_ACCEL_MIN:
             _fail(path, axis + ".a_max_mm_s2", "%d steps/s^2 at %s.steps_per_mm %d is below the planner's %d"

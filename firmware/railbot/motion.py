@@ -214,7 +214,8 @@ class Axis:
 
     # --- feeding -------------------------------------------------------------------------------------
     def feed(self):
-        """Queue words until about _LEAD_US of motion is ahead of the program, never blocking."""
+        """Queue words until about _LEAD_US of motion is ahead of the program, never blocking (a call
+        of _next_word may queue two words: the S-curve's first step, see railbot.scurve)."""
         out = self.out
         if self.phase == _DONE:
             return
@@ -223,7 +224,7 @@ class Axis:
             self.t_end = now  # nothing queued (a start, or the feed fell behind): plan from now
             self.t_frac = 0
         k = 0
-        while self.phase != _DONE and out.space() > 0 and k < _MAX_WORDS_PER_FEED \
+        while self.phase != _DONE and out.space() > 1 and k < _MAX_WORDS_PER_FEED \
                 and time.ticks_diff(self.t_end, now) < _LEAD_US:
             self._next_word()
             k += 1

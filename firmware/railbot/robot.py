@@ -61,6 +61,16 @@ def _cycles(ns, hz):
     return c if c > 2 else 2
 
 
+def _axis(out, c, hz, high):
+    """The planner for one axis from its board data: trapezoidal, or S-curve with `jerk_mm_s3`."""
+    setup = _cycles(c["dir_setup_ns"], hz)
+    if c["jerk_mm_s3"]:
+        from railbot.scurve import JerkAxis  # only boards that use it pay for the module
+
+        return JerkAxis(out, c["steps_per_mm"], c["v_max_mm_s"], c["a_max_mm_s2"], c["jerk_mm_s3"], hz, high, setup)
+    return Axis(out, c["steps_per_mm"], c["v_max_mm_s"], c["a_max_mm_s2"], hz, high, setup)
+
+
 class Robot:
     def __init__(self, cfg, pins, emit=None):
         self.cfg = cfg
@@ -71,10 +81,8 @@ class Robot:
         hz = t["pio_hz"]
         xh, zh = _cycles(cx["step_pulse_ns"], hz), _cycles(cz["step_pulse_ns"], hz)
         self.hw = hw = Hardware(pins, t["watchdog_ms"], hz, xh, zh)
-        self.x = Axis(hw.x_step, cx["steps_per_mm"], cx["v_max_mm_s"], cx["a_max_mm_s2"], hz, xh,
-                      _cycles(cx["dir_setup_ns"], hz))
-        self.z = Axis(hw.z_step, cz["steps_per_mm"], cz["v_max_mm_s"], cz["a_max_mm_s2"], hz, zh,
-                      _cycles(cz["dir_setup_ns"], hz))
+        self.x = _axis(hw.x_step, cx, hz, xh)
+        self.z = _axis(hw.z_step, cz, hz, zh)
         self.x_spm = cx["steps_per_mm"]
         self.z_spm = cz["steps_per_mm"]
         self.x_cpm = cx["counts_per_mm"]

@@ -117,6 +117,24 @@ def test_cross_checks_of_mechanics():
     assert "x.v_max_mm_s" in _robot_error(r)
 
 
+def test_planner_limits():
+    r = _sim_robot()
+    r["x"]["v_max_mm_s"] = 1700  # 34 000 steps/s: v*v would not be a small int
+    assert "x.v_max_mm_s" in _robot_error(r) and "planner" in _robot_error(r)
+    r = _sim_robot()
+    r["z"]["a_max_mm_s2"] = 40  # 1 600 steps/s^2: a ramp's last step would not fit one word
+    assert "z.a_max_mm_s2" in _robot_error(r)
+    r = _sim_robot()
+    r["x"]["jerk_mm_s3"] = 5000  # 100 000 steps/s^3: the S-curve's last step would not fit one word
+    msg = _robot_error(r)
+    assert "x.jerk_mm_s3" in msg and "0 turns the jerk limit off" in msg
+    r["x"]["jerk_mm_s3"] = 8000  # 160 000: the least
+    load_robot(write_tmp("jerk.json", json.dumps(r)))
+    r = _sim_robot()
+    r["timing"]["pio_hz"] = 125500000
+    assert "timing.pio_hz" in _robot_error(r) and "MHz" in _robot_error(r)
+
+
 def test_stations_and_docks_on_the_rail():
     r = _sim_robot()
     r["site"]["stations"]["pitch_mm"] = 2800

@@ -111,3 +111,64 @@ def test_any_move_whole_step_ramps_stay_within_a_microsecond(n, j, a):
             return
     err, words = worst_error_us(steptiming.AxisSpec(1, v, a), n)
     assert err <= 1.0, (err, v, a, n)
+
+
+# --- the S-curve option (railbot.scurve) -----------------------------------------------------------
+
+def scurve_times(n, m1, m2, jerk):
+    """t_k (s) of a rest-to-rest S-curve: jerk for m1 ms, constant acceleration m2 ms, jerk down m1 ms,
+    cruise, and the mirror image; position k found by bisection on the closed-form cubic."""
+    t1, t2 = m1 / 1000, m2 / 1000
+    acc = jerk * t1
+    x1, v1 = jerk * t1 ** 3 / 6, jerk * t1 ** 2 / 2
+    x2, v2 = x1 + v1 * t2 + acc * t2 * t2 / 2, v1 + acc * t2
+    ramp = 2 * t1 + t2
+    v = v2 + acc * t1 - jerk * t1 * t1 / 2
+    d = v * ramp / 2
+
+    def x(t):
+        if t <= t1:
+            return jerk * t ** 3 / 6
+        if t <= t1 + t2:
+            u = t - t1
+            return x1 + v1 * u + acc * u * u / 2
+        u = t - t1 - t2
+        return x2 + v2 * u + acc * u * u / 2 - jerk * u ** 3 / 6
+
+    def when(pos):
+        lo, hi = 0.0, ramp
+        for _ in range(60):
+            mid = (lo + hi) / 2
+            lo, hi = (mid, hi) if x(mid) < pos else (lo, mid)
+        return (lo + hi) / 2
+
+    end = 2 * ramp + (n - 2 * d) / v
+    return [when(k) if k <= d else (ramp + (k - d) / v if k < n - d else end - when(n - k)) for k in range(1, n + 1)]
+
+
+def test_s_curve_moves_keep_jerk_acceleration_speed_and_timing():
+    from railbot.scurve import JerkAxis
+
+    jerk_mm, spec = 10000, steptiming.sim_x()
+    for n in (3000, 52000):
+        out = steptiming.LawOutput(spec.cycles(spec.pulse_ns) - 2)
+        ax = JerkAxis(out, spec.steps_per_mm, spec.v_max_mm_s, spec.a_max_mm_s2, jerk_mm, spec.pio_hz,
+                      spec.cycles(spec.pulse_ns), spec.cycles(spec.dir_setup_ns))
+        ax.move_to(n)
+        while ax.queued_motion():
+            ax._next_word()
+        edges = steptiming.edges(out.words, ax.h)
+        assert len(edges) == n
+        jerk = jerk_mm * spec.steps_per_mm
+        ideal = scurve_times(n, ax.m1, ax.m2, jerk)
+        err = max(abs((edges[k] - edges[0]) / HZ - (ideal[k] - ideal[0])) for k in range(n)) * 1e6
+        assert err <= 10.0, err  # linear interpolation within 1 ms slices (docs/motion.md)
+        v, acc = steptiming.speed_profile(edges, HZ // 1_000_000)
+        jerks = [(acc[i + 1] - acc[i]) / 0.01 for i in range(len(acc) - 1)]
+        assert max(v) <= spec.v * 1.001
+        assert max(abs(a) for a in acc) <= spec.a * 1.01
+        assert max(abs(j) for j in jerks) <= jerk * 1.1  # 10 ms windows: a few % of measuring noise
+        # the trapezoid at the same a_max jumps its acceleration: the measured jerk is many times more
+    words, h = steptiming.plan(spec, 52000)
+    v, acc = steptiming.speed_profile(steptiming.edges(words, h), HZ // 1_000_000)
+    assert max(abs(acc[i + 1] - acc[i]) / 0.01 for i in range(len(acc) - 1)) > 3 * jerk
