@@ -162,6 +162,22 @@ class Plant:
         self.home_edge_um = 0  # where the home switch trips (tests scatter it)
         self.home_bounce_um = 0  # within this distance of the edge the switch chatters
         self.x_pos_log = None  # optional callback(t_ms, x_um) for the timeline
+        # Closed-loop faults, all off by default (see inject_position_faults); random ones draw from rng.
+        self.wheel_slip_max_ppm = 0  # the measuring wheel under-reads by 0..this, redrawn per slip_period_um
+        self.slip_period_um = 100000
+        self.slip_ppm = 0
+        self._slip_left_um = 0
+        self.wheel_lag_nm = 0  # how far the wheel has fallen behind the carriage (slip), signed
+        self.lost_steps_ppm = 0  # this fraction of executed X steps does not move the carriage
+        self._lost_acc = 0
+        self.lost_steps = 0
+        self.encoder_noise_counts = 0  # +-N counts on every read
+        self.encoder_dead = False  # the wheel's count freezes (cable cut): no count, no noise
+        self._dead_counts = 0
+        self.marker_jitter_um = 0  # the window edge where a tag is first read moves by +-this each pass
+        self._edge_jitter_um = 0
+        self.marker_byte_us = 0  # 0: a tag line arrives at once; 1042: 9600 baud, 10 bits a byte
+        self.marker_pending = []  # (due_us, byte) on their way from the reader
 
     # --- site -------------------------------------------------------------------------------
     def _build_site(self, site):
@@ -226,15 +242,22 @@ class Plant:
     def advance(self, t0_ms, t1_ms):
         dt_us = (t1_ms - t0_ms) * 1000
         z_before = self.z.um()
+        x_before = self.x.um()
         dx = self.x.advance(dt_us)
         dz = self.z.advance(dt_us)
+        if dx and self.lost_steps_ppm:
+            dx = self._lose_steps(dx)
         if dx:
+            if self.wheel_slip_max_ppm:
+                self._slip(dx)
             self.travel_steps += dx if dx > 0 else -dx
             if z_before > 1000 or self.z.um() > 1000:
                 self.violate("traverse with the lift raised (z=%d um)" % self.z.um())
             if self.held is not None and self.units[self.held].latched:
                 self.violate("traverse while the gripper holds a latched unit")
-            self._markers()
+            self._markers(x_before, t0_ms * 1000, dt_us)
+        if self.marker_pending:
+            self._deliver_marker_bytes(t1_ms * 1000)
         if dz:
             if dx:
                 self.violate("lift moved while traversing")
@@ -243,17 +266,65 @@ class Plant:
         for pin in self.irq_pins:
             pin.check_irq()
 
-    def _markers(self):
+    def _lose_steps(self, dx):
+        """Injected lost drive steps: take a fraction of the steps StepAxis just made back out."""
+        n = dx if dx > 0 else -dx
+        acc = self._lost_acc + n * self.lost_steps_ppm
+        lost = acc // 1000000
+        self._lost_acc = acc - lost * 1000000
+        if lost > n:
+            lost = n
+        if lost:
+            back = lost if dx > 0 else -lost
+            self.x.steps -= back
+            self.lost_steps += lost
+            dx -= back
+        return dx
+
+    def _slip(self, dx):
+        """Injected wheel slip: the wheel turns (1 - slip) of the carriage's travel."""
+        d_um = dx * 1000 // self.x.steps_per_mm
+        self.wheel_lag_nm += d_um * self.slip_ppm // 1000
+        self._slip_left_um -= d_um if d_um > 0 else -d_um
+        if self._slip_left_um <= 0:
+            self._slip_left_um = self.slip_period_um
+            self.slip_ppm = self.rng.between(0, self.wheel_slip_max_ppm)
+
+    def _markers(self, x0, t0_us, dt_us):
         x = self.x.um()
         tag = None
+        edge = 0
+        w_max = self.marker_window_um + self.marker_jitter_um
         for sid, sx in self.stations:
-            if -self.marker_window_um <= x - sx <= self.marker_window_um:
-                tag = sid
-                break
+            d = x - sx
+            if sid == self.tag_in_range:  # stays read until the tag is out of any window it may have
+                if -w_max <= d <= w_max:
+                    tag = sid
+                    break
+            else:
+                w = self.marker_window_um + self._edge_jitter_um
+                if -w <= d <= w:
+                    tag = sid
+                    edge = sx - w if x > x0 else sx + w
+                    break
         if tag != self.tag_in_range:
             self.tag_in_range = tag
             if tag is not None:
-                self.marker_rx.extend(b"T%d\n" % tag)
+                if self.marker_jitter_um:
+                    self._edge_jitter_um = self.rng.between(-self.marker_jitter_um, self.marker_jitter_um)
+                line = b"T%d\n" % tag
+                if not self.marker_byte_us:
+                    self.marker_rx.extend(line)
+                    return
+                # the reader starts sending when the tag crosses the edge, inside this advance
+                t = t0_us + (dt_us * (edge - x0) // (x - x0) if x != x0 else 0)
+                for i in range(len(line)):
+                    self.marker_pending.append((t + (i + 1) * self.marker_byte_us, line[i]))
+
+    def _deliver_marker_bytes(self, now_us):
+        p = self.marker_pending
+        while p and p[0][0] <= now_us:
+            self.marker_rx.append(p.pop(0)[1])
 
     def _lift_moved(self, z_before):
         z = self.z.um()
@@ -366,7 +437,12 @@ class Plant:
         return 1 if d <= 0 else 0
 
     def encoder_counts(self):
-        return self.x.um() * self.x_counts_per_mm // 1000
+        if self.encoder_dead:
+            return self._dead_counts
+        c = (self.x.um() - self.wheel_lag_nm // 1000) * self.x_counts_per_mm // 1000
+        if self.encoder_noise_counts:
+            c += self.rng.between(-self.encoder_noise_counts, self.encoder_noise_counts)
+        return c
 
     def cp_raw(self):
         """The gripped unit's control-pilot high level on the ADC (-12..+12 V -> 0..65535), noisy."""
@@ -384,6 +460,22 @@ class Plant:
 
     def unstick(self, name):
         self.readers[name] = self.stuck.pop(name)
+
+    def kill_encoder(self, dead=True):
+        """The measuring wheel's signal is lost (cable cut): its count freezes where it is."""
+        if dead and not self.encoder_dead:
+            self._dead_counts = self.encoder_counts()
+        self.encoder_dead = dead
+
+    def inject_position_faults(self, slip_max_pct_x100=0, lost_steps_ppm=0, noise_counts=0, jitter_um=0,
+                               baud=0):
+        """Closed-loop faults: wheel slip varying in 0..slip_max_pct_x100/100 %, lost drive steps,
+        encoder noise on reads, marker-edge jitter, and the marker line at `baud` (0: instant)."""
+        self.wheel_slip_max_ppm = slip_max_pct_x100 * 100
+        self.lost_steps_ppm = lost_steps_ppm
+        self.encoder_noise_counts = noise_counts
+        self.marker_jitter_um = jitter_um
+        self.marker_byte_us = 10000000 // baud if baud else 0
 
     def press_estop(self, pressed=True):
         self.estop_pressed = pressed
