@@ -1,26 +1,31 @@
 """PIO programs, cycle by cycle: the simulated rp2 assembler against adafruit_pioasm, and the EXACT
 shipped instruction words run in the rp2040-pio-emulator (`pioemu`) to prove the step-word law
-(docs/step-output.md, simboard/plant.py) and the quadrature count.
+(firmware/railbot/hal/pio.py, simboard/plant.py) and the quadrature count.
 
 Conventions: the emulator yields one (before, after) pair per state-machine cycle; "at cycle c" is
 the cycle in which an instruction is issued (`before.clock`), and a pin level is the one the cycle
-leaves (`after.pin_values`). At 1 MHz one cycle is 1 us.
+leaves (`after.pin_values`). The step program runs at 125 MHz (8 ns a cycle), the quadrature at 10 MHz.
 """
 # ruff: noqa: F821 - the @asm_pio DSL names (pins, x, jmp, ...) are put into the module's globals
+import functools
+import json
 import time
+from bisect import bisect_left, bisect_right
 from collections import deque
 from dataclasses import replace
+from pathlib import Path
 
 import adafruit_pioasm
 import pioemu
-import pioemu.emulation
 import pytest
-from pioemu.bit_operations import update_bits_32
 
 import rp2
+from railbot import hal
 from railbot.hal import pio as shipped
-from railbot.motion import encode_word
-from simboard.plant import PERIOD_OVERHEAD_US, WORD_OVERHEAD_US, decode_word
+from railbot.motion import Axis, encode_word
+from railbot.robot import _cycles
+from railbot_host import steptiming
+from simboard import plant, vclock
 
 asm_pio, PIO, PIOASMError = rp2.asm_pio, rp2.PIO, rp2.PIOASMError
 
@@ -37,16 +42,18 @@ ENC_A, ENC_B = 6, 7
 # pioasm text equivalent to each program in firmware/railbot/hal/pio.py
 SHIPPED_PIOASM = {
     "step_pulses": """
-        .side_set 1 opt
+        .side_set 1
             pull block      side 0
-            out pins, 1
-            out y, 14
-            out isr, 15
+            out pins, 1     side 0
+            out y, 7        side 0
         step:
+            mov x, osr      side 0
+        low:
+            jmp x-- low     side 0
             mov x, isr      side 1
-        wait:
-            jmp x-- wait    side 0
-            jmp y-- step
+        high:
+            jmp x-- high    side 1
+            jmp y-- step    side 0
     """,
     "quadrature": """
             set x, 0
@@ -107,11 +114,21 @@ def test_every_shipped_program_is_assembled_as_pioasm_does():
 
 def test_shipped_programs_fields():
     sp, q = shipped.step_pulses, shipped.quadrature
-    assert (sp.sideset_pins, sp.sideset_opt, sp.sideset_count, sp.wrap_target, sp.wrap) == (1, True, 2, 0, 6)
+    # side-set on every instruction: no enable bit (pioemu has no SIDE_EN), 4 delay bits
+    assert (sp.sideset_pins, sp.sideset_opt, sp.sideset_count, sp.delay_max, sp.wrap_target, sp.wrap) == (
+        1, False, 1, 15, 0, 7)
     assert (q.sideset_pins, q.sideset_opt, q.sideset_count, q.wrap_target, q.wrap) == (0, False, 0, 4, 13)
     # the recording API the simulated board binds by
-    assert sp.name == "step_pulses" and len(sp.instructions) == 7 and sp.labels == {"step": 4, "wait": 5}
-    assert [i.op for i in sp.instructions] == ["pull", "out", "out", "out", "mov", "jmp", "jmp"]
+    assert sp.name == "step_pulses" and len(sp.instructions) == 8 and sp.labels == {"step": 3, "low": 4, "high": 6}
+    assert [i.op for i in sp.instructions] == ["pull", "out", "out", "mov", "jmp", "mov", "jmp", "jmp"]
+    assert [(w >> 8) & 0xF for w in sp.words] == [0] * 8  # no [delay]: one emulator step is one cycle
+
+
+def test_start_up_exec_words_are_pioasm_with_step_low():
+    """StepOutput executes PULL_BLOCK and MOV_ISR_OSR on the stopped state machine: under `.side_set 1`
+    bit 12 is STEP's side-set, so both drive STEP low."""
+    ref = adafruit_pioasm.Program(".side_set 1\npull block side 0\nmov isr, osr side 0").assembled
+    assert [shipped.PULL_BLOCK, shipped.MOV_ISR_OSR] == list(ref) == [0x80A0, 0xA0C7]
 
 
 @asm_pio()
@@ -410,159 +427,661 @@ def test_invalid_dsl_raises_a_clear_error(body, kw, names):
 
 
 # ---------------------------------------------------------------------------------------------
-# (b) step_pulses in the emulator: the step-word law, cycle by cycle
+# (b) step_pulses in the emulator: the step-word law, cycle by cycle, at 125 MHz
 # ---------------------------------------------------------------------------------------------
+#
+# The law (firmware/railbot/hal/pio.py), written out here with its numbers so the test is the spec:
+# a word is L<<8 | (n-1)<<1 | dir, below 2**30; with h the high count in ISR the period is
+# P = L + h + 5 cycles. A word pulled at cycle s drives DIR from s + 1, has its rising edges at
+# s + 5 + L + i*P (i = 0..n-1), STEP high h + 2 cycles per step and low at least L + 3, and the next
+# pull at s + 3 + n*P. With the TX FIFO empty the program waits in `pull` with STEP low.
 
-@pytest.fixture
-def side_en(monkeypatch):
-    """Side-set with the enable bit (EXECCTRL SIDE_EN), as the hardware does it.
-
-    pioemu 0.88.0 has no SIDE_EN: it writes all SIDESET_COUNT bits, the enable bit included, to the
-    pins from side_set_base on every instruction. With `.side_set 1 opt` that would drive the
-    enable bit onto x_dir (GP3 = x_step + 1) and force STEP low on instructions that do not
-    side-set. On the RP2040 the MSB is the enable: only an instruction that has it set drives its
-    SIDESET_COUNT-1 data bits; the others leave the pins alone.
-    """
-    def apply(state, pin_base, pin_count, value):
-        if not (value >> (pin_count - 1)) & 1:
-            return state
-        return replace(state, pin_values=update_bits_32(state.pin_values, value, pin_base, pin_count - 1))
-
-    monkeypatch.setattr(pioemu.emulation, "_apply_side_set_to_pin_values", apply)
+ROOT = Path(__file__).resolve().parents[2]
+ROBOT = json.loads((ROOT / "boards" / "SIM" / "robot.json").read_text())
+PIO_HZ = ROBOT["timing"]["pio_hz"]  # 125 MHz: 8 ns a cycle
+ENABLE_PIN = 4  # x_enable
+FIFO_DEPTH = 8  # TX FIFO joined (fifo_join=JOIN_TX)
+LOW_LOOP = shipped.step_pulses.labels["low"]  # `jmp x-- low  side 0`: the L countdown (from OSR)
+HIGH_LOOP = shipped.step_pulses.labels["high"]  # `jmp x-- high side 1`: the h countdown (from ISR)
 
 
-def run_steps(words, cycles, late=()):
-    """Emulate `cycles` cycles; `words` are in the FIFO at cycle 0, `late` = [(cycle, word)] put later.
-
-    Returns the trace: (cycle, pc, step, dir, pulled) per cycle.
-    """
-    fifo = deque(words)
-    prog = shipped.step_pulses
-    gen = pioemu.emulate(
-        prog.words,
-        stop_when=lambda opcode, state: state.clock >= cycles,
-        initial_state=pioemu.State(transmit_fifo=fifo),
-        side_set_base=STEP_PIN, side_set_count=prog.sideset_count,
-        out_base=DIR_PIN, out_count=1,  # out_init=OUT_LOW: one pin
-        shift_osr_right=True,  # out_shiftdir=SHIFT_RIGHT; no autopull: explicit pull(block)
-        wrap_target=prog.wrap_target, wrap_top=prog.wrap,
-    )
-    late = sorted(late)
-    trace = []
-    for before, after in gen:
-        trace.append((before.clock, before.program_counter, (after.pin_values >> STEP_PIN) & 1,
-                      (after.pin_values >> DIR_PIN) & 1, before.program_counter == 0 and after.program_counter == 1))
-        while late and late[0][0] == after.clock:
-            # the CPU's sm.put() between two cycles: in the live state's FIFO, seen by the next pull
-            after.transmit_fifo.append(late.pop(0)[1])
-    return trace
+def word_fields(word):
+    """(dir bit, n, L) of a step word, read from its bits as the law states them."""
+    assert 0 <= word < 1 << 30, "a step word must stay below 2**30: %#x" % word
+    return word & 1, ((word >> 1) & 0x7F) + 1, word >> 8
 
 
-def expected_edges(s, word):
-    d, n, period = decode_word(word)
-    return [s + WORD_OVERHEAD_US + k * period for k in range(n)]
+def step_law(words, h, arrivals=None):
+    """What the law says the program does with `words` queued at cycles `arrivals` (all at 0 by
+    default), pulled one after the other: per word a dict of s, dir, n, L, P, rises, end."""
+    out, free = [], 0
+    for i, w in enumerate(words):
+        d, n, low = word_fields(w)
+        period = low + h + 5
+        s = max(free, arrivals[i] if arrivals else 0)
+        free = s + 3 + n * period
+        rises = [s + 5 + low + k * period for k in range(n)]
+        out.append(dict(s=s, dir=d, n=n, L=low, P=period, rises=rises, end=free))
+    return out
 
 
-def check_law(trace, words):
-    """Every word pulled at s: edges at s + 4 + k*period, the next pull at s + 4 + n*period (if one is
-    queued by then), DIR at the word's level from s + 1 on, STEP high exactly one cycle, and no
-    other edge. Returns the pull cycles."""
-    pulls = [c for (c, pc, st, di, pulled) in trace if pulled]
-    edges = [c for i, (c, pc, st, di, pulled) in enumerate(trace)
-             if st and (i == 0 or not trace[i - 1][2])]
-    level = {}
-    for j, (c, pc, st, di, pulled) in enumerate(trace):
-        # pioemu skips the cycles of a [delay]: the levels hold over them
-        nxt = trace[j + 1][0] if j + 1 < len(trace) else c + 1
-        for k in range(c, nxt):
-            level[k] = (st, di)
-    assert len(pulls) == len(words), "pulled %d words, put %d" % (len(pulls), len(words))
-    want_edges = []
-    for i, (s, w) in enumerate(zip(pulls, words)):
-        d, n, period = decode_word(w)
-        mine = expected_edges(s, w)
-        want_edges += mine
-        end = s + WORD_OVERHEAD_US + n * period
-        if i + 1 < len(pulls):
-            assert pulls[i + 1] >= end, "word %d pulled at %d, before word %d ended at %d" % (i + 1, pulls[i + 1], i, end)
-        # DIR: driven by `out pins` in the cycle after the pull (3 cycles before the first edge),
-        # steady until the word ends
-        want = 1 if d > 0 else 0
-        if level[s][1] != want:  # a reversal (or the first word): the level changes at s + 1
-            changed = next((c for c in range(s, min(end, trace[-1][0] + 1)) if level[c][1] == want), None)
-            assert changed == s + 1 and mine[0] - changed == 3, (
-                "word %d: DIR changed at cycle %s, pulled at %d, first edge at %d" % (i, changed, s, mine[0]))
-        for c in range(s + 1, min(end, trace[-1][0] + 1)):
-            assert level[c][1] == want, "word %d: DIR wrong at cycle %d (pulled at %d)" % (i, c, s)
-        for e in mine:
-            if e + 1 in level:
-                assert level[e] == (1, 1 if d > 0 else 0) and level[e + 1][0] == 0, (
-                    "word %d: STEP not high exactly 1 cycle at edge %d" % (i, e))
-    last = trace[-1][0]
-    assert edges == [e for e in want_edges if e <= last], (
-        "edges %s\nlaw   %s\npulls %s" % (edges[:40], want_edges[:40], pulls))
-    return pulls
+# --- the state machine as StepOutput configures and starts it -------------------------------------
+
+class _RecordingStateMachine:
+    """Stands in for rp2.StateMachine in StepOutput: records what the firmware asks of it."""
+
+    def __init__(self, sm_id, program, **kw):
+        self.calls = [("init", sm_id, program, kw)]
+
+    def put(self, word):
+        self.calls.append(("put", word))
+
+    def exec(self, instr):
+        self.calls.append(("exec", instr))
+
+    def active(self, on=None):
+        self.calls.append(("active", on))
 
 
-def test_step_pulses_law_back_to_back_reversal_fastest_and_single_steps(side_en):
-    words = [
-        encode_word(1, 3, 5),
-        encode_word(-1, 2, 4),  # reversal between words
-        encode_word(1, 1, 3),  # n=1 at the fastest period
-        encode_word(1, 5, 3),  # the fastest, several steps
-        encode_word(-1, 1, 10),  # reversal, n=1
-        encode_word(-1, 4, 7),
-    ]
-    durations = [WORD_OVERHEAD_US + decode_word(w)[1] * decode_word(w)[2] for w in words]
-    total = sum(durations)
-    trace = run_steps(words, total + 30)
-    pulls = check_law(trace, words)
-    # back to back: each word is pulled exactly when the previous one ends
-    s = 0
-    for p, dur in zip(pulls, durations):
-        assert p == s
-        s += dur
-    # then the FIFO is empty: the program waits in `pull` with STEP low, no stray pulse
-    tail = [t for t in trace if t[0] >= total]
-    assert all(pc == 0 and st == 0 for (c, pc, st, di, pulled) in tail) and len(tail) == 30
+class _Pin:
+    def __init__(self, gpio):
+        self.gpio, self.level = gpio, 0
+
+    def value(self, v=None):
+        if v is None:
+            return self.level
+        self.level = v
 
 
-def test_step_pulses_word_into_an_empty_fifo_and_the_slowest_period(side_en):
-    """A word put while the program waits in `pull` is pulled the cycle it is there; then the
-    slowest period (32 770 us) right behind it (the one long emulation: ~66 000 cycles)."""
-    first = encode_word(1, 2, 6)
-    slow = encode_word(-1, 2, 32770)
-    put_at = 25
-    trace = run_steps([], put_at + 4 + 12 + 4 + 2 * 32770 + 5, late=[(put_at, first), (put_at + 3, slow)])
-    assert all(pc == 0 and st == 0 for (c, pc, st, di, pulled) in trace[:put_at])  # waiting, STEP low
-    pulls = check_law(trace, [first, slow])
-    assert pulls == [put_at, put_at + 4 + 2 * 6]
-    rises = [c for i, (c, pc, st, di, pulled) in enumerate(trace) if st and not trace[i - 1][2]]
-    assert rises[-2:] == [pulls[1] + 4, pulls[1] + 4 + 32770]
-    assert trace[-1][1] == 0 and trace[-1][0] >= pulls[1] + 4 + 2 * 32770  # ended, waiting in pull
+class _IdleDMA:
+    channel, count = 0, 0
+
+    def pack_ctrl(self, **kw):
+        return 0
 
 
-def test_step_word_fields_reach_the_registers(side_en):
-    """The largest fields: y = n-1 = 16383, x = period-3 = 32767 after `mov x, isr` (cycle 4)."""
-    w = encode_word(1, 16384, 32770)
-    prog = shipped.step_pulses
-    gen = pioemu.emulate(prog.words, stop_when=lambda opcode, state: state.clock >= 5,
-                         initial_state=pioemu.State(transmit_fifo=deque([w])),
-                         side_set_base=STEP_PIN, side_set_count=prog.sideset_count, out_base=DIR_PIN, out_count=1,
-                         shift_osr_right=True, wrap_target=prog.wrap_target, wrap_top=prog.wrap)
-    states = [after for _, after in gen]
-    assert states[3].y_register == 16384 - 1
-    assert states[4].x_register == 32770 - PERIOD_OVERHEAD_US
-    assert (states[4].pin_values >> STEP_PIN) & 1 == 1 and (states[3].pin_values >> STEP_PIN) & 1 == 0
+@functools.lru_cache(maxsize=None)
+def step_output_calls(high_cycles):
+    """The calls StepOutput.__init__ makes on its state machine (x_step, x_dir pins, PIO_HZ)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(hal.rp2, "StateMachine", _RecordingStateMachine)
+        mp.setattr(hal.rp2, "DMA", _IdleDMA)
+        mp.setattr(hal.uctypes, "addressof", lambda buf: 0x20000000)
+        out = hal.StepOutput(0, _Pin(STEP_PIN), _Pin(DIR_PIN), _Pin(ENABLE_PIN), PIO_HZ, high_cycles)
+    return tuple(out.sm.calls)
 
 
-def test_emulator_speed_for_the_record(side_en):
-    """How fast the emulator runs here (docs/step-output.md quotes it); only a sanity floor."""
+class Trace:
+    """One emulation: per emulated cycle (cycle, pc, STEP, DIR, pulled), the spans (from, to, STEP)
+    jumped over inside a countdown, and the edges, DIR changes and pulls seen."""
+
+    def __init__(self):
+        self.cycles = []
+        self.skipped = []
+        self.rises, self.falls, self.pulls, self.dir_changes = [], [], [], []
+        self.state = None
+
+
+class StepMachine:
+    """The shipped `step_pulses` words in pioemu, configured from StepOutput's own calls: StateMachine
+    arguments (side-set base = STEP, OUT base = DIR), the program's asm_pio options (shift right, no
+    autopull), then put(h), exec(PULL_BLOCK), exec(MOV_ISR_OSR) replayed on the stopped machine
+    (each exec'd word emulated alone for one cycle from its state, PC and clock put back) before
+    active(1) starts the program at cycle 0.
+
+    The simulated board's StepAxis runs in lockstep with every emulation, one cycle at a time: it must
+    step exactly on the emulated rising edges, in the emulated DIR, and pull its words at the same
+    cycles (its FIFO level equals the emulator's after every cycle)."""
+
+    def __init__(self, high_cycles):
+        calls = step_output_calls(high_cycles)
+        (_, sm_id, prog, kw), boot, start = calls[0], calls[1:-1], calls[-1]
+        assert start == ("active", 1) and not [c for c in boot if c[0] not in ("put", "exec")], calls
+        opts = prog.options
+        assert not opts.get("autopull") and not opts.get("autopush"), "explicit pull(block) expected"
+        self.prog, self.freq = prog, kw["freq"]
+        self.kw = dict(side_set_base=kw["sideset_base"].gpio, side_set_count=prog.sideset_count,
+                       out_base=kw["out_base"].gpio,
+                       out_count=1 if isinstance(opts["out_init"], int) else len(opts["out_init"]),
+                       shift_osr_right=opts["out_shiftdir"] == PIO.SHIFT_RIGHT)
+        state = pioemu.State()
+        for call in boot:
+            if call[0] == "put":
+                state.transmit_fifo.append(call[1])
+                continue
+            for _, after in pioemu.emulate([call[1]], stop_when=lambda op, s: s.clock >= 1,
+                                           initial_state=replace(state, program_counter=0, clock=0), **self.kw):
+                pass
+            state = replace(after, program_counter=0, clock=0)
+        self.boot = state
+        self.h = state.input_shift_register.contents
+
+    def _emulate(self, state, stop_when):
+        p = self.prog
+        return pioemu.emulate(p.words, stop_when=stop_when, initial_state=state,
+                              wrap_target=p.wrap_target, wrap_top=p.wrap, **self.kw)
+
+    def states(self, words, cycles):
+        """The state after each of the first `cycles` cycles, `words` in the FIFO at cycle 0."""
+        state = replace(self.boot, transmit_fifo=deque(words))
+        return [after for _, after in self._emulate(state, lambda op, s: s.clock >= cycles)]
+
+    def run(self, words, cycles, late=(), keep=None):
+        """Emulate `cycles` cycles from activation. `words` are queued at cycle 0 and `late` =
+        [(cycle, word)] at those cycles; between cycles the queue tops the TX FIFO up to 8, as the DMA
+        does. keep=None emulates every cycle. keep=K jumps over the middle of each countdown (L at PC
+        `low`, h at PC `high`), keeping its first and last K cycles: `jmp x-- <itself>` with X = x > 0
+        only decrements X and drives STEP (low at `low`, high at `high`), so m <= x cycles of it are
+        X -= m, clock += m and nothing else (test_countdown_jump_equals_full_emulation checks this
+        against pioemu emulating every cycle)."""
+        ops = self.prog.words
+        assert ops[LOW_LOOP] == 0x0040 | LOW_LOOP and ops[HIGH_LOOP] == 0x1040 | HIGH_LOOP  # no delay
+        sa = plant.StepAxis("emulated", 1, -10 ** 12, 10 ** 12)
+        sa.cyc, sa.h, sa.active, sa.enable_pin = 1, self.h, True, 0  # advance(k) = k cycles
+        queue = deque(sorted([(0, w) for w in words] + list(late), key=lambda a: a[0]))
+        tr = Trace()
+        state = replace(self.boot, transmit_fifo=deque())
+        step_bit, dir_bit = 1 << self.kw["side_set_base"], 1 << self.kw["out_base"]
+        prev_step, prev_dir = bool(state.pin_values & step_bit), bool(state.pin_values & dir_bit)
+
+        def top_up(st):
+            while queue and queue[0][0] <= st.clock and len(st.transmit_fifo) < FIFO_DEPTH:
+                w = queue.popleft()[1]
+                st.transmit_fifo.append(w)  # the live state's FIFO: seen by the next cycle's pull
+                sa.put(w)
+
+        def jump_here(op, s):
+            if s.clock >= cycles:
+                return True
+            if keep is None or s.x_register <= keep:
+                return False
+            pc = s.program_counter
+            if pc == LOW_LOOP:
+                return s.output_shift_register.contents - s.x_register >= keep
+            return pc == HIGH_LOOP and s.input_shift_register.contents - s.x_register >= keep
+
+        top_up(state)
+        while state.clock < cycles:
+            for before, after in self._emulate(state, jump_here):
+                c = before.clock
+                st, di = bool(after.pin_values & step_bit), bool(after.pin_values & dir_bit)
+                pulled = before.program_counter == 0 and after.program_counter == 1
+                rose = st and not prev_step
+                tr.cycles.append((c, before.program_counter, st, di, pulled))
+                if rose:
+                    tr.rises.append(c)
+                if prev_step and not st:
+                    tr.falls.append(c)
+                if di != prev_dir:
+                    tr.dir_changes.append((c, di))
+                if pulled:
+                    tr.pulls.append(c)
+                prev_step, prev_dir = st, di
+                moved, want = sa.advance(1), ((1 if di else -1) if rose else 0)
+                assert moved == want, "cycle %d: the plant stepped %d, the program %d" % (c, moved, want)
+                top_up(after)
+                assert len(after.transmit_fifo) == len(sa.fifo), "cycle %d: the plant pulled at another cycle" % c
+                state = after
+            if state.clock >= cycles:
+                break
+            m = min(state.x_register - keep, cycles - state.clock)
+            tr.skipped.append((state.clock, state.clock + m, prev_step))
+            assert sa.advance(m) == 0 and prev_step == (state.program_counter == HIGH_LOOP)
+            state = replace(state, x_register=state.x_register - m, clock=state.clock + m)
+            top_up(state)
+        tr.state = state
+        return tr
+
+
+def check_law(tr, words, h, arrivals=None):
+    """The trace is the law, cycle by cycle: at every emulated cycle STEP is high exactly inside
+    [rise, rise + h + 2) of the law's rises, DIR is the level of the last word pulled before it
+    (from s + 1 on), the pulls are the law's, and outside the words the program waits at PC 0 (the
+    `pull`) with STEP low; in a jumped-over span the law's STEP is constant at the level the program
+    holds there, with no pull or DIR change in it. Returns the law (the words pulled within the trace)."""
+    horizon = tr.state.clock
+    law = [w for w in step_law(words, h, arrivals) if w["s"] < horizon]
+    rises = [r for w in law for r in w["rises"]]
+    pulls = [w["s"] for w in law]
+    assert tr.pulls == pulls, "pulls %s\nlaw   %s" % (tr.pulls, pulls)
+    ri = wi = 0
+    dir_level = 0  # DIR is low from the start-up until the first word drives it
+    for c, pc, st, di, pulled in tr.cycles:
+        while ri < len(rises) and rises[ri] + h + 2 <= c:
+            ri += 1
+        while wi < len(law) and law[wi]["s"] + 1 <= c:
+            dir_level = law[wi]["dir"]
+            wi += 1
+        high = ri < len(rises) and rises[ri] <= c
+        assert st == high, "cycle %d: STEP %d, the law says %d (rises %s)" % (
+            c, st, high, rises[max(0, ri - 2):ri + 2])
+        assert di == dir_level, "cycle %d: DIR %d, the law says %d" % (c, di, dir_level)
+        busy = wi and c < law[wi - 1]["end"]
+        if not busy and not pulled:
+            assert pc == 0 and not st, "cycle %d: outside every word but at PC %d" % (c, pc)
+    for a, b, level in tr.skipped:
+        i = bisect_right(rises, a) - 1  # the last law rise at or before a
+        high = i >= 0 and a < rises[i] + h + 2
+        steady = (i + 1 == len(rises) or rises[i + 1] >= b) and (not high or rises[i] + h + 2 >= b)
+        assert high == level and steady, "the law's STEP is not %d all through the jumped span %s" % (level, (a, b))
+        i = bisect_left(pulls, a - 1)
+        assert i == len(pulls) or pulls[i] >= b, "a law pull or DIR change inside the jumped span %s" % ((a, b),)
+    return law
+
+
+def measure(tr):
+    """The law as the emulator shows it, per word pulled: cycles from the pull to the DIR change,
+    to each rise; periods; high and low widths; cycles to the next pull; the next word's first rise."""
+    out = []
+    bounds = tr.pulls + [tr.state.clock]
+    for i, s in enumerate(tr.pulls):
+        e = bounds[i + 1]
+        r = [x for x in tr.rises if s <= x < e]
+        f = [x for x in tr.falls if s <= x < e]
+        before = [x for x in tr.falls if x < s]
+        prev_fall = before[-1] if before else None
+        m = dict(s=s, rises=[x - s for x in r], periods=[b - a for a, b in zip(r, r[1:])],
+                 highs=[b - a for a, b in zip(r, f)], lows=[b - a for a, b in zip(f, r[1:])],
+                 dir_at=[c - s for c, _ in tr.dir_changes if s <= c < e],
+                 low_before=(r[0] - prev_fall) if r and prev_fall is not None else None,
+                 end=(e - s) if i + 1 < len(tr.pulls) else None)
+        out.append(m)
+    for a, b in zip(out, out[1:]):
+        a["to_next_rise"] = (b["s"] + b["rises"][0]) - (a["s"] + a["rises"][-1]) if a["rises"] and b["rises"] else None
+    return out
+
+
+def assert_measured_law(tr, words, h):
+    """Each word's measured figures are the law's, in its own terms (L, h, n, P)."""
+    ms = measure(tr)
+    for i, (m, w) in enumerate(zip(ms, words)):
+        d, n, low = word_fields(w)
+        period = low + h + 5
+        assert m["rises"] == [5 + low + k * period for k in range(n)][:len(m["rises"])], (i, m, low)
+        assert set(m["periods"]) <= {period} and set(m["highs"]) <= {h + 2} and set(m["lows"]) <= {low + 3}, (i, m)
+        if m["end"] is not None:
+            assert m["end"] == 3 + n * period, (i, m)  # back to back: pulled as the word ends
+            nxt = word_fields(words[i + 1])
+            if m["to_next_rise"] is not None:
+                assert m["to_next_rise"] == nxt[2] + h + 5 + 3, (i, m)  # P' + 3, P' the next word's period
+    return ms
+
+
+# --- the start-up -------------------------------------------------------------------------------
+
+def test_step_output_starts_the_state_machine_as_emulated():
+    """What StepOutput asks of the state machine, and its replay: 125 MHz, side-set base = STEP (GP2),
+    OUT base = DIR (GP3), OSR shifting right, TX FIFO joined; ISR = h = high_cycles - 2 loaded by
+    put(h), exec(pull block), exec(mov isr, osr) before active(1). After it STEP and DIR are low and
+    with nothing queued the program waits in `pull`: no pulse, ever."""
+    calls = step_output_calls(125)
+    (_, sm_id, prog, kw) = calls[0]
+    assert sm_id == 0 and prog is shipped.step_pulses and kw["freq"] == PIO_HZ == 125_000_000
+    assert sorted(kw) == ["freq", "out_base", "sideset_base"]
+    assert (kw["sideset_base"].gpio, kw["out_base"].gpio) == (STEP_PIN, DIR_PIN)
+    assert calls[1:] == (("put", 123), ("exec", shipped.PULL_BLOCK), ("exec", shipped.MOV_ISR_OSR), ("active", 1))
+    assert prog.options == dict(sideset_init=PIO.OUT_LOW, out_init=PIO.OUT_LOW, out_shiftdir=PIO.SHIFT_RIGHT,
+                                fifo_join=PIO.JOIN_TX)
+    sm = StepMachine(125)
+    assert sm.freq == PIO_HZ and sm.kw == dict(side_set_base=STEP_PIN, side_set_count=1, out_base=DIR_PIN,
+                                               out_count=1, shift_osr_right=True)
+    b = sm.boot
+    assert (sm.h, b.input_shift_register.contents, b.program_counter, b.clock) == (123, 123, 0, 0)
+    assert not b.transmit_fifo  # the exec'd pull took h
+    assert b.pin_values == 0 and (b.x_register, b.y_register) == (0, 0)
+    tr = sm.run([], 300)
+    assert [(pc, st, di, pulled) for _, pc, st, di, pulled in tr.cycles] == [(0, False, False, False)] * 300
+    assert tr.state.input_shift_register.contents == 123
+
+
+# --- samples of the law ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("h", [0, 1, 3])
+def test_step_law_back_to_back_reversals_single_steps_and_full_words(h):
+    """Twelve words back to back (more than the FIFO holds: the queue tops it up), small h and L so
+    every cycle is emulated: reversals, n = 1, L = 0, a full word (n = 128); each word is pulled
+    exactly 3 + n*P after the previous one, then the program waits in `pull` with STEP low."""
+    words = [encode_word(1, 3, 5), encode_word(-1, 2, 4), encode_word(1, 1, 0), encode_word(1, 5, 0),
+             encode_word(-1, 1, 10), encode_word(-1, 4, 7), encode_word(1, 128, 1), encode_word(-1, 1, 0),
+             encode_word(1, 1, 0), encode_word(-1, 2, 2), encode_word(-1, 3, 1), encode_word(1, 2, 6)]
+    law = step_law(words, h)
+    total = law[-1]["end"]
+    tr = StepMachine(h + 2).run(words, total + 40)
+    check_law(tr, words, h)
+    assert_measured_law(tr, words, h)
+    assert tr.pulls == [0] + [w["end"] for w in law[:-1]]
+    assert len(tr.rises) == sum(w["n"] for w in law) == len(tr.falls)
+    assert tr.rises == steptiming.edges(words, h)  # the law the bench applies to whole moves
+    tail = [t for t in tr.cycles if t[0] >= total]
+    assert len(tail) == 40 and all(pc == 0 and not st and not pulled for _, pc, st, _, pulled in tail)
+
+
+def test_step_reversal_dir_set_up_and_hold():
+    """At the configured pulse width (h = 123): DIR changes at s + 1, exactly L + 4 cycles before the
+    word's first rise (125 cycles = 1000 ns, the SIM's dir_setup_ns, at L = 121; 4 cycles = 32 ns at
+    L = 0), and holds to the next pull: h + 4 cycles after the word's last rise."""
+    words = [encode_word(1, 2, 121), encode_word(-1, 2, 122), encode_word(1, 1, 0), encode_word(-1, 3, 0),
+             encode_word(-1, 1, 5), encode_word(1, 2, 30)]
+    h = 123
+    law = step_law(words, h)
+    tr = StepMachine(h + 2).run(words, law[-1]["end"] + 10)
+    check_law(tr, words, h)
+    ms = assert_measured_law(tr, words, h)
+    assert [m["dir_at"] for m in ms] == [[1], [1], [1], [1], [], [1]]  # DIR starts low: the first word sets it
+    setups = [m["rises"][0] - m["dir_at"][0] for m in ms if m["dir_at"]]
+    assert setups == [121 + 4, 122 + 4, 0 + 4, 0 + 4, 30 + 4]
+    assert [lvl for _, lvl in tr.dir_changes] == [True, False, True, False, True]
+    # DIR hold after a word's last rising edge, where the next word reverses: until its s + 1
+    holds = [c - max(r for r in tr.rises if r < c) for c, _ in tr.dir_changes[1:]]
+    assert holds == [h + 4] * 4
+
+
+def test_step_maximum_rate_of_the_program():
+    """L = 0 at the configured pulse width (h = 123): P = L + h + 5 = 128 cycles measured (976.6 kHz),
+    STEP high 125 cycles and low only 3 (24 ns): faster than a TMC2209 takes (100 ns low), so the
+    planner never goes below L = H - 3 (test_step_rate_limit)."""
+    h = 123
+    words = [encode_word(1, 6, 0), encode_word(-1, 4, 0), encode_word(-1, 1, 0)]
+    law = step_law(words, h)
+    tr = StepMachine(h + 2).run(words, law[-1]["end"] + 5)
+    check_law(tr, words, h)
+    ms = assert_measured_law(tr, words, h)
+    assert {p for m in ms for p in m["periods"]} == {128} and {x for m in ms for x in m["highs"]} == {125}
+    assert {x for m in ms for x in m["lows"]} == {3}
+    assert [m["to_next_rise"] for m in ms[:-1]] == [131, 131]  # P + 3 across a word boundary
+    assert PIO_HZ / 128 == 976562.5
+
+
+def test_step_very_slow_steps_every_cycle_emulated():
+    """A very slow step, every one of its 70 000 cycles emulated (L = 69 872, beyond 16 bits: 560 us at
+    125 MHz), a fast word right behind it: its first rise P' + 3 after the slow one's; then the
+    program waits in `pull`."""
+    h, low = 123, 69872
+    words = [encode_word(-1, 1, low), encode_word(1, 2, 3)]
+    law = step_law(words, h)
+    assert law[0]["P"] == 70000
+    tr = StepMachine(h + 2).run(words, law[-1]["end"] + 5)
+    assert not tr.skipped and len(tr.cycles) == law[-1]["end"] + 5
+    check_law(tr, words, h)
+    ms = assert_measured_law(tr, words, h)
+    assert tr.rises == [5 + low, 70003 + 5 + 3, 70003 + 5 + 3 + 131]
+    assert ms[0]["end"] == 70003 and ms[0]["to_next_rise"] == 131 + 3  # P' + 3, P' = 3 + 123 + 5
+    assert tr.state.program_counter == 0
+
+
+def test_step_word_fields_reach_the_registers():
+    """The largest fields, n = 128 and L = 0x3FFFFF (33.5 ms a step at 125 MHz): Y = 127 after
+    `out y, 7` (cycle 2), X = 0x3FFFFF after `mov x, osr` (cycle 3), then the countdown; DIR from
+    cycle 1; OSR keeps L for every step. The smallest: n = 1, L = 0 gives Y = 0, X = 0."""
+    sm = StepMachine(125)
+    for d in (1, -1):
+        w = encode_word(d, 128, shipped.LOW_MAX)
+        assert w < 1 << 30 and word_fields(w) == ((1 if d > 0 else 0), shipped.STEPS_MAX, 0x3FFFFF)
+        s = sm.states([w], 6)
+        assert [st.program_counter for st in s] == [1, 2, 3, 4, 4, 4]
+        assert s[2].y_register == 127 and s[3].x_register == 0x3FFFFF and s[5].x_register == 0x3FFFFF - 2
+        assert s[3].output_shift_register.contents == 0x3FFFFF == s[5].output_shift_register.contents
+        assert [(st.pin_values >> DIR_PIN) & 1 for st in s] == [0] + [1 if d > 0 else 0] * 5  # `out pins` at 1
+        assert all(not (st.pin_values >> STEP_PIN) & 1 for st in s)
+    s = sm.states([encode_word(1, 1, 0)], 6)
+    assert (s[2].y_register, s[3].x_register, (s[4].pin_values >> STEP_PIN) & 1) == (0, 0, 0)
+    assert (s[5].pin_values >> STEP_PIN) & 1 == 1  # the rise at s + 5 + L
+
+
+def test_step_largest_word_whole_with_the_countdown_jumped():
+    """The largest word (n = 128, L = 0x3FFFFF: 4.3 s at 125 MHz) to its end with the countdowns
+    jumped over: every rise at s + 5 + L + i*P, the next word pulled at s + 3 + 128*P."""
+    h = 123
+    words = [encode_word(1, 128, shipped.LOW_MAX), encode_word(-1, 1, 0)]
+    law = step_law(words, h)
+    tr = StepMachine(h + 2).run(words, law[-1]["end"] + 5, keep=8)
+    check_law(tr, words, h)
+    assert_measured_law(tr, words, h)
+    assert tr.pulls == [0, 3 + 128 * (0x3FFFFF + 128)] and len(tr.rises) == 129
+
+
+def test_step_empty_fifo_the_program_waits_and_pulls_a_word_the_cycle_it_arrives():
+    """Nothing queued: the program waits in `pull` with STEP low. A word put at cycle 25 is pulled at
+    cycle 25; one put while it runs is pulled right as it ends; after the FIFO has run dry again the
+    program waits (STEP low, no stray edge) until the next word, pulled the cycle it arrives."""
+    h = 2
+    first, second, third = encode_word(1, 2, 6), encode_word(-1, 3, 1), encode_word(-1, 1, 4)
+    late = [(25, first), (30, second), (150, third)]
+    arrivals = [25, 30, 150]
+    tr = StepMachine(h + 2).run([], 190, late=late)
+    law = check_law(tr, [first, second, third], h, arrivals)
+    assert tr.pulls == [25, 25 + 3 + 2 * 13, 150]
+    assert law[1]["end"] < 150
+    idle = [t for t in tr.cycles if t[0] < 25 or law[1]["end"] <= t[0] < 150 or t[0] >= law[2]["end"]]
+    assert idle and all(pc == 0 and not st and not pulled for _, pc, st, _, pulled in idle)
+    assert len(tr.rises) == 6
+    # the bench's law (railbot_host.steptiming.LawOutput) pulls them at the same cycles
+    out = steptiming.LawOutput(h)
+    for cycle, w in late:
+        out.now = cycle
+        out.put(w)
+        out.commit()
+    out.run_out()
+    assert out.pulls == tr.pulls
+
+
+@pytest.mark.parametrize("high_cycles", [2, 3, 4, 7, 125])
+def test_step_high_exactly_h_plus_2_cycles(high_cycles):
+    """STEP is high exactly high_cycles = h + 2 cycles for every step, inside and across words."""
+    h = high_cycles - 2
+    words = [encode_word(1, 4, 0), encode_word(-1, 3, 2), encode_word(1, 1, 9)]
+    law = step_law(words, h)
+    tr = StepMachine(high_cycles).run(words, law[-1]["end"] + 3)
+    check_law(tr, words, h)
+    ms = assert_measured_law(tr, words, h)
+    assert [x for m in ms for x in m["highs"]] == [high_cycles] * 8
+    assert [f - r for r, f in zip(tr.rises, tr.falls)] == [high_cycles] * 8
+
+
+def test_countdown_jump_equals_full_emulation():
+    """Jumping over the middle of the countdowns (run(keep=K)) gives, at every cycle both emulate,
+    the same PC, STEP, DIR and pulls as emulating every cycle; in the jumped spans the full emulation
+    stays at PC `low` with STEP low or at PC `high` with STEP high, DIR steady. Late puts land inside
+    jumped spans."""
+    h = 60
+    words = [encode_word(1, 3, 900), encode_word(-1, 2, 40), encode_word(1, 1, 1500)]
+    late = [(1000, encode_word(-1, 2, 700)), (4000, encode_word(1, 1, 0))]
+    cycles = 9000
+    sm = StepMachine(h + 2)
+    full = sm.run(words, cycles, late=late)
+    for keep in (0, 1, 16):
+        jumped = sm.run(words, cycles, late=late, keep=keep)
+        assert len(jumped.cycles) + sum(b - a for a, b, _ in jumped.skipped) == cycles
+        assert sum(b - a for a, b, _ in jumped.skipped) > 5000
+        assert {lvl for _, _, lvl in jumped.skipped} == {False, True}  # inside both countdowns
+        by_cycle = {t[0]: t for t in full.cycles}
+        assert all(by_cycle[t[0]] == t for t in jumped.cycles)
+        for a, b, level in jumped.skipped:
+            span = full.cycles[a:b]
+            loop = HIGH_LOOP if level else LOW_LOOP
+            assert all(pc == loop and st == level and di == span[0][3] for _, pc, st, di, _ in span)
+        assert (jumped.rises, jumped.falls) == (full.rises, full.falls)
+        assert (jumped.pulls, jumped.dir_changes) == (full.pulls, full.dir_changes)
+    check_law(full, words + [w for _, w in late], h, [0, 0, 0, 1000, 4000])
+
+
+# --- words from the planner ---------------------------------------------------------------------
+
+class _RecordingOut:
+    """The fake StepOutput the planner feeds: always room, never anything pending; records the words."""
+
+    def __init__(self):
+        self.words = []
+
+    def space(self):
+        return 255
+
+    def pending(self):
+        return 0
+
+    def put(self, word):
+        self.words.append(word)
+
+    def commit(self):
+        pass
+
+
+@functools.lru_cache(maxsize=None)
+def planner_words(moves):
+    """Every word the planner (railbot.motion.Axis, SIM x axis from robot.json) queues for `moves`
+    (targets in steps, from 0), fed by feed() as the control tick does; and H."""
+    cx = ROBOT["x"]
+    high = _cycles(cx["step_pulse_ns"], PIO_HZ)
+    out = _RecordingOut()
+    axis = Axis(out, cx["steps_per_mm"], cx["v_max_mm_s"], cx["a_max_mm_s2"], PIO_HZ, high,
+                _cycles(cx["dir_setup_ns"], PIO_HZ))
+    saved = vclock.current()
+    vclock.set_current(vclock.Clock())
+    try:
+        per_move = []
+        for target in moves:
+            start = len(out.words)
+            axis.move_to(target)
+            while axis.queued_motion():
+                axis.feed()
+            per_move.append(tuple(out.words[start:]))
+    finally:
+        vclock.set_current(saved)
+    return tuple(per_move), high
+
+
+def _periods(words, h):
+    return [word_fields(w)[2] + h + 5 for w in words]
+
+
+PLANNER_SAMPLES = [
+    "low speed, ramp start (periods shrink)",
+    "low speed, ramp across the peak",
+    "low speed, ramp to the stop (periods grow)",
+    "high speed, ramp into cruise (periods shrink)",
+    "high speed, from cruise into the ramp down (periods grow)",
+    "reversal: the stop of one move, the start of the next",
+]
+
+
+def planner_samples():
+    """Slices of consecutive planner words: a 400-step move (a triangle peaking at 2000 steps/s), a
+    60 000-step one (cruise at 20 000 steps/s), 400 steps out and back."""
+    (short,), high = planner_words((400,))
+    (long_,), _ = planner_words((60000,))
+    (there, back), _ = planner_words((400, 0))
+    h = high - 2
+    # word 0 of a move is the DIR set-up word (one step, L >= dir set-up - 4): the ramp starts after it
+    pl = _periods(short, h)
+    peak = pl.index(min(pl[1:]), 1)
+    cruise = [i for i, w in enumerate(long_) if word_fields(w)[1] == shipped.STEPS_MAX]  # cruise: full words
+    return dict(zip(PLANNER_SAMPLES, [short[:4], short[peak - 4:peak + 5], short[-3:],
+                                      long_[cruise[0] - 4:cruise[0] + 1], long_[cruise[-1]:cruise[-1] + 4],
+                                      there[-2:] + back[:3]]))
+
+
+def test_planner_samples_are_what_they_say():
+    (short,), high = planner_words((400,))
+    (long_,), _ = planner_words((60000,))
+    (there, back), _ = planner_words((400, 0))
+    assert high == 125 and sum(word_fields(w)[1] for w in short) == 400
+    assert sum(word_fields(w)[1] for w in long_) == 60000
+    assert there == short and {word_fields(w)[0] for w in back} == {0}
+    assert sum(word_fields(w)[1] for w in back) == 400
+    h = high - 2
+    s = planner_samples()
+    ps = {k: _periods(v, h) for k, v in s.items()}
+    start = ps["low speed, ramp start (periods shrink)"]
+    dir_setup = _cycles(ROBOT["x"]["dir_setup_ns"], PIO_HZ)
+    assert start[0] == max(dir_setup - 4 + h + 5, 2 * high)  # the DIR set-up word: L + 4 >= 125, P >= 2H
+    assert start[1:] == sorted(start[1:], reverse=True) and start[1] > 100 * start[0]
+    stop = ps["low speed, ramp to the stop (periods grow)"]
+    assert stop == sorted(stop) and len(set(stop)) == 3
+    up = ps["high speed, ramp into cruise (periods shrink)"]
+    assert up == sorted(up, reverse=True) and up[0] > up[-1] == PIO_HZ // 20000 == 6250  # 1000 mm/s, 20 steps/mm
+    assert word_fields(s["high speed, ramp into cruise (periods shrink)"][-1])[1] == 128
+    down = ps["high speed, from cruise into the ramp down (periods grow)"]
+    assert down[0] == 6250 and down == sorted(down) and down[-1] > down[1] > down[0]
+    assert [word_fields(w)[0] for w in s["reversal: the stop of one move, the start of the next"]] == [1, 1, 0, 0, 0]
+    assert max(word_fields(w)[1] for w in s["low speed, ramp across the peak"]) == 2
+
+
+@pytest.mark.parametrize("name", PLANNER_SAMPLES)
+def test_step_law_on_planner_words(name):
+    """Consecutive words from the real planner (SIM x axis: 20 steps/mm, 1000 mm/s, 500 mm/s^2, STEP
+    high 1000 ns = 125 cycles), back to back in the FIFO, h = 123 as StepOutput loads it, to the
+    end of the last word: the law at every emulated cycle, the countdowns (up to 1.77 M cycles a step
+    at low speed) jumped over past their first and last 8 cycles."""
+    words = list(planner_samples()[name])
+    h = 123
+    law = step_law(words, h)
+    tr = StepMachine(h + 2).run(words, law[-1]["end"] + 5, keep=8)
+    check_law(tr, words, h)
+    ms = assert_measured_law(tr, words, h)
+    assert tr.pulls == [w["s"] for w in law] and len(tr.rises) == sum(w["n"] for w in law)
+    assert tr.rises == steptiming.edges(words, h)  # the law the bench applies to whole moves
+    high = h + 2
+    for m, w in zip(ms, words):
+        assert m["low_before"] is None or m["low_before"] >= high  # STEP low at least H before every rise
+        if m["dir_at"]:
+            assert m["rises"][0] - m["dir_at"][0] == word_fields(w)[2] + 4
+    if name.startswith("reversal"):
+        first_back = ms[2]  # DIR set-up at least dir_setup_ns (1000 ns = 125 cycles)
+        assert first_back["dir_at"] == [1]
+        assert first_back["rises"][0] - 1 >= _cycles(ROBOT["x"]["dir_setup_ns"], PIO_HZ)
+
+
+# --- the rate limit -------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("axis", ["x", "z"])
+def test_step_rate_limit(axis):
+    """The fastest stepping at 125 MHz with the configured pulse width: STEP high H = ceil(ns * 125 /
+    1000) cycles and low at least H, so the minimum period is 2H (250 cycles, 500 kHz for 1000 ns), and
+    the planner's floor is that. The emulator confirms it on two words at the minimum L = 2H - h - 5
+    = H - 3: periods of 2H, high H, low H inside a word (H + 3 across the boundary)."""
+    cfg = ROBOT[axis]
+    ns = cfg["step_pulse_ns"]
+    high = -(-ns * 125 // 1000)
+    assert PIO_HZ == 125_000_000 and high == _cycles(ns, PIO_HZ)
+    p_min = 2 * high
+    rate = PIO_HZ // p_min
+    if ns == 1000:
+        assert (high, p_min, rate) == (125, 250, 500_000)
+    planner = Axis(_RecordingOut(), cfg["steps_per_mm"], cfg["v_max_mm_s"], cfg["a_max_mm_s2"], PIO_HZ, high)
+    assert planner.p_min == p_min
+    h = high - 2
+    low_min = p_min - h - 5
+    assert low_min == high - 3
+    words = [encode_word(1, 3, low_min), encode_word(-1, 3, low_min)]
+    law = step_law(words, h)
+    tr = StepMachine(high).run(words, law[-1]["end"] + 5)
+    check_law(tr, words, h)
+    ms = assert_measured_law(tr, words, h)
+    assert {p for m in ms for p in m["periods"]} == {p_min}
+    assert {x for m in ms for x in m["highs"]} == {high} and {x for m in ms for x in m["lows"]} == {high}
+    assert ms[1]["low_before"] == high + 3 and ms[0]["to_next_rise"] == p_min + 3
+    assert PIO_HZ // ms[0]["periods"][0] == rate
+    print("%s: STEP high %d cycles (%d ns), minimum period %d cycles: %d steps/s" % (axis, high, ns, p_min, rate))
+
+
+def test_law_constants_of_the_program_and_the_plant():
+    """The constants firmware and simulated board compute with are the law's numbers."""
+    assert (shipped.WORD_OVERHEAD, shipped.PERIOD_OVERHEAD, shipped.HIGH_OVERHEAD, shipped.LOW_OVERHEAD) == (3, 5, 2, 3)
+    assert (shipped.STEPS_MAX, shipped.LOW_MAX) == (128, 0x3FFFFF)
+    assert (plant.WORD_OVERHEAD, plant.PERIOD_OVERHEAD, plant.FIRST_EDGE, plant.FIFO_DEPTH) == (3, 5, 5, FIFO_DEPTH)
+    for w in (encode_word(1, 1, 0), encode_word(-1, 128, 0x3FFFFF), encode_word(1, 77, 12345)):
+        d, n, low = word_fields(w)
+        assert plant.decode_word(w) == ((1 if d else -1), n, low)
+
+
+def test_emulator_speed_for_the_record():
+    """How fast the emulator runs here (docs quote it); only a sanity floor."""
     cycles = 20000
+    sm = StepMachine(125)
     t0 = time.perf_counter()
-    run_steps([encode_word(1, 2, 10000)], cycles)
+    sm.run([encode_word(1, 2, 10000)], cycles)
     rate = cycles / (time.perf_counter() - t0)
-    print("pioemu: %.0f cycles/s" % rate)
+    print("pioemu: %.0f cycles/s (with the plant in lockstep)" % rate)
     assert rate > 5000
 
 
