@@ -16,6 +16,8 @@ UNLATCH_FAILED = const(12)
 PORT_OCCUPIED = const(13)
 UNIT_MISSING = const(14)
 PULL_OFF_FAILED = const(15)
+ENCODER_FAULT = const(16)
+SOFT_LIMIT = const(17)
 
 # code: (name, meaning, position may be lost so re-homing is needed before the next traverse)
 TABLE = {
@@ -34,6 +36,8 @@ TABLE = {
     PORT_OCCUPIED: ("PORT_OCCUPIED", "the target port already holds a unit; the carried unit is still gripped", False),
     UNIT_MISSING: ("UNIT_MISSING", "no unit at the port the ledger names", False),
     PULL_OFF_FAILED: ("PULL_OFF_FAILED", "the home switch did not release during the pull-off", True),
+    ENCODER_FAULT: ("ENCODER_FAULT", "no measuring-wheel count while commanded to move", True),
+    SOFT_LIMIT: ("SOFT_LIMIT", "a move target outside 0..travel was refused", False),
 }
 
 

@@ -69,6 +69,13 @@ SCHEMA = {
         "step_pulse_ns": (20, 100000),
         "dir_setup_ns": (20, 100000),
         "jerk_mm_s3": (0, 10000000),
+        "slip_max_pct": (0, 50),
+        "drive_loss_max_pct": (0, 50),
+        "encoder_fault_mm": (1, 1000),
+        "creep_speed_mm_s": (1, 200),
+        "creep_mm": (1, 500),
+        "marker_baud": (300, 1000000),
+        "reref_search_mm": (100, 200000),
     },
     "z": {
         "steps_per_mm": (1, 1000),
@@ -81,6 +88,7 @@ SCHEMA = {
         "step_pulse_ns": (20, 100000),
         "dir_setup_ns": (20, 100000),
         "jerk_mm_s3": (0, 10000000),
+        "home_debounce_samples": (1, 20),
     },
     "gripper": {
         "kind": _one_of("servo", "dc"),
@@ -215,6 +223,12 @@ def _check_motion(r, path):
     if x["arrive_tolerance_mm"] > x["marker_window_mm"]:
         _fail(path, "x.arrive_tolerance_mm", "%d exceeds x.marker_window_mm %d"
               % (x["arrive_tolerance_mm"], x["marker_window_mm"]))
+    # A dead measuring wheel must show as ENCODER_FAULT before it shows as a following error.
+    if x["encoder_fault_mm"] >= x["following_error_max_mm"]:
+        _fail(path, "x.encoder_fault_mm", "%d is not below x.following_error_max_mm %d"
+              % (x["encoder_fault_mm"], x["following_error_max_mm"]))
+    if x["creep_speed_mm_s"] > x["v_max_mm_s"]:
+        _fail(path, "x.creep_speed_mm_s", "%d exceeds x.v_max_mm_s %d" % (x["creep_speed_mm_s"], x["v_max_mm_s"]))
     if z["engage_mm"] >= z["travel_mm"]:
         _fail(path, "z.engage_mm", "%d is not below z.travel_mm %d" % (z["engage_mm"], z["travel_mm"]))
     g = r["gripper"]

@@ -9,6 +9,9 @@ from railbot.site import Site
 from railbot.ledger import Ledger, CARRIED, FREE, SERVING, IN_USE
 
 _CP_SAMPLES = const(8)
+_FAST_TRIES = const(4)  # fast moves towards a station's approach point (lost steps leave it short)
+_CORRECTIONS = const(3)  # short moves after the marker re-reference
+_TRAVEL_CAP = const(0x400000)  # travel counters stop here: limits stay small ints
 
 
 class Abort(Exception):
@@ -87,6 +90,18 @@ class Robot:
         self.z_spm = cz["steps_per_mm"]
         self.x_cpm = cx["counts_per_mm"]
         self.fe_max_steps = cx["following_error_max_mm"] * self.x_spm
+        self.slip_pct = cx["slip_max_pct"]
+        self.loss_pct = cx["drive_loss_max_pct"]
+        self.enc_fault_steps = cx["encoder_fault_mm"] * self.x_spm
+        self.win_steps = cx["marker_window_mm"] * self.x_spm
+        self.travel_steps = cx["travel_mm"] * self.x_spm
+        self.creep_steps = cx["creep_mm"] * self.x_spm
+        self.corr_steps = (self.x_spm + 3) // 4  # a stop closer than a quarter millimetre is done
+        # every marker: its tag id and its rail position in steps
+        st = cfg["site"]["stations"]
+        self.marker_id = [st["first_id"] + i for i in range(st["count"])] + [d["id"] for d in cfg["site"]["docks"]]
+        self.marker_x = [(st["first_x_mm"] + i * st["pitch_mm"]) * self.x_spm for i in range(st["count"])] + \
+            [d["x_mm"] * self.x_spm for d in cfg["site"]["docks"]]
         self.site = Site(cfg["site"])
         self.ledger = Ledger(self.site, cfg["site"]["units"])
         self.emit = emit if emit is not None else (lambda kind, fields: None)
@@ -104,6 +119,23 @@ class Robot:
         self.jobs = []  # bays, first come first served
         self.busy_bay = 0
         self.enc_steps = 0
+        self.enc_raw = 0  # the wheel's count as last read
+        self.x_shift = 0  # steps added to the wheel's reading: its re-reference at the markers
+        self.tick_us = time.ticks_us()
+        self.x_dir = 1  # direction of the last X move
+        self.ref_travel = 0  # wheel travel (steps) since the position was last referenced at standstill
+        self.mark_travel = 0  # wheel travel (steps) since the last marker or reference
+        self.still_raw = 0  # count and following error when the count last changed (encoder fault)
+        self.still_fe = 0
+        self.tags_seen = 0
+        self.last_tag = -1
+        self.at_station = -1  # station id of the last completed station stop, -1 after any other move
+        self.referenced = False  # homed once since boot: a position estimate exists for `reref`
+        self.rerefing = False
+        self.reref_requested = False
+        self.stop_requested = False
+        self.approach_ms = 0  # last station stop: time from the end of the fast move to arrival
+        self.tasks = None
         self.wake = asyncio.Event()
         self.motion = asyncio.Event()
         self.moving = False
@@ -113,14 +145,29 @@ class Robot:
 
     # --- control tick: position read, supervision, step feed; allocates nothing -------------------
     def _read_encoder(self):
-        self.enc_steps = self.hw.encoder.count() * self.x_spm // self.x_cpm
+        self.enc_raw = self.hw.encoder.count()
+        self.enc_steps = self.enc_raw * self.x_spm // self.x_cpm + self.x_shift
         return self.enc_steps
 
     def tick(self):
         hw = self.hw
         hw.wdt.feed()
+        prev = self.enc_steps
         self._read_encoder()
-        hw.marker.poll()
+        d = self.enc_steps - prev
+        now = time.ticks_us()
+        dt = time.ticks_diff(now, self.tick_us)
+        self.tick_us = now
+        if d:
+            a = d if d > 0 else -d
+            if self.ref_travel < _TRAVEL_CAP:
+                self.ref_travel += a
+            if self.mark_travel < _TRAVEL_CAP:
+                self.mark_travel += a
+        tag = hw.marker.poll()
+        if tag >= 0:
+            hw.marker.forget()
+            self._on_marker(tag, d, dt)
         if not self.alarm:
             self._supervise()
         self.x.feed()
@@ -144,8 +191,41 @@ class Robot:
         elif self.x.busy():
             if not hw.z_stow_sw.value():
                 self.trip(alarms.LIFT_NOT_STOWED)
-            elif self.x.following_error(self.enc_steps) > self.fe_max_steps:
+                return
+            fe = self.x.following_error(self.enc_steps)
+            if self.enc_raw != self.still_raw:
+                self.still_raw = self.enc_raw
+                self.still_fe = fe
+            elif fe - self.still_fe > self.enc_fault_steps:
+                self.trip(alarms.ENCODER_FAULT)
+                return
+            # the wheel under-reads by up to slip_max_pct since the last marker; lost drive steps
+            # (up to drive_loss_max_pct) stay in the error until the next stop referenced at a marker
+            if fe > self.fe_max_steps + (self.mark_travel * self.slip_pct + self.ref_travel * self.loss_pct) // 100:
                 self.trip(alarms.FOLLOWING_ERROR)
+
+    def _on_marker(self, tag, d, dt):
+        """A tag line: re-reference the wheel to the marker's edge. The tag entered the window
+        (its line, 1 + digits + 1 bytes on the reader's line) plus on average half a tick ago."""
+        self.last_tag = tag
+        self.tags_seen += 1
+        if not (self.homed or self.rerefing):
+            return
+        sx = -1
+        for i in range(len(self.marker_id)):
+            if self.marker_id[i] == tag:
+                sx = self.marker_x[i]
+        if sx < 0:
+            self.trip(alarms.POSITION_LOST, "unknown marker")
+            return
+        direction = 1 if d > 0 else -1 if d < 0 else self.x_dir
+        edge = sx - direction * self.win_steps
+        nbytes = 3 if tag < 10 else 4 if tag < 100 else 5  # 10 bits a byte at marker_baud
+        since = d * (nbytes * 10000000 // self.cfg["x"]["marker_baud"] + dt // 2) // dt if dt > 0 else 0
+        shift = edge + since - self.enc_steps
+        self.x_shift += shift
+        self.enc_steps += shift
+        self.mark_travel = 0
 
     def trip(self, code, detail=""):
         """Raise an alarm: stop category 1 (controlled ramp-down, then driver power off)."""
@@ -194,6 +274,9 @@ class Robot:
     def _start(self, axis, target, v_mm_s):
         """Plan the move, prime the FIFO at once and wake the 10 ms motion task."""
         axis.move_to(target, v_mm_s)
+        if axis is self.x:
+            self.still_raw = self.enc_raw
+            self.still_fe = axis.following_error(self.enc_steps)
         self.moving = True
         self.tick()
         self.motion.set()
@@ -212,6 +295,11 @@ class Robot:
                 if until is not None and not hit and until():
                     hit = True
                     axis.stop()
+                if self.stop_requested and axis is self.x and not hit:
+                    axis.stop()  # `stop`: ramp down and abandon the move
+                    while axis.busy():
+                        await asyncio.sleep_ms(self.tick_ms)
+                    raise Abort()
                 if self.hold and not hit:
                     await self._hold(axis)
                     self._start(axis, target, v_mm_s)  # from where it stopped
@@ -232,25 +320,110 @@ class Robot:
         while self.hold:
             self.wake.clear()
             await self.wake.wait()
-            if self.alarm:
+            if self.alarm or self.stop_requested:
                 raise Abort()
 
-    async def move_x(self, target_steps, v_mm_s=0):
-        hw = self.hw
-        if not hw.z_stow_sw.value() or self.z.busy():
+    def _before_traverse(self, target):
+        if self.stop_requested:
+            raise Abort()
+        if not self.hw.z_stow_sw.value() or self.z.busy():
             self.trip(alarms.LIFT_NOT_STOWED, "before traverse")
             raise Abort()
-        hw.marker.forget()
-        await self._run_axis(self.x, target_steps, v_mm_s)
-        tol = self.cfg["x"]["arrive_tolerance_mm"] * self.x_spm
+        if not 0 <= target <= self.travel_steps:
+            self.trip(alarms.SOFT_LIMIT, "x " + _mm(target, self.x_spm))
+            raise Abort()
+
+    async def _move_x_by(self, delta, v_mm_s=0, until=None):
+        """Move the carriage by delta steps (of the wheel's estimate) from where it stands."""
+        if self.stop_requested:
+            raise Abort()
+        self.x_dir = 1 if delta >= 0 else -1
+        self.at_station = -1
+        return await self._run_axis(self.x, self.x.pos + delta, v_mm_s, until)
+
+    async def move_x(self, target_steps, v_mm_s=0):
+        """A plain move (jog, pull-off) to target_steps within 0..travel; no marker approach."""
+        self._before_traverse(target_steps)
+        await self._move_x_by(target_steps - self._read_encoder(), v_mm_s)
+        # the wheel may be off by the slip since the last marker and the lost steps since the last reference
+        tol = self.cfg["x"]["arrive_tolerance_mm"] * self.x_spm + (
+            self.mark_travel * self.slip_pct + self.ref_travel * self.loss_pct) // 100
         err = self._read_encoder() - target_steps
         if err > tol or err < -tol:
             self.trip(alarms.FOLLOWING_ERROR, "arrival off by %d steps" % err)
             raise Abort()
 
+    def _slip_allow(self, target, dirn, dist):
+        """What the wheel may under-read by when the carriage reaches `target`: slip over the travel
+        since the last marker it will have passed (the one nearest before target, or none)."""
+        since = self.mark_travel + dist
+        here = self.enc_steps
+        w = self.win_steps
+        for mx in self.marker_x:
+            if mx != target and (mx - here) * dirn > w and (target - mx) * dirn > 0:
+                d = (target - mx) * dirn
+                if d < since:
+                    since = d
+        return since * self.slip_pct // 100
+
+    async def move_to_station(self, target, station):
+        """Stop at a station's port position to the millimetre: fast to just before its marker window,
+        creep until the marker is read (the wheel is re-referenced to its edge), then correct."""
+        self._before_traverse(target)
+        self.at_station = -1
+        w, spm = self.win_steps, self.x_spm
+        for _ in range(_FAST_TRIES):  # lost steps leave a long move short: go again
+            rem = target - self._read_encoder()
+            dirn = 1 if rem >= 0 else -1
+            allow = w + self.creep_steps + self._slip_allow(target, dirn, rem * dirn)
+            if rem * dirn <= allow:
+                break
+            await self._move_x_by(dirn * (rem * dirn - allow))
+        t_fast = time.ticks_ms()
+        rem = target - self._read_encoder()
+        dirn = 1 if rem >= 0 else -1
+        slack = self.mark_travel * self.slip_pct // 100 + spm
+        if rem * dirn < w + slack:  # (maybe) inside the window: no entry to see, back out first
+            back = target - dirn * (w + self.creep_steps + slack)
+            back = 0 if back < 0 else self.travel_steps if back > self.travel_steps else back
+            await self._move_x_by(back - self.enc_steps)
+            rem = target - self._read_encoder()
+            dirn = 1 if rem >= 0 else -1
+        seen = self.tags_seen
+        end = target + dirn * w
+        end = 0 if end < 0 else self.travel_steps if end > self.travel_steps else end
+        if not await self._move_x_by(end - self.enc_steps, self.cfg["x"]["creep_speed_mm_s"], lambda: self.tags_seen != seen):
+            self.trip(alarms.POSITION_LOST, "no marker %d" % station)
+            raise Abort()
+        if self.last_tag != station:
+            self.trip(alarms.POSITION_LOST, "marker %d, not %d" % (self.last_tag, station))
+            raise Abort()
+        for _ in range(_CORRECTIONS):
+            err = target - self._read_encoder()
+            if -self.corr_steps <= err <= self.corr_steps:
+                break
+            await self._move_x_by(err, self.cfg["x"]["creep_speed_mm_s"])
+        err = self._read_encoder() - target
+        tol = self.cfg["x"]["arrive_tolerance_mm"] * spm
+        if err > tol or err < -tol:
+            self.trip(alarms.FOLLOWING_ERROR, "arrival off by %d steps" % err)
+            raise Abort()
+        self._referenced_here()
+        self.at_station = station
+        self.approach_ms = time.ticks_diff(time.ticks_ms(), t_fast)
+
+    def _referenced_here(self):
+        """Standing still where the position is known: commanded position := the estimate."""
+        self.x.set_position(self.enc_steps)
+        self.ref_travel = 0
+        self.mark_travel = 0
+
     async def move_z(self, target_mm):
         if self.x.busy():
             self.trip(alarms.LIFT_NOT_STOWED, "lift asked to move while traversing")
+            raise Abort()
+        if not 0 <= target_mm <= self.cfg["z"]["travel_mm"]:
+            self.trip(alarms.SOFT_LIMIT, "z %d" % target_mm)
             raise Abort()
         await self._run_axis(self.z, target_mm * self.z_spm)
 
@@ -259,24 +432,31 @@ class Robot:
         await self._until(lambda: self.hw.z_stow_sw.value(), 500, alarms.LIFT_TIMEOUT, "stow switch")
 
     # --- homing ------------------------------------------------------------------------------------
-    async def home(self):
-        hw, cx, cz = self.hw, self.cfg["x"], self.cfg["z"]
-        self.state = "HOME"
-        self.emit("homing", ())
-        hw.x_step.enable(True)
-        hw.z_step.enable(True)
-        # lift: down to the stow switch, up until it releases, back until it is made again: z = 0
+    async def _home_lift(self):
+        """Lift: down to the stow switch, up until it releases, back until it is made again: z = 0.
+        The switch counts only after `home_debounce_samples` equal readings in a row (one a tick)."""
+        hw, cz = self.hw, self.cfg["z"]
+        n = cz["home_debounce_samples"]
         if not hw.z_stow_sw.value():
             self.z.set_position(cz["travel_mm"] * self.z_spm * 3 // 2)
-            if not await self._run_axis(self.z, 0, cz["home_speed_mm_s"], lambda: hw.z_stow_sw.value()):
+            if not await self._run_axis(self.z, 0, cz["home_speed_mm_s"], _steady(hw.z_stow_sw, 1, n, lambda: 0)[0]):
                 self.trip(alarms.HOMING_FAILED, "lift stow switch not found")
                 raise Abort()
         self.z.set_position(0)
-        await self._run_axis(self.z, cz["pull_off_mm"] * self.z_spm, 1, lambda: not hw.z_stow_sw.value())
-        if not await self._run_axis(self.z, -cz["pull_off_mm"] * self.z_spm, 1, lambda: hw.z_stow_sw.value()):
+        await self._run_axis(self.z, cz["pull_off_mm"] * self.z_spm, 1, _steady(hw.z_stow_sw, 0, n, lambda: 0)[0])
+        if not await self._run_axis(self.z, -cz["pull_off_mm"] * self.z_spm, 1, _steady(hw.z_stow_sw, 1, n, lambda: 0)[0]):
             self.trip(alarms.HOMING_FAILED, "lift stow switch did not return")
             raise Abort()
         self.z.set_position(0)  # just inside the stow switch: z = 0 is always stowed
+
+    async def home(self):
+        hw, cx = self.hw, self.cfg["x"]
+        self.state = "HOME"
+        self.homed = False  # no marker re-references while the switch defines the zero
+        self.emit("homing", ())
+        hw.x_step.enable(True)
+        hw.z_step.enable(True)
+        await self._home_lift()
         # carriage: seek the home switch (1.5 x travel), locate its releasing edge slowly, pull off;
         # the switch counts only after `home_debounce_samples` equal readings in a row (one a tick)
         n = cx["home_debounce_samples"]
@@ -297,11 +477,51 @@ class Robot:
             raise Abort()
         hw.encoder.offset += edge[0] * self.x_cpm // self.x_spm
         self.x.set_position(self._read_encoder())
+        self._referenced_here()
         await self.move_x(cx["pull_off_mm"] * self.x_spm)
+        self._referenced_here()
         self.homed = True
+        self.referenced = True
         self.paused = False
         self.state = "IDLE"
         self.emit("homed", (("x_steps", self.enc_steps),))
+
+    async def reref(self):
+        """Re-establish the position at the nearest station marker (after an alarm lost it): stow the
+        lift, search towards the marker the estimate says is nearest at home speed, at most
+        reref_search_mm (more than the widest gap between markers); its edge gives the position."""
+        hw, cx = self.hw, self.cfg["x"]
+        self.state = "REREF"
+        self.homed = False
+        self.emit("rereferencing", ())
+        hw.x_step.enable(True)
+        hw.z_step.enable(True)
+        await self._home_lift()
+        if not hw.z_stow_sw.value():
+            self.trip(alarms.LIFT_NOT_STOWED, "before the marker search")
+            raise Abort()
+        here = self._read_encoder()
+        best = self.marker_x[0]
+        for mx in self.marker_x:
+            if abs(mx - here) < abs(best - here):
+                best = mx
+        dirn = 1 if best >= here else -1
+        self._referenced_here()
+        seen = self.tags_seen
+        self.rerefing = True
+        try:
+            found = await self._move_x_by(dirn * cx["reref_search_mm"] * self.x_spm, cx["home_speed_mm_s"],
+                                          lambda: self.tags_seen != seen)
+        finally:
+            self.rerefing = False
+        if not found or self.alarm:
+            self.trip(alarms.POSITION_LOST, "no marker")
+            raise Abort()
+        self._referenced_here()
+        self.homed = True
+        self.paused = False
+        self.state = "IDLE"
+        self.emit("rereferenced", (("marker", self.last_tag), ("x_steps", self.enc_steps)))
 
     # --- gripper and unit sense --------------------------------------------------------------------
     async def grip(self, close):
@@ -331,11 +551,10 @@ class Robot:
     async def go_to_port(self, port):
         self.hw.side_sel.value(0)
         target = self.site.port_x_mm[port] * self.x_spm
-        if target != self.x.pos:
-            await self.move_x(target)
-            if self.hw.marker.poll() != self.site.port_station[port]:
-                self.trip(alarms.POSITION_LOST, "expected marker %d at %s" % (self.site.port_station[port], self.site.port_names[port]))
-                raise Abort()
+        station = self.site.port_station[port]
+        err = target - self._read_encoder()
+        if self.at_station != station or not -self.corr_steps <= err <= self.corr_steps:
+            await self.move_to_station(target, station)
         self.hw.side_sel.value(self.site.port_side[port])
 
     async def pick(self, uid):
@@ -396,7 +615,7 @@ class Robot:
     # --- jobs --------------------------------------------------------------------------------------
     def _nearest_free(self, port):
         best, best_cost = 0, 0
-        here = self.x.pos // self.x_spm
+        here = self.enc_steps // self.x_spm
         to = self.site.port_x_mm[port]
         for uid in self.ledger.free_units():
             ux = self.site.port_x_mm[self.ledger.port[uid]]
@@ -430,15 +649,26 @@ class Robot:
     def _can_work(self):
         return not self.alarm and self.homed and not self.paused and not self.hold
 
+    def _stopped(self):
+        """After `stop` took effect: nothing moves until `resume`; the job stays first in the queue."""
+        self.stop_requested = False
+        self.jog_target = -1
+        self.paused = True
+        if not self.alarm:
+            self.state = "STOP"
+        self.emit("stopped", (("x_steps", self.enc_steps),))
+
     async def mission_task(self):
         while True:
             self.wake.clear()
-            if self.home_requested and not self.alarm:
-                self.home_requested = False
+            if (self.home_requested or self.reref_requested) and not self.alarm:
+                rerefing, self.home_requested, self.reref_requested = self.reref_requested, False, False
                 try:
-                    await self.home()
+                    await (self.reref() if rerefing else self.home())
                 except Abort:
                     pass
+                if self.stop_requested:
+                    self._stopped()
                 continue
             if self.jog_target >= 0 and self._can_work():
                 target, self.jog_target = self.jog_target, -1
@@ -450,6 +680,8 @@ class Robot:
                     pass
                 if not self.alarm:
                     self.state = "IDLE"
+                if self.stop_requested:
+                    self._stopped()
                 continue
             if self._can_work() and self.jobs:
                 bay = self.jobs[0]
@@ -462,6 +694,8 @@ class Robot:
                 self.busy_bay = 0
                 if not self.alarm:
                     self.state = "IDLE"
+                if self.stop_requested:
+                    self._stopped()
                 if done:
                     if self.jobs and self.jobs[0] == bay:
                         self.jobs.pop(0)
@@ -471,9 +705,11 @@ class Robot:
             await self.wake.wait()
 
     def start(self):
-        """Create the robot's tasks on the running event loop."""
-        return (asyncio.create_task(self.supervise_task()), asyncio.create_task(self.motion_task()),
-                asyncio.create_task(self.mission_task()))
+        """Create the robot's tasks on the running event loop (once: a second call returns them)."""
+        if self.tasks is None:
+            self.tasks = (asyncio.create_task(self.supervise_task()), asyncio.create_task(self.motion_task()),
+                          asyncio.create_task(self.mission_task()))
+        return self.tasks
 
     # --- the command interface ---------------------------------------------------------------------
     def command(self, line):
@@ -542,11 +778,38 @@ class Robot:
     def cmd_home(self):
         if self.alarm:
             return "error: alarm %d %s active: reset first" % (self.alarm, alarms.name(self.alarm))
-        if self.busy_bay or self.state == "HOME":
+        if self.busy_bay or self.state in ("HOME", "REREF") or self.reref_requested:
             return "error: busy"
         self.home_requested = True
         self.wake.set()
         return "ok homing"
+
+    def cmd_reref(self):
+        if self.alarm:
+            return "error: alarm %d %s active: reset first" % (self.alarm, alarms.name(self.alarm))
+        if not self.referenced:
+            return "error: not homed since boot: home first"
+        if self.busy_bay or self.state in ("HOME", "REREF", "JOG") or self.home_requested or self.reref_requested:
+            return "error: busy"
+        self.reref_requested = True
+        self.wake.set()
+        return "ok reref"
+
+    def cmd_stop(self):
+        if self.alarm:
+            return "error: alarm active"
+        if self.stop_requested:
+            return "error: already stopping"
+        if not (self.busy_bay or self.state in ("HOME", "REREF", "JOG") or self.jog_target >= 0
+                or self.home_requested or self.reref_requested):
+            return "error: nothing to stop"
+        self.stop_requested = True
+        self.jog_target = -1
+        self.home_requested = self.reref_requested = False
+        self.hold = False  # a held move is abandoned too
+        self.emit("stop", ())
+        self.wake.set()
+        return "ok stopping"
 
     def cmd_reset(self):
         if not self.alarm:
@@ -566,7 +829,7 @@ class Robot:
         self.paused = True
         self.state = "IDLE"
         self.emit("reset", (("code", code),))
-        return "ok alarm %d cleared; %s" % (code, "home to continue" if not self.homed else "resume to continue")
+        return "ok alarm %d cleared; %s" % (code, "home or reref to continue" if not self.homed else "resume to continue")
 
     def cmd_hold(self):
         if self.alarm:
@@ -588,7 +851,7 @@ class Robot:
             return "error: jog needs a homed robot without alarm"
         if self.busy_bay or self.moving or self.jog_target >= 0 or self.hold or self.paused:
             return "error: busy"
-        target = self.x.pos + mm * self.x_spm
+        target = self.enc_steps + mm * self.x_spm
         if mm == 0 or not 0 <= target <= cx["travel_mm"] * self.x_spm:
             return "error: jog %d mm would end at %s mm, outside 0..%d" % (mm, _mm(target, self.x_spm), cx["travel_mm"])
         self.jog_target = target
@@ -604,8 +867,12 @@ class Robot:
             self.wake.set()
             return "ok resumed"
         if not self.homed:
-            return "error: position not established: home first"
+            return "error: position not established: home (or reref) first"
+        if self.stop_requested:
+            return "error: still stopping"
         self.paused = False
+        if self.state == "STOP":
+            self.state = "IDLE"
         self.wake.set()
         return "ok resumed"
 
@@ -632,6 +899,8 @@ _COMMANDS = {
     "reset": (Robot.cmd_reset, 0),
     "resume": (Robot.cmd_resume, 0),
     "hold": (Robot.cmd_hold, 0),
+    "stop": (Robot.cmd_stop, 0),
+    "reref": (Robot.cmd_reref, 0),
     "jog": (Robot.cmd_jog, 1),
     "status": (Robot.cmd_status, 0),
     "alarms": (Robot.cmd_alarms, 0),

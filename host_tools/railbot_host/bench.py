@@ -71,6 +71,9 @@ BOUNDS: dict[str, tuple[str, object]] = {
     "upy_firmware_from_mpy": ("is", True),
     "homing_repeatability_mm": ("<=", 0.5),
     "homing_alarms": ("==", 0),
+    "bay_stop_error_mm_max": ("<=", 2.0),
+    "bay_stop_alarms": ("==", 0),
+    "lost_steps_5pct_alarm": ("==", 1),
     # issue 3: step generation, measured by the emulator-proven law on the planner's words
     "pio_step_timing_max_err_us": ("<=", 1.0),
     "step_words_per_s_max": ("<=", 2000),
@@ -92,6 +95,8 @@ ORDER = (
     "upy_alloc_per_tick_sim_bytes", "tick_replay_us", "empty_loop_1000_us", "tick_sim_us",
     "upy_day_wall_s", "cpython_day_wall_s", "upy_vs_cpython_day_ratio", "sim_speedup_upy",
     "hold_to_standstill_ms", "hold_bound_ms", "homing_repeatability_mm", "homing_runs", "homing_alarms",
+    "bay_stop_error_mm_max", "bay_stop_runs", "bay_stop_alarms", "bay_stop_approach_ms_mean",
+    "lost_steps_5pct_alarm",
     "pio_step_timing_max_err_us", "step_words_per_s_max", "feed_min_lead_ms", "feed_underrun",
     "pio_max_step_rate_hz", "move_time_ratio_vs_optimal", "peak_speed_ratio", "peak_accel_ratio",
     "upy_alloc_per_segment_bytes", "upy_segment_heap_lock_ok", "segment_cost_ref_ratio", "segment_us",

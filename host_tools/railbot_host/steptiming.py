@@ -115,9 +115,10 @@ class LawOutput:
     `words` holds (word, cycle the word was committed). `run_to(cycle)` pulls words in order: a word
     is pulled when the previous one ends, or when it arrives if the program was waiting."""
 
-    RING = 256
-
     def __init__(self, h: int):
+        from railbot.hal import RING  # the firmware's ring: the feed sees its real capacity
+
+        self.ring = RING
         self.h = h
         self.words: list[int] = []
         self.arrive: list[int] = []
@@ -144,7 +145,7 @@ class LawOutput:
         return len(self.words) - len(self.pulls)
 
     def space(self) -> int:
-        return self.RING - 1 - self.pending()
+        return self.ring - 1 - self.pending()
 
     def put(self, w: int) -> None:
         assert 0 <= w < 1 << 30, w

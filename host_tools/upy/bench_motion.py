@@ -7,7 +7,7 @@ import simboard
 
 simboard.install()
 
-from simboard.rig import Rig, hold_from_full_speed, homing_errors_um  # noqa: E402
+from simboard.rig import Rig, bay_stops, hold_from_full_speed, homing_errors_um  # noqa: E402
 
 HOMINGS = 100
 
@@ -21,4 +21,15 @@ spread = max(errors) - min(errors)
 print("BENCH homing_repeatability_mm %d.%03d" % (spread // 1000, spread % 1000))
 print("BENCH homing_runs %d" % len(errors))
 print("BENCH homing_alarms %d" % (1 if rig.robot.alarm else 0))
+BAY_STOPS = 100
+rig = Rig()
+errors, approach = bay_stops(rig, BAY_STOPS)
+worst = max(abs(e) for e in errors) if errors else 999999
+print("BENCH bay_stop_error_mm_max %d.%03d" % (worst // 1000, worst % 1000))
+print("BENCH bay_stop_runs %d" % len(errors))
+print("BENCH bay_stop_alarms %d" % (1 if rig.robot.alarm else 0))
+print("BENCH bay_stop_approach_ms_mean %d" % (sum(approach) // len(approach) if approach else 0))
+rig = Rig()
+bay_stops(rig, 5, lost_steps_ppm=50000)
+print("BENCH lost_steps_5pct_alarm %d" % (1 if rig.robot.alarm == 4 else 0))  # FOLLOWING_ERROR
 print("BENCH_DONE")

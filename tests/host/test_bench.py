@@ -142,7 +142,9 @@ def _good_figures():
             "homing_repeatability_mm": 0.45, "homing_alarms": 0,
             "pio_step_timing_max_err_us": 0.72, "step_words_per_s_max": 1900, "feed_min_lead_ms": 55,
             "feed_underrun": False, "pio_max_step_rate_hz": 500000, "move_time_ratio_vs_optimal": 1.0,
-            "peak_speed_ratio": 1.0001, "peak_accel_ratio": 1.006}
+            "peak_speed_ratio": 1.0001, "peak_accel_ratio": 1.006, "upy_alloc_per_segment_bytes": 0,
+            "upy_segment_heap_lock_ok": True, "bay_stop_error_mm_max": 1.25, "bay_stop_alarms": 0,
+            "lost_steps_5pct_alarm": 1}
 
 
 @pytest.mark.parametrize("bad, rc", [({}, 0), ({"upy_alloc_per_tick_bytes": 64}, 1),

@@ -95,3 +95,46 @@ def homing_errors_um(rig, count, scatter_um=200, chatter_um=50):
         assert rig.cmd("jog %d" % (100 + 37 * (i % 20))).startswith("ok")  # start the next one elsewhere
         rig.until(lambda: "jogged" in rig.kinds(), 60)
     return errors
+
+
+def run_task(rig, coro, limit_s):
+    """Run one firmware coroutine (e.g. robot.go_to_port(p)) on the board until it ends (or aborts)."""
+    from simboard import vasyncio
+    done = [False]
+
+    async def wrap():
+        try:
+            await coro
+        except Exception:  # an Abort: the alarm is the record
+            pass
+        done[0] = True
+
+    vasyncio.create_task(wrap())
+    rig.until(lambda: done[0], limit_s, 10)
+
+
+def position_faults(plant, lost_steps_ppm=5000):
+    """The closed-loop figure's faults: 0-3 % varying wheel slip, lost drive steps, +-2 counts of
+    encoder noise, +-1 mm marker-edge jitter, the marker line at 9600 baud."""
+    plant.inject_position_faults(slip_max_pct_x100=300, lost_steps_ppm=lost_steps_ppm, noise_counts=2,
+                                 jitter_um=1000, baud=9600)
+
+
+def bay_stops(rig, count, lost_steps_ppm=5000):
+    """`count` moves from station to random other stations (bay ports) under position_faults; returns
+    (true x minus port x in um for each stop, approach ms for each stop). Stops at the first alarm."""
+    robot, plant, rng = rig.robot, rig.plant, rig.board.rng
+    position_faults(plant, lost_steps_ppm)
+    errors, approach = [], []
+    station = -1
+    for _ in range(count):
+        port = 2 * rng.below(robot.site.bays // 2)
+        while robot.site.port_station[port] == station:
+            port = 2 * rng.below(robot.site.bays // 2)
+        station = robot.site.port_station[port]
+        run_task(rig, robot.go_to_port(port), 300)
+        if robot.alarm:
+            break
+        errors.append(plant.x.um() - plant.port_x_um[port])
+        approach.append(robot.approach_ms)
+    return errors, approach

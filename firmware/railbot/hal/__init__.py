@@ -7,8 +7,8 @@ from railbot.hal.pio import step_pulses, quadrature, READ_COUNT, PULL_BLOCK, MOV
 
 # Step words reach the step program through a DMA ring: RING words in a 4*RING-byte aligned window of
 # a buffer twice that size, read with the DMA's address wrap (RING_BITS) and paced by the SM's TX DREQ.
-RING = 256
-_RING_BITS = 10  # 2**10 bytes = RING words
+RING = 128
+_RING_BITS = 9  # 2**9 bytes = RING words
 _DMA_ABORT = 0x50000444  # DMA CHAN_ABORT (RP2040 datasheet 2.5.7): write 1 << channel
 _DREQ_PIO0_TX0 = 0
 
