@@ -285,10 +285,10 @@ def measure(spec: AxisSpec | None = None, travel_steps: int | None = None) -> di
     spec = spec or sim_x()
     travel = travel_steps or sim_travel_steps()
     fig: dict = {}
-    h = spec.cycles(spec.pulse_ns) - 2
+    h = spec.cycles(spec.pulse_ns) - 2  # the high count in ISR: STEP high h + 2 cycles
     worst_err = 0.0
     for label, n in (("60m", travel), ("2600mm", 2600 * spec.steps_per_mm)):
-        words, h = plan(spec, n)
+        words, _ = plan(spec, n)
         e = edges(words, h)
         ideal = trapezoid_times(n, spec.v, spec.a)
         assert len(e) == n, (len(e), n)
