@@ -10,7 +10,7 @@ def test_hold_mid_traverse_ramps_down_waits_and_resume_completes_the_job():
     rig = Rig(units=[(1, "D27L")])
     standstill_ms = hold_from_full_speed(rig)
     assert ("hold", ()) in rig.events and rig.plant.held == 1
-    # 1 m/s at 0.5 m/s^2: 2000 ms, plus the queued lead (8 words of 10 ms) and a tick or two
+    # 1 m/s at 0.5 m/s^2: 2000 ms, plus the queued lead (80 ms of words in the DMA ring) and a tick or two
     assert 2000 <= standstill_ms <= 2000 + 80 + 30, standstill_ms
     stopped = rig.plant.x.um()
     assert "HOLD" in rig.cmd("status")
