@@ -26,8 +26,14 @@ How the simulation's own costs are kept out:
   simulated asyncio's one shared StopIteration grows a traceback entry (12 bytes) per sleep: it
   is replaced by a fresh one at every reading. This script's own dead stack slots are overwritten
   (_scrub) before readings, as MicroPython's GC scans a suspended generator's whole state.
-- tick: the real tick runs against the simulated hardware, whose Python code allocates (step
-  FIFO list, 32-bit masks, virtual ticks beyond 2**30). So consecutive real ticks are recorded at
+- garbage: the GC is conservative, here as on a board: any raw word (bytecode, qstr text, array
+  data, a big int's digits) equal to the address of a dead block keeps that block, and what it
+  points to, alive from one collection to the next. So what the sim leaves as garbage can be held
+  and counted as growth: the simulated hardware makes none per control tick or step word (no
+  product past 2**30, no tuple or dict per word, no bound method per call), and the firmware
+  zeroes its step rings once the DMA has read them.
+- tick: the real tick runs against the simulated hardware, whose Python code may allocate (a
+  step FIFO list that grows, a boxed 32-bit count). So consecutive real ticks are recorded at
   the machine/rp2 level (every Pin, StateMachine, UART, WDT, PWM, ADC call, and the firmware's
   `time`), then replayed through preallocated fakes; the replay must end in exactly the state the
   real ticks ended in, and it is what is measured (allocation, heap_lock, time).

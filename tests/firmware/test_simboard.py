@@ -65,6 +65,25 @@ def test_ticks_wrap_like_micropython():
     assert b == 5 and ticks_diff(b, a) == 10 and ticks_diff(a, b) == -10
 
 
+def test_virtual_ticks_us_past_2_30_us():
+    import gc
+    from simboard import vclock, vtime
+
+    saved = vclock.current()
+    clock = Clock()
+    vclock.set_current(clock)
+    try:
+        for ms in (0, 1, 1073741, 1073742, 1234567, 86399999, 3 * 86400000 + 7):
+            clock.now_ms = ms
+            assert vtime.ticks_us() == (ms * 1000) & (TICKS_PERIOD - 1), ms
+        if hasattr(gc, "mem_alloc"):  # MicroPython: (ms * 1000) past 2**30 would be a big int per call
+            a = gc.mem_alloc()
+            vtime.ticks_us()
+            assert gc.mem_alloc() == a
+    finally:
+        vclock.set_current(saved)
+
+
 def test_rng_known_values():
     # fixed expectations, checked under both interpreters: a change here changes every simulated day
     r = Rng(1)

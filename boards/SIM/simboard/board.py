@@ -90,7 +90,8 @@ class _QuadModel:
                                % (word,))
         if self.rx is not None:
             raise RuntimeError("quadrature: exec(READ_COUNT) with a count not yet taken by get()")
-        self.rx = (self.plant.encoder_counts() - self.offset) & 0xFFFFFFFF
+        c = self.plant.encoder_counts() - self.offset
+        self.rx = c if c >= 0 else c + 0x100000000  # X as 32 bits (no `& 0xFFFFFFFF`: a big int per read)
 
     def get(self):
         w = self.rx

@@ -36,7 +36,8 @@ class StepAxis:
         self.dma = None  # a simulated rp2.DMA channel refilling the FIFO
         self.cyc = 125  # state-machine cycles per us (set from the StateMachine's freq)
         self.h = None  # the high count in ISR (set by the program's start-up exec)
-        self.word = None  # (dir, n, first edge, period, end) in cycles, being executed
+        self.word = None  # the step word being executed, decoded (in cycles) into w_dir .. w_end
+        self.w_dir = self.w_n = self.w_first = self.w_period = self.w_end = 0
         self.phase = 0  # cycles into the word
         self.enable_pin = 1  # TMC2209 EN is active low: 1 = off
         self.estop = False
@@ -86,17 +87,28 @@ class StepAxis:
                     break
                 if self.h is None:
                     raise RuntimeError("%s: step words before ISR was loaded with the high count" % self.name)
-                d, n, low = decode_word(self.fifo.pop(0))
+                # decoded into attributes, not a tuple: a word allocates nothing (the bench's heap readings)
+                w = self.fifo.pop(0)
+                n = ((w >> 1) & 0x7F) + 1
+                low = (w >> 8) & 0x3FFFFF
                 period = low + self.h + PERIOD_OVERHEAD
-                self.word = (d, n, FIRST_EDGE + low, period, WORD_OVERHEAD + n * period)
+                self.word = w
+                self.w_dir = 1 if w & 1 else -1
+                self.w_n = n
+                self.w_first = FIRST_EDGE + low
+                self.w_period = period
+                self.w_end = WORD_OVERHEAD + n * period
                 self.phase = 0
-            d, n, first, period, end = self.word
+            n = self.w_n
+            first = self.w_first
+            period = self.w_period
+            end = self.w_end
             take = end - self.phase
             if take > left:
                 take = left
             before = self._edges(self.phase, n, first, period)
             self.phase += take
-            moved += d * (self._edges(self.phase, n, first, period) - before)
+            moved += self.w_dir * (self._edges(self.phase, n, first, period) - before)
             left -= take
             if self.phase >= end:
                 self.word = None

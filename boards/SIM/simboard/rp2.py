@@ -356,10 +356,10 @@ class StateMachine:
         # MicroPython takes an int as the instruction word (a str would go through asm_pio_encode)
         if not isinstance(instr, int):
             raise TypeError("the simulated rp2 takes only an instruction word (int) in exec(), got %r" % (instr,))
-        run = getattr(self._model, "exec", None)
-        if run is None:
+        model = self._model
+        if not hasattr(model, "exec"):  # (getattr would allocate a bound method per call)
             raise RuntimeError("the simulated board models no exec() for program %r" % (self.program.name,))
-        run(instr)
+        model.exec(instr)
 
     def irq(self, handler=None, trigger=0, hard=False):
         pass
@@ -393,6 +393,14 @@ class DMA:
         self._busy = False
         self._ctrl = 0
         self._mask = 0
+        # What config() has checked, kept so that re-arming the same ring (every feed) and reading
+        # each word allocate nothing: the state machine and ctrl checked, the buffer being read,
+        # the address of its first word and its length in words.
+        self._sm = None
+        self._sm_ctrl = -1
+        self._buf = None
+        self._buf_addr = 0
+        self._buf_words = 0
 
     def pack_ctrl(self, default=None, **kw):
         v = default if default is not None else (
@@ -425,7 +433,7 @@ class DMA:
             self._count = count
         if ctrl >= 0:
             self._ctrl = ctrl
-        if write is not None:
+        if write is not None and (write is not self._sm or self._ctrl != self._sm_ctrl):
             model = getattr(write, "_model", None)
             axis = getattr(model, "axis", None)
             if axis is None:
@@ -435,13 +443,30 @@ class DMA:
                 raise RuntimeError("simulated DMA: a step ring needs size=2, inc_read, not inc_write, read ring, "
                                    "treq_sel = the state machine's TX DREQ, got %r" % (f,))
             self._mask = (1 << f["ring_size"]) - 1 if f["ring_size"] else -1
-            if self._mask != -1:  # the whole wrap window must be one buffer
-                lo = self._read & ~self._mask
-                if uctypes_resolve(lo)[0] is not uctypes_resolve(lo + self._mask - 3)[0]:
-                    raise RuntimeError("simulated DMA: the ring window at 0x%08x is not inside one buffer" % lo)
+            self._sm = write
+            self._sm_ctrl = self._ctrl
             axis.dma = self
+        if self._sm is not None:
+            self._bind()
         if trigger and self._count > 0 and self._ctrl & 1:
             self._busy = True
+
+    def _bind(self):
+        """Find the buffer the reads come from (the whole wrap window must be one buffer)."""
+        if self._mask != -1:
+            lo = self._read & ~self._mask
+            hi = lo + self._mask - 3
+        else:
+            lo = hi = self._read
+        b = self._buf_addr
+        if self._buf is not None and b <= lo and hi < b + 4 * self._buf_words:
+            return
+        buf, off = uctypes_resolve(lo)
+        if uctypes_resolve(hi)[0] is not buf:
+            raise RuntimeError("simulated DMA: the ring window at 0x%08x is not inside one buffer" % lo)
+        self._buf = buf
+        self._buf_addr = lo - off
+        self._buf_words = len(buf)
 
     def active(self, value=None):
         if value is not None:
@@ -470,9 +495,13 @@ class DMA:
         """The next word for the FIFO, or None when the channel is not running."""
         if not self._busy:
             return None
-        buf, off = uctypes_resolve(self._read)
-        word = buf[off // 4]
         a = self._read
+        i = (a - self._buf_addr) >> 2
+        if not 0 <= i < self._buf_words:  # only a transfer without a ring can run off its buffer
+            uctypes_resolve(a)  # raises for an address no buffer holds
+            self._bind()
+            i = (a - self._buf_addr) >> 2
+        word = self._buf[i]
         self._read = (a & ~self._mask) | ((a + 4) & self._mask) if self._mask != -1 else a + 4
         self._count -= 1
         if self._count == 0:

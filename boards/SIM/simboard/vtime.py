@@ -8,7 +8,10 @@ def ticks_ms():
 
 
 def ticks_us():
-    return (vclock._current[0].now_ms * 1000) & TICKS_MASK
+    # (now_ms * 1000) & TICKS_MASK, with no product above 2**30: after 18 virtual minutes that one
+    # is a big int, which MicroPython allocates at every call (garbage the real ticks_us never makes)
+    a = vclock._current[0].now_ms & 0x7FFFFFF  # 1000 = 8 * 125: (a * 125) mod 2**27, then * 8
+    return ((((((a >> 20) * 125) & 0x7F) << 20) + (a & 0xFFFFF) * 125) & 0x7FFFFFF) << 3
 
 
 def ticks_cpu():

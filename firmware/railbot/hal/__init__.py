@@ -44,6 +44,7 @@ class StepOutput:
         self.w = 0  # next ring index to write
         self.armed_end = 0  # ring index where the armed transfer ends
         self.armed = False  # the channel has been given a transfer (its READ_ADDR is ours)
+        self.dirty = False  # words written since the ring was last zeroed
         sm.active(1)
 
     def _unarmed(self):
@@ -54,11 +55,24 @@ class StepOutput:
 
     def pending(self):
         """Words not yet pulled by the step program (ring and FIFO)."""
-        return self.dma.count + self._unarmed() + self.sm.tx_fifo()
+        ring = self.dma.count + self._unarmed()
+        if ring == 0 and self.dirty:
+            self._clear()
+        return ring + self.sm.tx_fifo()
+
+    def _clear(self):
+        # Every word has been read: zero the ring. MicroPython's GC scans an array's data like any
+        # other block, so a stale word equal to the address of a heap block would keep that block
+        # (and all it points to) alive for as long as the robot stands still.
+        buf = self.buf
+        for i in range(self.off, self.off + RING):
+            buf[i] = 0
+        self.dirty = False
 
     def put(self, word):
         self.buf[self.off + self.w] = word
         self.w = (self.w + 1) % RING
+        self.dirty = True
 
     def commit(self):
         new = self._unarmed()
