@@ -24,9 +24,12 @@ carries the remainder.
 """
 import time
 from micropython import const
+from railbot.hal import RING
 from railbot.hal.pio import WORD_OVERHEAD, PERIOD_OVERHEAD, STEPS_MAX, LOW_MAX
 
-_RING = const(128)  # >= the StepOutput ring (hal.RING); per-word start/end positions for the following error
+# per-word start/end positions for the following error: room for every word not yet pulled (the
+# ring's RING - 1 plus the FIFO's 8) and the one executing
+_RING = RING + 8
 _SAG_BUDGET = const(90)  # cycles (0.72 us at 125 MHz) of chord sag + rounding, words of 1..2 steps
 _SAG_BUDGET_RUN = const(45)  # for longer words: their error would show in the acceleration
 _N_RAMP = const(64)

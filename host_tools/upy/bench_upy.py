@@ -717,10 +717,12 @@ def phase_tick(board, robot):
         raise
     note("tick: replayed hardware: %s" % ", ".join(
         "%s(%s)" % (f.name, "/".join(f.methods)) for f in rep.fakes if f.methods))
-    note("tick: the %d replayed ticks cover %d steps, %d step words, %d marker bytes, tags %d -> %d" % (
-        REC_TICKS, abs(_val(s1, robot.x, "pos") - _val(s0, robot.x, "pos")), sum(f.n[PUT] for f in rep.fakes),
-        sum(sum(r for r in f.rets[READINTO] if r) for f in rep.fakes),
-        _val(s0, robot.hw.marker, "last_tag"), _val(s1, robot.hw.marker, "last_tag")))
+    note("tick: the %d replayed ticks cover %d steps, %d step words (%d DMA re-arms), %d marker bytes, "
+         "markers seen %d -> %d" % (
+             REC_TICKS, abs(_val(s1, robot.x, "pos") - _val(s0, robot.x, "pos")),
+             _val(s1, robot.x, "words_total") - _val(s0, robot.x, "words_total"),
+             sum(f.n[CONFIG] for f in rep.fakes), sum(sum(r for r in f.rets[READINTO] if r) for f in rep.fakes),
+             _val(s0, robot, "tags_seen"), _val(s1, robot, "tags_seen")))
 
     try:
         _replayed(robot, rep, objs, s0, s1, tick, clock_cost)
