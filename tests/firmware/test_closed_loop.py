@@ -9,22 +9,6 @@ def _traversing(rig, beyond_mm):
     return rig.robot.x.busy() and rig.plant.x.um() > beyond_mm * 1000
 
 
-def test_marker_line_arrives_byte_by_byte_after_the_edge_at_9600_baud():
-    rig = Rig(home=False)
-    plant = rig.plant
-    plant.inject_position_faults(baud=9600)
-    x0 = plant.x.um()
-    plant.tag_in_range = None
-    plant.stations.insert(0, (99, x0 + plant.marker_window_um + 500))  # a window edge 0.5 mm on
-    plant.x.steps += 20  # the carriage moved 1 mm in the 1 ms from t = 1000 ms: the edge at 1000.5 ms
-    plant._markers(x0, 1000000, 1000)
-    assert plant.marker_rx == b"" and len(plant.marker_pending) == 4
-    plant._deliver_marker_bytes(1002700)  # a byte every 1.04 ms from the edge
-    assert plant.marker_rx == b"T9"
-    plant._deliver_marker_bytes(1004700)
-    assert plant.marker_rx == b"T99\n" and not plant.marker_pending
-
-
 def test_bay_stops_within_2_mm_under_slip_lost_steps_noise_and_jitter():
     rig = Rig()
     errors, approach = bay_stops(rig, 12)

@@ -66,10 +66,9 @@ def test_a_move_is_exactly_its_steps_in_small_int_words():
         assert total == steps and ax.pos == steps
 
 
-def test_planning_allocates_nothing():
-    out = Words(4000)
-    ax = x_axis(out)
-    ax.move_to(52000)  # 2.6 m: the ramp up, cruise and the ramp down
+def plan_locked(ax, steps):
+    """Plan a whole move under heap_lock (MemoryError on MicroPython if a word allocates)."""
+    ax.move_to(steps)
     ax._next_word()
     micropython.heap_lock()
     try:
@@ -77,7 +76,11 @@ def test_planning_allocates_nothing():
             ax._next_word()
     finally:
         micropython.heap_unlock()
-    assert ax.pos == 52000
+    assert ax.pos == steps
+
+
+def test_planning_allocates_nothing():
+    plan_locked(x_axis(Words(4000)), 52000)  # 2.6 m: the ramp up, cruise and the ramp down
 
 
 def test_stop_ramps_down_from_any_point_at_the_configured_rate():

@@ -2,10 +2,9 @@
 
 Timing, acceleration and jerk measured from the step law are in tests/host/test_step_timing.py.
 """
-import micropython
 from railbot.scurve import JerkAxis, muldiv, REM
 from simboard.rig import Rig
-from test_planner import Words, HZ, HIGH
+from test_planner import Words, HZ, HIGH, plan_locked
 
 JERK = 10000  # mm/s^3: 200 000 steps/s^3 on the SIM carriage (20 steps/mm)
 
@@ -45,17 +44,7 @@ def test_every_move_is_exactly_its_steps():
 
 
 def test_planning_allocates_nothing():
-    out = Words(6000)
-    ax = x_axis(out)
-    ax.move_to(52000)
-    ax._next_word()
-    micropython.heap_lock()
-    try:
-        while ax.queued_motion():
-            ax._next_word()
-    finally:
-        micropython.heap_unlock()
-    assert ax.pos == 52000
+    plan_locked(x_axis(Words(6000)), 52000)
 
 
 def test_stop_in_cruise_ramps_down_over_the_ramp_length():
