@@ -86,7 +86,7 @@ class Axis:
     """Commanded position in steps; `feed()` runs every control tick and allocates nothing."""
 
     def __init__(self, out, steps_per_mm, v_max_mm_s, a_max_mm_s2, pio_hz=125000000, high_cycles=125,
-                 dir_setup_cycles=125):
+                 dir_setup_cycles=125, track=True):
         self.out = out
         self.steps_per_mm = steps_per_mm
         self.v_max = v_max_mm_s * steps_per_mm
@@ -126,8 +126,11 @@ class Axis:
         self.n_chunk = STEPS_MAX
         self.v = 0  # step rate of the last queued word, steps/s
         # execution bookkeeping
-        self.starts = [0] * _RING  # commanded position at the start and end of each queued word
-        self.ends = [0] * _RING
+        # commanded position at the start and end of each queued word, for following_error(); an axis
+        # without a measuring system (track=False: the lift) keeps none
+        self.track = track
+        self.starts = [0] * _RING if track else None
+        self.ends = [0] * _RING if track else None
         self.queued = 0  # words put since the start of the move
         self.words_total = 0
         self.t_end = 0  # ticks_us when the queued words run out (when fed without underrun)
@@ -316,11 +319,12 @@ class Axis:
                 p = self.p_max
             self.lag += WORD_OVERHEAD + n * p - span
             low = p - self.h - PERIOD_OVERHEAD
-        i = self.queued % _RING
-        self.starts[i] = self.pos
         self.out.put((low << 8) | ((n - 1) << 1) | (1 if self.dir > 0 else 0))
+        if self.track:
+            i = self.queued % _RING
+            self.starts[i] = self.pos
+            self.ends[i] = self.pos + self.dir * n
         self.pos += self.dir * n
-        self.ends[i] = self.pos
         self.queued += 1
         self.words_total += 1
         cycles = WORD_OVERHEAD + n * p + self.t_frac
@@ -399,6 +403,8 @@ class Axis:
     # --- supervision ---------------------------------------------------------------------------------
     def following_error(self, measured):
         """Steps by which `measured` lies outside the span of the word being executed (0 inside)."""
+        if not self.track:
+            raise ValueError("following_error on an axis built with track=False")
         pending = self.out.pending()
         if self.queued == 0 or pending >= self.queued:
             lo = hi = self.pos

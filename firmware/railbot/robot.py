@@ -64,14 +64,16 @@ def _cycles(ns, hz):
     return c if c > 2 else 2
 
 
-def _axis(out, c, hz, high):
-    """The planner for one axis from its board data: trapezoidal, or S-curve with `jerk_mm_s3`."""
+def _axis(out, c, hz, high, track):
+    """The planner for one axis from its board data: trapezoidal, or S-curve with `jerk_mm_s3`;
+    `track` keeps the per-word records following_error() needs (the carriage, not the lift)."""
     setup = _cycles(c["dir_setup_ns"], hz)
     if c["jerk_mm_s3"]:
         from railbot.scurve import JerkAxis  # only boards that use it pay for the module
 
-        return JerkAxis(out, c["steps_per_mm"], c["v_max_mm_s"], c["a_max_mm_s2"], c["jerk_mm_s3"], hz, high, setup)
-    return Axis(out, c["steps_per_mm"], c["v_max_mm_s"], c["a_max_mm_s2"], hz, high, setup)
+        return JerkAxis(out, c["steps_per_mm"], c["v_max_mm_s"], c["a_max_mm_s2"], c["jerk_mm_s3"], hz, high,
+                        setup, track)
+    return Axis(out, c["steps_per_mm"], c["v_max_mm_s"], c["a_max_mm_s2"], hz, high, setup, track)
 
 
 class Robot:
@@ -84,8 +86,8 @@ class Robot:
         hz = t["pio_hz"]
         xh, zh = _cycles(cx["step_pulse_ns"], hz), _cycles(cz["step_pulse_ns"], hz)
         self.hw = hw = Hardware(pins, t["watchdog_ms"], hz, xh, zh)
-        self.x = _axis(hw.x_step, cx, hz, xh)
-        self.z = _axis(hw.z_step, cz, hz, zh)
+        self.x = _axis(hw.x_step, cx, hz, xh, True)
+        self.z = _axis(hw.z_step, cz, hz, zh, False)  # no measuring system on the lift
         self.x_spm = cx["steps_per_mm"]
         self.z_spm = cz["steps_per_mm"]
         self.x_cpm = cx["counts_per_mm"]

@@ -63,8 +63,9 @@ class JerkAxis(Axis):
     """Axis with jerk-limited ramps; the rest (feeding, busy, following error) is Axis's."""
 
     def __init__(self, out, steps_per_mm, v_max_mm_s, a_max_mm_s2, jerk_mm_s3, pio_hz=125000000,
-                 high_cycles=125, dir_setup_cycles=125):
-        Axis.__init__(self, out, steps_per_mm, v_max_mm_s, a_max_mm_s2, pio_hz, high_cycles, dir_setup_cycles)
+                 high_cycles=125, dir_setup_cycles=125, track=True):
+        Axis.__init__(self, out, steps_per_mm, v_max_mm_s, a_max_mm_s2, pio_hz, high_cycles, dir_setup_cycles,
+                      track)
         j = jerk_mm_s3 * steps_per_mm
         self.da = j // 1000 if j >= 1000 else 1  # steps/s^2 gained per 1 ms slice
         self.m_full = self.a // self.da  # slices of jerk from 0 to a_max (a_max rounded down to da)
