@@ -8,7 +8,18 @@ from railbot.motion import Axis
 from railbot.site import Site
 from railbot.ledger import Ledger, CARRIED, FREE, SERVING, IN_USE
 
-_CP_SAMPLES = const(8)
+# Control pilot (docs/safety.md): 46 ADC samples 24 us apart span 1.1 ms, a whole 1 kHz PWM period
+# plus its shortest HIGH phase (5 %, 50 us), which then holds at least 2 neighbouring samples.
+_CP_SAMPLES = const(46)
+_CP_GAP_US = const(24)
+_CP_TRIES = const(6)  # classifications to find two in a row that agree
+# IEC 61851 HIGH-level thresholds on the raw ADC value (-12..+12 V -> 0..65535). A needs 11 V (the
+# norm's lower bound for A) rather than the 10.5 V midpoint: noise errs towards B, a vehicle.
+_CP_A = const((12000 + 11000) * 65535 // 24000)
+_CP_B = const((12000 + 7500) * 65535 // 24000)
+_CP_C = const((12000 + 4500) * 65535 // 24000)
+_CP_D = const((12000 + 1500) * 65535 // 24000)
+_CP_E = const((12000 - 6000) * 65535 // 24000)
 _FAST_TRIES = const(4)  # fast moves towards a station's approach point (lost steps leave it short)
 _CORRECTIONS = const(3)  # short moves after the marker re-reference
 _TRAVEL_CAP = const(0x400000)  # travel counters stop here: limits stay small ints
@@ -18,19 +29,50 @@ class Abort(Exception):
     """Unwinds a sequence when an alarm is raised; the alarm itself is the record."""
 
 
-def cp_state(mv):
-    """IEC 61851 control-pilot state from the high level in millivolts."""
-    if mv >= 10500:
+def cp_high(adc):
+    """The pilot's HIGH level (raw ADC) over one PWM period: the highest median of three neighbouring
+    samples, so a single-sample spike never counts, whatever the PWM's phase and duty."""
+    a = b = 0
+    top = 0
+    for _ in range(_CP_SAMPLES):
+        c = adc.read_u16()
+        if a < b:
+            lo, hi = a, b
+        else:
+            lo, hi = b, a
+        m = hi if c > hi else c if c > lo else lo
+        if m > top:
+            top = m
+        a, b = b, c
+        time.sleep_us(_CP_GAP_US)
+    return top
+
+
+def cp_state(raw):
+    """IEC 61851 control-pilot state from the HIGH level (raw ADC)."""
+    if raw >= _CP_A:
         return "A"
-    if mv >= 7500:
+    if raw >= _CP_B:
         return "B"
-    if mv >= 4500:
+    if raw >= _CP_C:
         return "C"
-    if mv >= 1500:
+    if raw >= _CP_D:
         return "D"
-    if mv >= -1500:
+    if raw >= _CP_E:
         return "E"
     return "F"
+
+
+def cp_read(adc):
+    """The pilot state, debounced: the first state two classifications in a row agree on, else "?"
+    (unstable: never read as A, so it blocks a move like a vehicle does)."""
+    last = "?"
+    for _ in range(_CP_TRIES):
+        s = cp_state(cp_high(adc))
+        if s == last:
+            return s
+        last = s
+    return "?"
 
 
 def _steady(pin, level, n, where):
@@ -542,10 +584,7 @@ class Robot:
         hw = self.hw
         if not hw.holster_sw.value():
             return False, "gun out of holster"
-        mv = 0
-        for _ in range(_CP_SAMPLES):
-            mv += hw.cp_adc.read_u16() * 375 // 1024 - 12000
-        state = cp_state(mv // _CP_SAMPLES)
+        state = cp_read(hw.cp_adc)
         if state != "A":
             return False, "control pilot state " + state
         return True, ""

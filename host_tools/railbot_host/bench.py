@@ -85,6 +85,10 @@ BOUNDS: dict[str, tuple[str, object]] = {
     "peak_accel_ratio": ("<=", 1.02),
     "upy_alloc_per_segment_bytes": ("==", 0),
     "upy_segment_heap_lock_ok": ("is", True),
+    # issue 4: the control-pilot reader (a vehicle, B C or D, never read as A)
+    "cp_classify_accuracy": (">=", 0.999),
+    "cp_dangerous_misreads": ("==", 0),
+    "cp_readings": (">=", 10000),
 }
 
 #: The order of the table (figures not listed follow in name order).
@@ -100,6 +104,7 @@ ORDER = (
     "pio_step_timing_max_err_us", "step_words_per_s_max", "feed_min_lead_ms", "feed_underrun",
     "pio_max_step_rate_hz", "move_time_ratio_vs_optimal", "peak_speed_ratio", "peak_accel_ratio",
     "upy_alloc_per_segment_bytes", "upy_segment_heap_lock_ok", "segment_cost_ref_ratio", "segment_us",
+    "cp_classify_accuracy", "cp_dangerous_misreads", "cp_readings",
 )
 
 

@@ -7,7 +7,7 @@ import simboard
 
 simboard.install()
 
-from simboard.rig import Rig, bay_stops, hold_from_full_speed, homing_errors_um  # noqa: E402
+from simboard.rig import Rig, bay_stops, cp_readings, hold_from_full_speed, homing_errors_um  # noqa: E402
 
 HOMINGS = 100
 
@@ -32,4 +32,11 @@ print("BENCH bay_stop_approach_ms_mean %d" % (sum(approach) // len(approach) if 
 rig = Rig()
 bay_stops(rig, 5, lost_steps_ppm=50000)
 print("BENCH lost_steps_5pct_alarm %d" % (1 if rig.robot.alarm == 4 else 0))  # FOLLOWING_ERROR
+CP_READINGS = 12000  # debounced control-pilot readings: random state, duty, phase; noise and spikes
+rig = Rig(home=False)
+correct, dangerous = cp_readings(rig, CP_READINGS)
+accuracy = correct * 100000 // CP_READINGS
+print("BENCH cp_classify_accuracy %d.%05d" % (accuracy // 100000, accuracy % 100000))
+print("BENCH cp_dangerous_misreads %d" % dangerous)
+print("BENCH cp_readings %d" % CP_READINGS)
 print("BENCH_DONE")

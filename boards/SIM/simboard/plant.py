@@ -14,8 +14,14 @@ PERIOD_OVERHEAD = 5
 FIRST_EDGE = 5
 FIFO_DEPTH = 8  # TX FIFO joined
 
+from simboard import vclock, vtime
+from simboard.rng import Rng
+
+# Control pilot (IEC 61851): the level of each state in V. A, B, C, D are the HIGH level of the
+# EVSE's 1 kHz PWM (LOW is -12 V); E and F are steady.
 CP_VOLTS = {"A": 12, "B": 9, "C": 6, "D": 3, "E": 0, "F": -12}
 VEHICLE_STATES = ("B", "C", "D")
+CP_PERIOD_US = 1000
 
 
 def decode_word(word):
@@ -133,12 +139,17 @@ class StepAxis:
 
 
 class Unit:
-    def __init__(self, uid, port):
+    def __init__(self, uid, port, phase_us=0):
         self.id = uid
         self.port = port  # port index, or None while carried (or dropped)
         self.latched = port is not None
         self.gun_out = False
         self.cp = "A"
+        # The EVSE's PWM on the pilot: duty 5..96 % (100: steady, no current offered: B1, C1, D1).
+        # In state A the pilot is steady +12 V unless cp_pwm_in_a (an EVSE offering current, A2).
+        self.cp_duty_pct = 50
+        self.cp_pwm_in_a = False
+        self.cp_phase_us = phase_us
         self.dropped = False
         self.moves = 0  # times this unit left a port
 
@@ -147,6 +158,11 @@ class Plant:
     def __init__(self, robot_cfg, rng):
         self.cfg = robot_cfg
         self.rng = rng
+        # the pilot's noise has its own generator (seeded from the board's, which it leaves as it
+        # is): reading the pilot does not shift the rest of a seeded day
+        self.cp_rng = Rng(rng.state ^ 0x43500000)
+        self.cp_noise_mv = 300  # uniform +-
+        self.cp_spike_per_mille = 3  # per sample: a spike of 1.5..6 V either way
         x, z = robot_cfg["x"], robot_cfg["z"]
         # hard limit switches 50 mm past each end, mechanical end stops 150 mm past: room for a
         # controlled stop (stop category 1) from the homing seek speed, not from full speed
@@ -214,7 +230,7 @@ class Plant:
         self.stations.sort(key=lambda s: s[1])
         self.units = {}
         for u in site["units"]:
-            self.units[u["id"]] = Unit(u["id"], self.port_name.index(u["port"]))
+            self.units[u["id"]] = Unit(u["id"], self.port_name.index(u["port"]), self.cp_rng.below(CP_PERIOD_US))
 
     def port_index(self, name):
         return self.port_name.index(name)
@@ -230,7 +246,7 @@ class Plant:
         port = self.port_index(port_name)
         u = self.units.get(uid)
         if u is None:
-            u = self.units[uid] = Unit(uid, port)
+            u = self.units[uid] = Unit(uid, port, self.cp_rng.below(CP_PERIOD_US))
         u.port, u.latched, u.dropped = port, True, False
         return u
 
@@ -456,11 +472,23 @@ class Plant:
             c += self.rng.between(-self.encoder_noise_counts, self.encoder_noise_counts)
         return c
 
+    def cp_mv(self, u):
+        """The pilot voltage of unit u now, in mV, noise-free: the PWM is HIGH for the first
+        duty % of each period (shifted by the unit's phase), on the virtual clock in us."""
+        high = CP_VOLTS[u.cp] * 1000
+        if u.cp in ("E", "F") or (u.cp == "A" and not u.cp_pwm_in_a):
+            return high
+        t = ((vclock._current[0].now_ms % CP_PERIOD_US) * 1000 + vtime.sub_us() + u.cp_phase_us) % CP_PERIOD_US
+        return high if t * 100 < u.cp_duty_pct * CP_PERIOD_US else -12000
+
     def cp_raw(self):
-        """The gripped unit's control-pilot high level on the ADC (-12..+12 V -> 0..65535), noisy."""
+        """The gripped unit's control pilot on the ADC (-12..+12 V -> 0..65535), noisy, with spikes."""
         u = self.units[self.held] if self.held is not None else None
-        mv = CP_VOLTS[u.cp] * 1000 if u is not None else -12000
-        mv += self.rng.between(-300, 300)
+        mv = self.cp_mv(u) if u is not None else -12000
+        rng = self.cp_rng
+        mv += rng.between(-self.cp_noise_mv, self.cp_noise_mv)
+        if rng.below(1000) < self.cp_spike_per_mille:
+            mv += rng.between(1500, 6000) * (1 if rng.below(2) else -1)
         raw = (mv + 12000) * 65535 // 24000
         return 0 if raw < 0 else 65535 if raw > 65535 else raw
 

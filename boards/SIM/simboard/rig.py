@@ -138,3 +138,30 @@ def bay_stops(rig, count, lost_steps_ppm=5000):
         errors.append(plant.x.um() - plant.port_x_um[port])
         approach.append(robot.approach_ms)
     return errors, approach
+
+
+CP_STATES = "ABCDEF"
+
+
+def cp_readings(rig, count):
+    """`count` debounced control-pilot readings of a gripped unit, each with a random state, PWM duty
+    (5..96 %, or steady), phase and, in state A, steady +12 V or PWM (an EVSE offering current), under
+    the plant's noise and spikes. Returns (correct readings, dangerous ones: B, C or D read as A)."""
+    from railbot.robot import cp_read
+    plant, rng = rig.plant, rig.board.rng
+    uid = min(plant.units)
+    u = plant.units[uid]
+    plant.held, plant.jaw, plant.jaw_target = uid, 1000, 1000  # the jaws hold the unit's handle
+    correct = dangerous = 0
+    for _ in range(count):
+        u.cp = CP_STATES[rng.below(6)]
+        u.cp_duty_pct = 100 if rng.below(10) == 0 else rng.between(5, 96)
+        u.cp_pwm_in_a = rng.below(2) == 1
+        u.cp_phase_us = rng.below(1000)
+        got = cp_read(rig.robot.hw.cp_adc)  # a few blocking ms, as in a pick
+        rig.board.loop.run_until(rig.now_ms() + 1 + rng.below(4))  # the firmware's tasks (watchdog)
+        if got == u.cp:
+            correct += 1
+        elif got == "A":
+            dangerous += 1
+    return correct, dangerous

@@ -7,11 +7,22 @@ def ticks_ms():
     return vclock._current[0].now_ms & TICKS_MASK
 
 
+# Microseconds slept with sleep_us inside the current millisecond: [the ms they belong to, us].
+# The clock itself counts whole ms; this lets a blocking sampling loop (the control-pilot reader)
+# walk through a 1 ms PWM period. It is dropped as soon as the clock moves on by other means.
+_sub_us = [0, 0]
+
+
+def sub_us():
+    """Microseconds past the current virtual millisecond (0..999)."""
+    return _sub_us[1] if _sub_us[0] == vclock._current[0].now_ms else 0
+
+
 def ticks_us():
     # (now_ms * 1000) & TICKS_MASK, with no product above 2**30: after 18 virtual minutes that one
     # is a big int, which MicroPython allocates at every call (garbage the real ticks_us never makes)
     a = vclock._current[0].now_ms & 0x7FFFFFF  # 1000 = 8 * 125: (a * 125) mod 2**27, then * 8
-    return ((((((a >> 20) * 125) & 0x7F) << 20) + (a & 0xFFFFF) * 125) & 0x7FFFFFF) << 3
+    return ((((((((a >> 20) * 125) & 0x7F) << 20) + (a & 0xFFFFF) * 125) & 0x7FFFFFF) << 3) + sub_us()) & TICKS_MASK
 
 
 def ticks_cpu():
@@ -29,7 +40,13 @@ def sleep_ms(ms):
 
 
 def sleep_us(us):
-    sleep_ms((us + 999) // 1000)
+    clock = vclock._current[0]
+    f = sub_us() + us
+    if f >= 1000:
+        clock.advance_to(clock.now_ms + f // 1000)
+        f %= 1000
+    _sub_us[0] = clock.now_ms
+    _sub_us[1] = f
 
 
 def sleep(s):
