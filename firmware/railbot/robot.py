@@ -34,6 +34,7 @@ def cp_high(adc):
     samples, so a single-sample spike never counts, whatever the PWM's phase and duty."""
     a = b = 0
     top = 0
+    t = time.ticks_us()
     for _ in range(_CP_SAMPLES):
         c = adc.read_u16()
         if a < b:
@@ -44,7 +45,10 @@ def cp_high(adc):
         if m > top:
             top = m
         a, b = b, c
-        time.sleep_us(_CP_GAP_US)
+        t = time.ticks_add(t, _CP_GAP_US)  # on a grid: the loop's own cost is part of the gap
+        d = time.ticks_diff(t, time.ticks_us())
+        if d > 0:
+            time.sleep_us(d)
     return top
 
 

@@ -70,3 +70,39 @@ def test_a_reading_allocates_nothing():
             assert gc.mem_alloc() == a and state == "B"
     finally:
         vclock.set_current(saved)
+
+
+def test_sleep_us_walks_through_a_millisecond_on_the_virtual_clock():
+    from simboard import vclock, vtime
+    from simboard.vclock import Clock
+
+    saved = vclock.current()
+    clock = Clock()
+    vclock.set_current(clock)
+    try:
+        clock.now_ms = 5
+        vtime.sleep_us(400)
+        assert clock.now_ms == 5 and vtime.ticks_us() == 5400
+        vtime.sleep_us(700)  # crosses into the next ms
+        assert clock.now_ms == 6 and vtime.ticks_us() == 6100
+        clock.advance_to(9)  # the clock moves on by other means: the us within the ms start again
+        assert vtime.sub_us() == 0 and vtime.ticks_us() == 9000
+    finally:
+        vclock.set_current(saved)
+
+
+def test_the_plant_pilot_is_a_pwm_on_virtual_microseconds():
+    rig = Rig(home=False)
+    plant = rig.plant
+    plant.cp_noise_mv = plant.cp_spike_per_mille = 0
+    u = plant.units[min(plant.units)]
+    plant.held, plant.jaw, plant.jaw_target = u.id, 1000, 1000
+    u.cp, u.cp_duty_pct, u.cp_phase_us = "C", 25, 0
+    import time
+    levels = []
+    for _ in range(40):  # 40 samples 25 us apart: one period
+        levels.append(plant.cp_mv(u))
+        time.sleep_us(25)
+    assert levels.count(6000) == 10 and levels.count(-12000) == 30
+    u.cp, u.cp_pwm_in_a = "A", False
+    assert plant.cp_mv(u) == 12000  # A: steady +12 V unless the EVSE offers current

@@ -156,6 +156,7 @@ class Day:
         await aio.sleep_ms(car.plug_ms)
         unit.gun_out = True
         unit.cp = "B"
+        unit.cp_duty_pct = self.plant.cp_rng.between(8, 96)  # the current the EVSE offers this car
         self.write("sim", "plug", (("car", car.n), ("unit", unit.id)))
         await aio.sleep_ms(5000)
         unit.cp = "C"
