@@ -13,6 +13,9 @@ from railbot.ledger import Ledger, CARRIED, FREE, SERVING, IN_USE
 _CP_SAMPLES = const(46)
 _CP_GAP_US = const(24)
 _CP_TRIES = const(6)  # classifications to find two in a row that agree
+_HOLSTER_SAMPLES = const(5)
+_HOLSTER_GAP_US = const(200)
+_HOLSTER_TRIES = const(3)
 # IEC 61851 HIGH-level thresholds on the raw ADC value (-12..+12 V -> 0..65535). A needs 11 V (the
 # norm's lower bound for A) rather than the 10.5 V midpoint: noise errs towards B, a vehicle.
 _CP_A = const((12000 + 11000) * 65535 // 24000)
@@ -50,6 +53,21 @@ def cp_high(adc):
         if d > 0:
             time.sleep_us(d)
     return top
+
+
+def holster_in(pin):
+    """Rule 1's holster switch, read through the gripper contacts: holstered only when a window of
+    _HOLSTER_SAMPLES reads 200 us apart are all made, in one of _HOLSTER_TRIES windows. A single
+    open read spoils a window (contact chatter errs towards "gun out", the safe side); a gun really
+    out of its holster would need a whole window of false reads to pass."""
+    for _ in range(_HOLSTER_TRIES):
+        k = 0
+        while k < _HOLSTER_SAMPLES and pin.value():
+            k += 1
+            time.sleep_us(_HOLSTER_GAP_US)
+        if k == _HOLSTER_SAMPLES:
+            return True
+    return False
 
 
 def cp_state(raw):
@@ -586,7 +604,7 @@ class Robot:
     def unit_cable_free(self):
         """Rule 1: gun in its holster and no vehicle on the pilot (state A), read through the gripper."""
         hw = self.hw
-        if not hw.holster_sw.value():
+        if not holster_in(hw.holster_sw):
             return False, "gun out of holster"
         state = cp_read(hw.cp_adc)
         if state != "A":

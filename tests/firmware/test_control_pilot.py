@@ -106,3 +106,21 @@ def test_the_plant_pilot_is_a_pwm_on_virtual_microseconds():
     assert levels.count(6000) == 10 and levels.count(-12000) == 30
     u.cp, u.cp_pwm_in_a = "A", False
     assert plant.cp_mv(u) == 12000  # A: steady +12 V unless the EVSE offers current
+
+
+def test_holster_switch_chatter_errs_towards_gun_out():
+    from railbot.robot import holster_in
+
+    rig = Rig(home=False)
+    plant = rig.plant
+    u = plant.units[min(plant.units)]
+    plant.held, plant.jaw, plant.jaw_target = u.id, 1000, 1000
+    plant.holster_chatter_ppm = 50000  # 5 % of reads flipped
+    pin = rig.robot.hw.holster_sw
+    u.gun_out = True
+    assert not any(holster_in(pin) for _ in range(2000))  # a gun out never reads as holstered
+    u.gun_out = False
+    ok = sum(1 for _ in range(1000) if holster_in(pin))
+    assert ok >= 970, ok  # a holstered gun almost always reads so (77 % a window, 3 windows)
+    plant.holster_chatter_ppm = 0
+    assert all(holster_in(pin) for _ in range(20))

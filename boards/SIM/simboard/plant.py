@@ -163,6 +163,7 @@ class Plant:
         self.cp_rng = Rng(rng.state ^ 0x43500000)
         self.cp_noise_mv = 300  # uniform +-
         self.cp_spike_per_mille = 3  # per sample: a spike of 1.5..6 V either way
+        self.holster_chatter_ppm = 0  # injected: a holster-switch read flips with this probability
         x, z = robot_cfg["x"], robot_cfg["z"]
         # hard limit switches 50 mm past each end, mechanical end stops 150 mm past: room for a
         # controlled stop (stop category 1) from the homing seek speed, not from full speed
@@ -451,7 +452,7 @@ class Plant:
             "jaw_open_sw": lambda: 1 if self.jaw <= 20 else 0,
             "jaw_closed_sw": lambda: 1 if self.jaw >= 980 else 0,
             "unit_present_sw": lambda: 1 if self.held is not None or (self.at_engage() and port_unit()) else 0,
-            "holster_sw": lambda: 1 if held_unit() is not None and not held_unit().gun_out else 0,
+            "holster_sw": lambda: self._chatter(1 if held_unit() is not None and not held_unit().gun_out else 0),
             "port_latched_sw": lambda: 1 if self.at_engage() and port_unit() is not None else 0,
             "port_occupied_sw": lambda: 1 if port_unit() is not None else 0,
             "estop_in": lambda: 0 if self.estop_pressed else 1,
@@ -480,6 +481,13 @@ class Plant:
             return high
         t = ((vclock._current[0].now_ms % CP_PERIOD_US) * 1000 + vtime.sub_us() + u.cp_phase_us) % CP_PERIOD_US
         return high if t * 100 < u.cp_duty_pct * CP_PERIOD_US else -12000
+
+    def _chatter(self, v):
+        """A switch read through the gripper contacts, flipped with holster_chatter_ppm (the CP noise's
+        own Rng, so seeded days are the same with it off)."""
+        if self.holster_chatter_ppm and self.cp_rng.below(1000000) < self.holster_chatter_ppm:
+            return 1 - v
+        return v
 
     def cp_raw(self):
         """The gripped unit's control pilot on the ADC (-12..+12 V -> 0..65535), noisy, with spikes."""
