@@ -160,11 +160,6 @@ class Axis:
     def set_position(self, steps):
         self.pos = steps
 
-    def lead_us(self):
-        """Motion queued ahead of now, as planned (0 when idle)."""
-        d = time.ticks_diff(self.t_end, time.ticks_us())
-        return d if d > 0 else 0
-
     # --- planning a move ---------------------------------------------------------------------------
     def move_to(self, target, v_cap_mm_s=0):
         d = target - self.pos
@@ -265,13 +260,7 @@ class Axis:
             self.peak = False
         elif ph == _CRUISE:
             n = self._cruise_n()
-            if n > self.cruise:
-                n = self.cruise
-            self.cruise -= n
-            c = self.cacc + n * self.crem
-            q = c // self.cv
-            self.cacc = c - q * self.cv
-            span = n * self.cp + q
+            span = self._cruise_span(n)
         else:  # _DECEL: the sag is set by the slow end of the word, about n periods nearer rest
             p = self.d2 // self.tau
             t_end = self.tau - self.n * p
@@ -319,7 +308,7 @@ class Axis:
                 p = self.p_max
             self.lag += WORD_OVERHEAD + n * p - span
             low = p - self.h - PERIOD_OVERHEAD
-        self.out.put((low << 8) | ((n - 1) << 1) | (1 if self.dir > 0 else 0))
+        self.out.put(encode_word(self.dir, n, low))
         if self.track:
             i = self.queued % _RING
             self.starts[i] = self.pos
@@ -348,13 +337,24 @@ class Axis:
         return n if n <= lim else (lim if lim > 0 else 1)
 
     def _cruise_n(self):
+        """Steps for the next cruise word: at most the cruise left, a chunk, and a period drift of 40
+        cycles (equal whole-cycle periods drift off/cv cycles a step from the exact period)."""
+        n = self.n_chunk
         rem = self.crem
-        if rem == 0:
-            return self.n_chunk
-        off = rem if rem + rem <= self.cv else self.cv - rem
-        # equal whole-cycle periods drift off/cv cycles a step from the exact period: keep it under 40
-        n = 40 * self.cv // off
-        return n if n < self.n_chunk else self.n_chunk
+        if rem:
+            off = rem if rem + rem <= self.cv else self.cv - rem
+            d = 40 * self.cv // off
+            if d < n:
+                n = d
+        return n if n < self.cruise else self.cruise
+
+    def _cruise_span(self, n):
+        """Take n cruise steps: their ideal span in cycles, n exact periods pio_hz / v (Bresenham)."""
+        self.cruise -= n
+        c = self.cacc + n * self.crem
+        q = c // self.cv
+        self.cacc = c - q * self.cv
+        return n * self.cp + q
 
     def _s_cycles(self):
         """S(j2) in cycles (deterministic in the curve state, so word spans telescope)."""

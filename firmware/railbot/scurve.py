@@ -20,7 +20,7 @@ ramp backward from where it is: the speed is continuous but the acceleration cha
 Small ints only (every value below 2**30), no allocation per word, no float.
 """
 from micropython import const
-from railbot.motion import Axis
+from railbot.motion import Axis, isqrt
 
 _U = const(12000000)  # position unit: 1/12e6 step
 _DONE = const(0)
@@ -117,7 +117,7 @@ class JerkAxis(Axis):
         if m2 >= 0:
             m1 = mf
         else:
-            m1, m2 = self._isqrt_small(v * 1000 // da), 0
+            m1, m2 = isqrt(v * 1000 // da), 0
             if m1 > mf:
                 m1 = mf
         if self._fits(m1, m2, n):
@@ -139,13 +139,6 @@ class JerkAxis(Axis):
             else:
                 hi = mid
         return lo, 0
-
-    @staticmethod
-    def _isqrt_small(n):
-        x = 0
-        while (x + 1) * (x + 1) <= n:
-            x += 1
-        return x
 
     # --- planning a move -------------------------------------------------------------------------
     def move_to(self, target, v_cap_mm_s=0):
@@ -221,14 +214,8 @@ class JerkAxis(Axis):
             self.left -= 1
         else:
             n = self._cruise_n()
-            if n > self.cruise:
-                n = self.cruise
             if n > 0:
-                self.cruise -= n
-                c = self.cacc + n * self.crem
-                q = c // self.cv
-                self.cacc = c - q * self.cv
-                self._emit(n, n * self.cp + q + self.extra)
+                self._emit(n, self._cruise_span(n) + self.extra)
                 self.extra = 0
                 self.left -= n
         if self.cruise <= 0 and self.left > 0:

@@ -128,8 +128,7 @@ class LawOutput:
         self.now = 0  # cycles
 
     def _duration(self, w: int) -> int:
-        n = ((w >> 1) & 0x7F) + 1
-        return 3 + n * ((w >> 8) + self.h + 5)
+        return word_cycles(w, self.h)
 
     def run_to(self, cycle: int) -> None:
         self.now = cycle
@@ -178,17 +177,29 @@ def plan(spec: AxisSpec, steps: int) -> tuple[list[int], int]:
     return out.words, ax.h
 
 
+def word_cycles(w: int, h: int) -> int:
+    """Cycles from a word's pull to the next pull: 3 + n*P."""
+    return 3 + (((w >> 1) & 0x7F) + 1) * ((w >> 8) + h + 5)
+
+
+def pull_cycles(words: list[int], h: int) -> list[int]:
+    """Pull cycle of each of back-to-back words (the FIFO never empty), the first at 0."""
+    starts = []
+    t = 0
+    for w in words:
+        starts.append(t)
+        t += word_cycles(w, h)
+    return starts
+
+
 def edges(words: list[int], h: int) -> list[int]:
     """Rising-edge cycles of back-to-back words (the FIFO never empty), the first pull at 0."""
-    t = 0
     out = []
-    for w in words:
-        n = ((w >> 1) & 0x7F) + 1
+    for w, t in zip(words, pull_cycles(words, h)):
         low = w >> 8
         p = low + h + 5
         first = t + 5 + low
-        out.extend(range(first, first + n * p, p))
-        t += 3 + n * p
+        out.extend(range(first, first + (((w >> 1) & 0x7F) + 1) * p, p))
     return out
 
 
@@ -300,11 +311,7 @@ def measure(spec: AxisSpec | None = None, travel_steps: int | None = None) -> di
         v, acc = speed_profile(e, spec.cyc)
         fig[f"peak_speed_ratio_{label}"] = round(max(v) / spec.v, 5)
         fig[f"peak_accel_ratio_{label}"] = round(max(abs(x) for x in acc) / spec.a, 5)
-        starts = []
-        t = 0
-        for w in words:
-            starts.append(t)
-            t += 3 + (((w >> 1) & 0x7F) + 1) * ((w >> 8) + h + 5)
+        starts = pull_cycles(words, h)
         fig[f"step_words_per_s_max_{label}"] = _window_counts(starts, WINDOW_US * spec.cyc) * (1_000_000 // WINDOW_US)
         fig[f"step_words_{label}"] = len(words)
     fig["pio_step_timing_max_err_us"] = round(worst_err, 4)
