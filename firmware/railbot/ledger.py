@@ -37,3 +37,47 @@ class Ledger:
             p = self.port[uid]
             out.append("%d:%s:%s" % (uid, "carried" if p == CARRIED else names[p], STATE_NAMES[self.state[uid]]))
         return ",".join(out)
+
+    def dump(self):
+        """The ledger as record text: `v=1`, then `u<id>=<port>,<state>` a line (CARRIED is -1).
+        Other parts of a record (e.g. the unfinished job) add lines of their own keys."""
+        out = ["v=1"]
+        for uid in sorted(self.port):
+            out.append("u%d=%d,%d" % (uid, self.port[uid], self.state[uid]))
+        return "\n".join(out) + "\n"
+
+    def load(self, text):
+        """Take the units' places and states from record text; False (and nothing changed) unless
+        the version is 1 and every unit of this ledger appears once, in canonical form, at a port
+        of the site or CARRIED, with a known state, no two units at one port (nor two carried).
+        Lines of other keys are left to their owners (keys `u` + digits are units')."""
+        if not isinstance(text, str):
+            return False
+        port = {}
+        state = {}
+        version = 0
+        try:
+            for line in text.split("\n"):
+                i = line.find("=")
+                key, val = line[:i], line[i + 1:]
+                if key == "v":
+                    version += 1 if val == "1" else 2
+                elif key[:1] == "u" and key[1:].isdigit():
+                    uid = int(key[1:])
+                    p, st = val.split(",")  # ValueError unless two fields
+                    p, st = int(p), int(st)
+                    if ("%d,%d" % (p, st) != val or uid not in self.port or uid in port
+                            or not (p == CARRIED or 0 <= p < self.site.ports) or not FREE <= st <= IN_USE):
+                        return False
+                    port[uid] = p
+                    state[uid] = st
+                elif line and i < 1:
+                    return False
+        except ValueError:
+            return False
+        if version != 1 or len(port) != len(self.port) or len(set(port.values())) != len(port):
+            return False
+        for uid in port:  # in place: other objects may hold these dicts
+            self.port[uid] = port[uid]
+            self.state[uid] = state[uid]
+        return True

@@ -1,6 +1,7 @@
 """The simulated board: plant, virtual clock, event loop and pin wiring of boards/SIM, made current."""
 import sys
 from simboard import vclock, vasyncio, machine, plant as _plant
+from simboard.flash import Flash
 from simboard.rng import Rng
 
 
@@ -129,6 +130,7 @@ class SimBoard:
         self.dma_channels = [None] * 12
         self.ram = []  # buffers given addresses by the simulated uctypes.addressof
         self.reset_cause = machine.PWRON_RESET
+        self.flash = Flash(self)  # the board's file system: kept across reboots, can lose power
         self.make_current()
 
     def make_current(self):
@@ -137,6 +139,8 @@ class SimBoard:
         machine._board[0] = self
 
     def _advance(self, t0, t1):
+        if not self.flash.powered:  # a power cut: nothing runs until reboot()
+            raise machine.BoardReset(machine.PWRON_RESET)
         self.plant.advance(t0, t1)
         w = self.wdt
         if w is not None and t1 - w.last_feed_ms > w.timeout_ms:
@@ -160,7 +164,9 @@ class SimBoard:
         raise ValueError("the simulated board has no model of PIO program %r" % name)
 
     def reboot(self, cause):
-        """After a reset: a fresh event loop; the plant (the physical world) carries on."""
+        """After a reset or a power cut: a fresh event loop, RAM lost; the plant (the physical
+        world) and the flash contents carry on."""
+        self.flash.reboot()
         self.loop = vasyncio.new_event_loop(self.clock)
         self.reset_cause = cause
         self.wdt = None
