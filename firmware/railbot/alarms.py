@@ -18,6 +18,7 @@ UNIT_MISSING = const(14)
 PULL_OFF_FAILED = const(15)
 ENCODER_FAULT = const(16)
 SOFT_LIMIT = const(17)
+GRIP_JAM = const(18)
 
 # code: (name, meaning, position may be lost so re-homing is needed before the next traverse)
 TABLE = {
@@ -38,6 +39,7 @@ TABLE = {
     PULL_OFF_FAILED: ("PULL_OFF_FAILED", "the home switch did not release during the pull-off", True),
     ENCODER_FAULT: ("ENCODER_FAULT", "no measuring-wheel count while commanded to move", True),
     SOFT_LIMIT: ("SOFT_LIMIT", "a move target outside 0..travel was refused", False),
+    GRIP_JAM: ("GRIP_JAM", "the gripper motor stalled twice (a jam): motor off", False),
 }
 
 

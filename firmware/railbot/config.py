@@ -15,6 +15,8 @@ PIN_NAMES = (
     "side_sel", "unlatch", "port_latched_sw", "port_occupied_sw",
     "estop_in",
 )
+# Pins only a DC gear-motor gripper uses (gripper.kind "dc"): H-bridge direction, motor current (ADC).
+DC_GRIP_PINS = ("grip_dir", "grip_isense")
 
 # What one PIO state machine at 125 MHz can pulse with margin, and what a TMC2209 takes.
 STEP_RATE_MAX = 500000  # steps/s
@@ -90,7 +92,7 @@ SCHEMA = {
         "jerk_mm_s3": (0, 10000000),
         "home_debounce_samples": (1, 20),
     },
-    "gripper": {
+    "gripper": {  # a "dc" gripper has keys of its own: railbot/config_dc.py
         "kind": _one_of("servo", "dc"),
         "open_us": (500, 2500),
         "closed_us": (500, 2500),
@@ -232,7 +234,7 @@ def _check_motion(r, path):
     if z["engage_mm"] >= z["travel_mm"]:
         _fail(path, "z.engage_mm", "%d is not below z.travel_mm %d" % (z["engage_mm"], z["travel_mm"]))
     g = r["gripper"]
-    if g["open_us"] == g["closed_us"]:
+    if g["kind"] == "servo" and g["open_us"] == g["closed_us"]:
         _fail(path, "gripper.closed_us", "%d equals gripper.open_us" % g["closed_us"])
     t = r["timing"]
     if t["idle_tick_ms"] < t["tick_ms"]:
@@ -315,8 +317,15 @@ def load_robot(path):
         r = json.loads(text)
     except ValueError as e:
         raise ConfigError(path + ": bad JSON: " + str(e))
-    _walk(r, SCHEMA, "", path)
+    schema = SCHEMA
+    if type(r) is dict and type(r.get("gripper")) is dict and r["gripper"].get("kind") == "dc":
+        from railbot import config_dc  # only boards with a DC gripper pay for its checks
+
+        schema = config_dc.schema(SCHEMA)
+    _walk(r, schema, "", path)
     _check_motion(r, path)
+    if schema is not SCHEMA:
+        config_dc.check(r["gripper"], path)
     _check_site(r, path)
     return r
 
@@ -325,8 +334,9 @@ def _is_rp2_pin(pin):
     return pin[:2] == "GP" and 0 <= _uint(pin[2:]) <= 29
 
 
-def load_pins(path, required=None):
-    """Read pins.csv (`name,pin` lines) at `path`; with `required`, exactly those names. Returns name -> pin."""
+def load_pins(path, required=None, optional=()):
+    """Read pins.csv (`name,pin` lines) at `path`; with `required`, exactly those names (and any of
+    `optional`). Returns name -> pin."""
     pins = {}
     line_of = {}  # name -> line number
     owner = {}  # pin -> name
@@ -344,7 +354,7 @@ def load_pins(path, required=None):
             raise ConfigError(where + ": expected name,pin, got %r" % line)
         if name in pins:
             raise ConfigError(where + ": " + name + ": duplicate pin name (first on line %d)" % line_of[name])
-        if required is not None and name not in required:
+        if required is not None and name not in required and name not in optional:
             raise ConfigError(where + ": " + name + ": unknown pin name")
         if not _is_rp2_pin(pin):
             raise ConfigError(where + ": " + name + ": %r is not a pin GP0..GP29" % pin)
@@ -361,7 +371,14 @@ def load_pins(path, required=None):
 
 
 def load_board(folder):
-    """Load `folder`/robot.json and `folder`/pins.csv (all of PIN_NAMES); return (robot, pins)."""
+    """Load `folder`/robot.json and `folder`/pins.csv (all of PIN_NAMES, and DC_GRIP_PINS for a DC
+    gripper); return (robot, pins)."""
     if folder.endswith("/"):
         folder = folder[:-1]
-    return load_robot(folder + "/robot.json"), load_pins(folder + "/pins.csv", PIN_NAMES)
+    robot = load_robot(folder + "/robot.json")
+    pins = load_pins(folder + "/pins.csv", PIN_NAMES, DC_GRIP_PINS)
+    if robot["gripper"]["kind"] == "dc":
+        from railbot import config_dc
+
+        config_dc.check_pins(pins, folder + "/pins.csv")
+    return robot, pins

@@ -4,6 +4,7 @@ import time
 from micropython import const
 from railbot import alarms
 from railbot.hal import Hardware
+from railbot.grip import gripper
 from railbot.motion import Axis
 from railbot.site import Site
 from railbot.ledger import Ledger, CARRIED, FREE, SERVING, IN_USE
@@ -150,6 +151,7 @@ class Robot:
         hz = t["pio_hz"]
         xh, zh = _cycles(cx["step_pulse_ns"], hz), _cycles(cz["step_pulse_ns"], hz)
         self.hw = hw = Hardware(pins, t["watchdog_ms"], hz, xh, zh)
+        self.gripper = gripper(cfg["gripper"], pins, hw, self)
         self.x = _axis(hw.x_step, cx, hz, xh, True)
         self.z = _axis(hw.z_step, cz, hz, zh, False)  # no measuring system on the lift
         self.x_spm = cx["steps_per_mm"]
@@ -591,15 +593,15 @@ class Robot:
 
     # --- gripper and unit sense --------------------------------------------------------------------
     async def grip(self, close):
-        g, hw = self.cfg["gripper"], self.hw
+        hw = self.hw
         if not close and hw.unit_present_sw.value() and not hw.port_latched_sw.value():
             # rule 3: never open the gripper while a carried unit is not latched
             self.trip(alarms.GRIP_FAILED, "refused to open: unit not latched")
             raise Abort()
-        hw.grip.pulse_us(g["closed_us"] if close else g["open_us"])
-        sw = hw.jaw_closed_sw if close else hw.jaw_open_sw
-        await self._until(lambda: sw.value(), g["move_timeout_ms"], alarms.GRIP_FAILED,
-                          "jaws did not close" if close else "jaws did not open")
+        code = await self.gripper.move(close)  # the 1 kHz grip loop (railbot/grip.py)
+        if code or self.alarm:
+            self.trip(code, self.gripper.detail)
+            raise Abort()
 
     def unit_cable_free(self):
         """Rule 1: gun in its holster and no vehicle on the pilot (state A), read through the gripper."""

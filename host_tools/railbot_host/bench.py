@@ -27,6 +27,11 @@ Step generation (issue 3; railbot_host.steptiming, the planner's words under the
   move_time_ratio_vs_optimal 1.000 .. 1.02; peak_speed_ratio <= 1.005; peak_accel_ratio <= 1.02
   upy_alloc_per_segment_bytes == 0     planning one word (MicroPython), and under heap_lock:
   upy_segment_heap_lock_ok   true      4000 words of the ramp; segment_cost_ref_ratio is reported
+The gripper's loop (issue 4; DC gear motor on the SIM board, simulated time; docs/gripper.md):
+  grip_loop_rate_hz          >= 1000   loop steps a second during a close and an open
+  grip_stall_cutoff_ms       <= 20     jam onset (jaws stop) to motor current off, worst of the 2 stops
+  grip_loop_alloc_bytes      == 0      the loop's steps (MicroPython): free running, stall cut, confirm
+  upy_grip_heap_lock_ok      true      the same steps under micropython.heap_lock()
 Everything else is informational (wall times, the sim-side tick, day outcomes).
 """
 
@@ -89,6 +94,11 @@ BOUNDS: dict[str, tuple[str, object]] = {
     "cp_classify_accuracy": (">=", 0.999),
     "cp_dangerous_misreads": ("==", 0),
     "cp_readings": (">=", 10000),
+    # issue 4: the gripper's loop (DC gear motor: current sampled every step)
+    "grip_loop_rate_hz": (">=", 1000),
+    "grip_stall_cutoff_ms": ("<=", 20),
+    "grip_loop_alloc_bytes": ("==", 0),
+    "upy_grip_heap_lock_ok": ("is", True),
 }
 
 #: The order of the table (figures not listed follow in name order).
@@ -105,6 +115,7 @@ ORDER = (
     "pio_max_step_rate_hz", "move_time_ratio_vs_optimal", "peak_speed_ratio", "peak_accel_ratio",
     "upy_alloc_per_segment_bytes", "upy_segment_heap_lock_ok", "segment_cost_ref_ratio", "segment_us",
     "cp_classify_accuracy", "cp_dangerous_misreads", "cp_readings",
+    "grip_loop_rate_hz", "grip_stall_cutoff_ms", "grip_jam_stops", "grip_loop_alloc_bytes", "upy_grip_heap_lock_ok",
 )
 
 
@@ -358,7 +369,8 @@ def measure(*, seed: int = 1, hours: int = 24, short: int = 0, mission_args=(),
 
     say("MicroPython: firmware heap, one control tick (recorded, replayed)")
     parts = [run_upy_bench(["heap", "tick", "segment"], mpy_dir=mpy_dir, seed=seed,
-                           label="MicroPython heap/tick/segment")]
+                           label="MicroPython heap/tick/segment"),
+             run_upy_bench(["grip"], mpy_dir=mpy_dir, seed=seed, label="MicroPython grip loop")]
 
     say("MicroPython day, and alongside: the event logs of tests/mission_log.py, the CPython day")
     with ThreadPoolExecutor(max_workers=2) as pool:

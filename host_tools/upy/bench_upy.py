@@ -8,7 +8,8 @@ the firmware imported from .mpy files; the `day` phase also runs under CPython f
 
 PHASE is `heap` (firmware heap once built and homed), `tick` (allocation and cost of one control
 tick mid-traverse; reuses the robot of `heap`), `day` (heap growth over a simulated day, and
-its wall time) or `segment` (cost, allocation and heap_lock proof of planning one step word).
+its wall time), `segment` (cost, allocation and heap_lock proof of planning one step word) or
+`grip` (allocation and heap_lock proof of the DC gripper's loop steps).
 Output: one `BENCH name value` line per figure and `NOTE ...` lines for the
 reader; anything else on stdout is ignored by the host (railbot_host.bench).
 
@@ -1007,9 +1008,31 @@ def phase_day(folder, seed, hours, short):
         robot.command("status")))
 
 
+# --- phase: grip ----------------------------------------------------------------------------------
+
+def phase_grip():
+    """The DC gripper's loop, step by step (simboard.rig.grip_loop_steps): allocation by mem_alloc
+    around each step, then the same moves with every step under heap_lock."""
+    from simboard.rig import Rig, DC_GRIPPER, grip_loop_steps
+
+    rig = Rig(home=False, gripper=DC_GRIPPER)
+    alloc, n, ends = grip_loop_steps(rig, lock=False)
+    out("grip_loop_alloc_bytes", alloc)
+    note("grip: %d steps, moves ended %r (2 stall, 1 done)" % (n, ends))
+    ok = False
+    rig = Rig(home=False, gripper=DC_GRIPPER)  # the same moves from open jaws
+    try:
+        _, n, ends = grip_loop_steps(rig, lock=True)
+        ok = ends == [2, 1, 1]
+        note("grip: under heap_lock %d steps, moves ended %r" % (n, ends))
+    except MemoryError:
+        note("grip: MemoryError under heap_lock")
+    out("upy_grip_heap_lock_ok", ok)
+
+
 # --- driver ----------------------------------------------------------------------------------
 
-USAGE = "usage: bench_upy.py --board DIR [--seed N] [--hours H] [--short N] heap|tick|day|segment ..."
+USAGE = "usage: bench_upy.py --board DIR [--seed N] [--hours H] [--short N] heap|tick|day|segment|grip ..."
 
 
 def steps(argv):
@@ -1037,7 +1060,7 @@ def steps(argv):
         else:
             phases.append(a)
         i += 1
-    bad = [p for p in phases if p not in ("heap", "tick", "day", "segment")]
+    bad = [p for p in phases if p not in ("heap", "tick", "day", "segment", "grip")]
     if folder is None or not phases or bad:
         print(USAGE)
         RC = 2
@@ -1055,6 +1078,8 @@ def steps(argv):
             phase_tick(board, robot)
         elif p == "segment":
             phase_segment(folder)
+        elif p == "grip":
+            phase_grip()
         elif p == "day":
             board = robot = None
             yield GC

@@ -145,14 +145,17 @@ def _good_figures():
             "peak_speed_ratio": 1.0001, "peak_accel_ratio": 1.006, "upy_alloc_per_segment_bytes": 0,
             "upy_segment_heap_lock_ok": True, "bay_stop_error_mm_max": 1.25, "bay_stop_alarms": 0,
             "lost_steps_5pct_alarm": 1, "cp_classify_accuracy": 0.9999, "cp_dangerous_misreads": 0,
-            "cp_readings": 12000}
+            "cp_readings": 12000, "grip_loop_rate_hz": 1000, "grip_stall_cutoff_ms": 6,
+            "grip_loop_alloc_bytes": 0, "upy_grip_heap_lock_ok": True}
 
 
 @pytest.mark.parametrize("bad, rc", [({}, 0), ({"upy_alloc_per_tick_bytes": 64}, 1),
                                      ({"tier_event_log_diff_lines": 3}, 1), ({"homing_repeatability_mm": 0.6}, 1),
                                      ({"feed_min_lead_ms": 19}, 1), ({"move_time_ratio_vs_optimal": 0.99}, 1),
                                      ({"move_time_ratio_vs_optimal": 1.03}, 1), ({"feed_underrun": True}, 1),
-                                     ({"cp_dangerous_misreads": 1}, 1), ({"cp_classify_accuracy": 0.998}, 1)])
+                                     ({"cp_dangerous_misreads": 1}, 1), ({"cp_classify_accuracy": 0.998}, 1),
+                                     ({"grip_loop_rate_hz": 999}, 1), ({"grip_stall_cutoff_ms": 21}, 1),
+                                     ({"grip_loop_alloc_bytes": 8}, 1)])
 def test_main_writes_one_flat_json_object_and_exits_on_bounds(tmp_path, monkeypatch, bad, rc):
     fig = {**_good_figures(), **bad}
     monkeypatch.setattr(bench, "measure", lambda **kw: bench.Result(figures=dict(fig), notes=["n"]))
@@ -195,4 +198,5 @@ def test_motion_figures_in_simulated_time():
     assert fig["homing_runs"] == 100 and fig["homing_alarms"] == 0
     assert fig["cp_readings"] >= 10000 and fig["cp_classify_accuracy"] >= 0.999 and fig["cp_dangerous_misreads"] == 0
     assert fig["homing_repeatability_mm"] <= 0.5
+    assert fig["grip_loop_rate_hz"] >= 1000 and 0 < fig["grip_stall_cutoff_ms"] <= 20 and fig["grip_jam_stops"] == 2
     assert 0 < fig["hold_to_standstill_ms"] <= fig["hold_bound_ms"]

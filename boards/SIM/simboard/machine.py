@@ -104,7 +104,7 @@ class PWM:
         if ns is None:
             return self._ns
         self._ns = ns
-        self._plant.pwm(self.name, ns)
+        self._plant.pwm(self.name, ns, self._freq)
 
     def duty_u16(self, d=None):
         period_ns = 1000000000 // self._freq
@@ -122,6 +122,8 @@ class ADC:
         plant = _board[0].plant
         if self.name == "cp_adc":
             self._read = plant.cp_raw
+        elif self.name == "grip_isense":
+            self._read = plant.grip_isense
         else:
             raise ValueError("no analog signal on %s" % self.name)
 

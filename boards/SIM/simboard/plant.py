@@ -173,7 +173,28 @@ class Plant:
         self.engage_um = z["engage_mm"] * 1000
         self.travel_um = x["travel_mm"] * 1000
         g = robot_cfg["gripper"]
-        self.open_us, self.closed_us = g["open_us"], g["closed_us"]
+        self.grip_dc = g["kind"] == "dc"
+        if not self.grip_dc:
+            self.open_us, self.closed_us = g["open_us"], g["closed_us"]
+        # The DC gear motor (gripper.kind "dc"): current in mA at 100 % duty running free and stalled
+        # (its winding resistance); the current settles with a time constant of about 1.4 ms (half the
+        # gap a ms); at a start from rest it is the stall current (no back-EMF yet).
+        self.motor_free_ma = 250
+        self.motor_stall_ma = 2000
+        self.isense_ma_fs = g.get("isense_ma_fs", 3000)
+        self.motor_duty_pm = 0  # 0..1000 of the H-bridge's PWM
+        self.motor_close = 0  # the H-bridge's direction pin: 1 closes the jaws
+        self.motor_ma = 0
+        self._noise = 1  # a 16-bit LCG for +-8 mA of sense noise (small ints: nothing allocated)
+        self._jaw_acc = 0  # jaw travel below one unit, in 1/1000 units
+        self.jam_at = None  # injected: the jaws cannot close past this position (0..1000)
+        self.jam_onset_ms = -1  # the last time the closing jaws stopped at the jam
+        self.jam_cut_ms = -1  # when the motor current went to 0 after that
+        self.jam_cuts = 0  # jam stops ended by the motor going off
+        self.jam_cut_worst_ms = 0  # the longest of them from onset to current off
+        self._jam_on = False
+        self.slip_pending = False  # injected: the next grip misses the handle
+        self.slipped = False  # the handle was missed: it is not between the jaws until they open
         self.marker_window_um = x["marker_window_mm"] * 1000
         self._build_site(robot_cfg["site"])
         self.violations = []
@@ -184,6 +205,9 @@ class Plant:
         self.jaw_target = 0
         self.held = None  # the unit whose handle is between closed jaws
         self.broken_latches = {}  # port index -> True: that port's latch never catches
+        self.latch_misses = {}  # port index -> n: its latch misses the next n raises of a unit
+        self._miss_armed = True
+        self.stuck_latches = {}  # port index -> n: its latch ignores the next n unlatch pulses (-1: all)
         self.marker_rx = bytearray()
         self.tag_in_range = None
         self.travel_steps = 0
@@ -291,7 +315,7 @@ class Plant:
             if dx:
                 self.violate("lift moved while traversing")
             self._lift_moved(z_before)
-        self._jaws(t1_ms - t0_ms)
+        self._jaws(t0_ms, t1_ms)
         for pin in self.irq_pins:
             pin.check_irq()
 
@@ -357,6 +381,8 @@ class Plant:
 
     def _lift_moved(self, z_before):
         z = self.z.um()
+        if z < self.engage_um - 2000:
+            self._miss_armed = True
         p = self.head_port()
         if self.held is not None:
             u = self.units[self.held]
@@ -367,29 +393,99 @@ class Plant:
                 if other is not None and other is not u:
                     self.violate("unit %d pushed into occupied port %s" % (u.id, self.port_name[p]))
                 elif other is None and not self.broken_latches.get(p):
-                    u.port, u.latched = p, True
+                    if self.latch_misses.get(p):
+                        if self._miss_armed:  # this raise goes by; a later one may catch
+                            self.latch_misses[p] -= 1
+                            self._miss_armed = False
+                    else:
+                        u.port, u.latched = p, True
         elif self.jaw >= 980 and p is not None and self.unit_at(p) and z >= self.engage_um - 10000:
             if z > z_before:
                 self.violate("closed jaws pushed into the handle of a unit at %s" % self.port_name[p])
 
-    def _jaws(self, dt_ms):
-        step = dt_ms * 5 // 2  # full stroke in 400 ms
-        if self.jaw < self.jaw_target:
-            self.jaw = min(self.jaw_target, self.jaw + step)
-        elif self.jaw > self.jaw_target:
-            self.jaw = max(self.jaw_target, self.jaw - step)
+    HANDLE = 990  # a handle between the jaws stops them here (the closed switch makes at 980)
+    JAW_UM_PER_MS = 2500  # 1/1000 jaw units a ms at full drive: the whole stroke in 400 ms
+
+    def _handle_in_reach(self):
+        if self.held is not None:
+            return True
+        if self.slipped or not self.at_engage():
+            return False
+        p = self.head_port()
+        return p is not None and self.unit_at(p) is not None
+
+    def _jaws(self, t0_ms, t1_ms):
+        """The jaws, a ms at a time: a servo drives them towards its target, the DC motor at its duty;
+        the handle, a jam or the end stops block them, and a blocked DC motor draws its stall current.
+        Once nothing changes within a ms, the rest of the interval is the same."""
+        for t in range(t0_ms + 1, t1_ms + 1):
+            if self.grip_dc:
+                d = self.motor_duty_pm
+                up = self.motor_close == 1
+                goal = self.jaw if not d else 1000 if up else 0
+            else:
+                d = 1000
+                goal = self.jaw_target
+                up = goal > self.jaw
+            lim = goal
+            if up:
+                if self.jam_at is not None and self.jaw <= self.jam_at < lim:
+                    lim = self.jam_at
+                if self.jaw <= self.HANDLE < lim and self._handle_in_reach():
+                    lim = self.HANDLE
+            jaw0, ma0 = self.jaw, self.motor_ma
+            if d and self.jaw != lim:
+                self._jaw_acc += self.JAW_UM_PER_MS * d // 1000
+                mv = self._jaw_acc // 1000
+                self._jaw_acc -= mv * 1000
+                self.jaw = min(lim, self.jaw + mv) if up else max(lim, self.jaw - mv)
+            if d and up and self.jaw == self.jam_at and not self._jam_on:
+                self._jam_on = True
+                self.jam_onset_ms = t
+                self.jam_cut_ms = -1
+            if self.grip_dc:
+                ma = (self.motor_stall_ma if self.jaw == lim else self.motor_free_ma) * d // 1000
+                self.motor_ma += (ma - self.motor_ma) // 2
+            self._grasp()
+            if self.jaw == jaw0 and self.motor_ma == ma0:
+                break
+
+    def _grasp(self):
         if self.held is None:
-            if self.jaw >= 980 and self.at_engage():
+            if self.jaw >= 980 and self.at_engage() and not self.slipped:
                 p = self.head_port()
                 u = self.unit_at(p) if p is not None else None
                 if u is not None:
-                    self.held = u.id
+                    if self.slip_pending:  # the jaws miss the handle: it is pushed aside
+                        self.slip_pending = False
+                        self.slipped = True
+                    else:
+                        self.held = u.id
         elif self.jaw < 900:
             u = self.units[self.held]
             self.held = None
             if not u.latched:
                 u.dropped = True
                 self.violate("gripper opened while carrying unlatched unit %d: unit dropped" % u.id)
+        if self.slipped and self.jaw <= 20:
+            self.slipped = False
+
+    def jam_jaws(self, at_position):
+        """Injection: something jams the jaws: closing, they stop at at_position (0..1000) and the
+        DC motor stalls; None clears it. Opening is free."""
+        self.jam_at = at_position
+        self._jam_on = False
+
+    def slip_next_grip(self):
+        """Injection: the next grip misses the handle: the jaws close on nothing, no unit in them."""
+        self.slip_pending = True
+
+    def grip_isense(self):
+        """The DC motor's current on the ADC (0..isense_ma_fs mA -> 0..65535), with +-8 mA of noise."""
+        n = self._noise = (self._noise * 75 + 74) % 65537
+        ma = self.motor_ma + (n & 15) - 8 if self.motor_ma else 0
+        raw = ma * 65535 // self.isense_ma_fs
+        return 0 if raw < 0 else 65535 if raw > 65535 else raw
 
     # --- actuators -----------------------------------------------------------------------------
     def write(self, name, v):
@@ -401,6 +497,8 @@ class Plant:
             if v != self.side and self.z.um() > 1000:
                 self.violate("side changed with the lift raised")
             self.side = v
+        elif name == "grip_dir":
+            self.motor_close = v
         elif name == "unlatch":
             if v and not self.unlatch_coil:
                 self._unlatch()
@@ -412,6 +510,10 @@ class Plant:
         u = self.unit_at(p) if p is not None else None
         if u is None or not self.at_engage():
             return
+        n = self.stuck_latches.get(p, 0)
+        if n:
+            self.stuck_latches[p] = n - 1 if n > 0 else n
+            return
         if u.gun_out or u.cp in VEHICLE_STATES:
             self.violate("unlatched unit %d while its cable is in use (gun out or vehicle %s)" % (u.id, u.cp))
         u.latched = False
@@ -421,8 +523,25 @@ class Plant:
             u.dropped = True
             self.violate("unlatched unit %d with nothing holding it: unit dropped" % u.id)
 
-    def pwm(self, name, duty_ns):
-        if name == "grip_pwm" and duty_ns:
+    def pwm(self, name, duty_ns, freq=50):
+        if name != "grip_pwm":
+            return
+        if self.grip_dc:
+            d = duty_ns * freq // 1000000  # per mille of the period (duty_ns * freq < 2**30 here)
+            if d and not self.motor_duty_pm:
+                self.motor_ma = self.motor_stall_ma * d // 1000  # from rest: no back-EMF yet
+            elif not d:
+                self.motor_ma = 0  # the winding's current decays in microseconds
+                if self._jam_on:
+                    self._jam_on = False
+                    self.jam_cut_ms = now = vclock._current[0].now_ms
+                    self.jam_cuts += 1
+                    if now - self.jam_onset_ms > self.jam_cut_worst_ms:
+                        self.jam_cut_worst_ms = now - self.jam_onset_ms
+            self.motor_duty_pm = d
+        elif not duty_ns:
+            self.jaw_target = self.jaw  # no pulses: the servo goes limp where it is
+        else:
             us = duty_ns // 1000
             t = (us - self.open_us) * 1000 // (self.closed_us - self.open_us)
             self.jaw_target = 0 if t < 0 else 1000 if t > 1000 else t
@@ -451,7 +570,8 @@ class Plant:
             "z_stow_sw": lambda: 1 if z.um() <= 0 else 0,
             "jaw_open_sw": lambda: 1 if self.jaw <= 20 else 0,
             "jaw_closed_sw": lambda: 1 if self.jaw >= 980 else 0,
-            "unit_present_sw": lambda: 1 if self.held is not None or (self.at_engage() and port_unit()) else 0,
+            "unit_present_sw": lambda: 1 if self.held is not None or (
+                self.at_engage() and port_unit() and not self.slipped) else 0,
             "holster_sw": lambda: self._chatter(1 if held_unit() is not None and not held_unit().gun_out else 0),
             "port_latched_sw": lambda: 1 if self.at_engage() and port_unit() is not None else 0,
             "port_occupied_sw": lambda: 1 if port_unit() is not None else 0,

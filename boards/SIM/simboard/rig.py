@@ -13,10 +13,19 @@ def _board_folder():
 BOARD = _board_folder()
 
 
-def sim_config(units=None, **changes):
-    """The SIM board's robot config, with units placed as given ([(id, "PORT"), ...]) and
-    changes given as section_key=value (e.g. x_home_speed_mm_s=50)."""
+# A DC gear-motor gripper for the SIM board (its robot.json has the servo): 100 % duty closing,
+# 30 % holding; a stall is over 1200 mA for 5 ms (the plant's motor: 250 mA free, 2000 mA stalled).
+DC_GRIPPER = {"kind": "dc", "move_timeout_ms": 1500, "pwm_hz": 20000, "duty_pct": 100, "hold_duty_pct": 30,
+              "isense_ma_fs": 3000, "stall_ma": 1200, "stall_ms": 5, "hold_min_ma": 400, "backoff_ms": 150}
+DC_PINS = (("grip_dir", "GP23"), ("grip_isense", "GP27"))  # free on the SIM board
+
+
+def sim_config(units=None, gripper=None, **changes):
+    """The SIM board's robot config, with units placed as given ([(id, "PORT"), ...]), another
+    gripper's data, and changes given as section_key=value (e.g. x_home_speed_mm_s=50)."""
     cfg = config.load_robot(BOARD + "/robot.json")
+    if gripper is not None:
+        cfg["gripper"] = gripper
     if units is not None:
         cfg["site"]["units"] = [{"id": uid, "port": port} for uid, port in units]
     for name, value in changes.items():
@@ -27,9 +36,13 @@ def sim_config(units=None, **changes):
 
 
 class Rig:
-    def __init__(self, units=None, seed=1, home=True, **changes):
-        self.board = SimBoard(BOARD, seed=seed, robot_cfg=sim_config(units, **changes))
+    def __init__(self, units=None, seed=1, home=True, gripper=None, **changes):
+        self.board = SimBoard(BOARD, seed=seed, robot_cfg=sim_config(units, gripper, **changes))
         self.plant = self.board.plant
+        if gripper is not None and gripper["kind"] == "dc":
+            for name, pin in DC_PINS:  # the DC gripper's pins, wired on the simulated board
+                self.board.pins[name] = pin
+                self.board.wiring[pin] = name
         self.events = []
         self.robot = Robot(self.board.robot_cfg, self.board.pins, emit=self._event)
         self.robot.start()
@@ -165,3 +178,61 @@ def cp_readings(rig, count):
         elif got == "A":
             dangerous += 1
     return correct, dangerous
+
+
+def grip_rate_hz(rig, close=True):
+    """The grip loop's rate over one move of the gripper (simulated time): step intervals a second."""
+    g = rig.robot.gripper
+    t, n = [0, 0], [0]
+
+    async def timed():
+        import time
+        s, t[0] = g.steps, time.ticks_ms()
+        await rig.robot.grip(close)
+        n[0], t[1] = g.steps - s, time.ticks_ms()
+
+    run_task(rig, timed(), 10)
+    return (n[0] - 1) * 1000 // (t[1] - t[0]) if t[1] > t[0] else 0
+
+
+def grip_jam_cutoff_ms(rig, at_position=500):
+    """Close the gripper into a jam at at_position: the plant's worst time from a jam stop to motor
+    current off (simulated ms), the stops cut, the alarm raised."""
+    rig.plant.jam_jaws(at_position)
+    run_task(rig, rig.robot.grip(True), 10)
+    rig.plant.jam_jaws(None)
+    return rig.plant.jam_cut_worst_ms, rig.plant.jam_cuts, rig.robot.alarm
+
+
+def grip_loop_steps(rig, lock=True):
+    """The DC grip loop driven a step at a time on the virtual clock, 1 ms apart: a close into a jam
+    (free running, then the stall's cut), an open, a close to the end stop (confirmed, holding).
+    Only the steps run under micropython.heap_lock() (with lock); the plant moves between them.
+    Returns (bytes the steps allocated by gc.mem_alloc, or -1 without it; steps; how each move ended)."""
+    import gc
+    import micropython
+    g, clock, plant = rig.robot.gripper, rig.board.clock, rig.plant
+    mem = getattr(gc, "mem_alloc", None)
+    total = n = 0
+    ends = []
+    for close, jam in ((True, 500), (False, None), (True, None)):
+        plant.jam_jaws(jam)
+        g.start(close, g.timeout_ms)
+        r = 0
+        while not r and n < 5000:
+            rig.robot.hw.wdt.feed()  # the robot's own tasks do not run here
+            clock.advance_to(clock.now_ms + 1)
+            a = mem() if mem else 0
+            if lock:
+                micropython.heap_lock()
+            try:
+                r = g.step()
+            finally:
+                if lock:
+                    micropython.heap_unlock()
+            if mem:
+                total += mem() - a
+            n += 1
+        ends.append(r)
+    g.drv.off()
+    return (total if mem else -1), n, ends

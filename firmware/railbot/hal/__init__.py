@@ -169,6 +169,18 @@ class Servo:
     def pulse_us(self, us):
         self.pwm.duty_ns(us * 1000)
 
+    def off(self):
+        self.pwm.duty_ns(0)  # no pulses: the servo goes limp
+
+
+def grip_drive(g, pins):
+    """The gripper's driver from its board data: a hobby servo, or a DC gear motor with current sense."""
+    if g["kind"] == "dc":
+        from railbot.hal.dc import GripMotor  # only DC boards pay for it
+
+        return GripMotor(pins, g["pwm_hz"])
+    return Servo(machine.Pin(pins["grip_pwm"]))
+
 
 class Hardware:
     """Every driver of the robot, built from the board's pin map (name -> pin id)."""
@@ -198,7 +210,6 @@ class Hardware:
         self.port_occupied_sw = inp("port_occupied_sw")
         self.side_sel = out("side_sel")
         self.unlatch = out("unlatch")
-        self.grip = Servo(machine.Pin(pins["grip_pwm"]))
         self.cp_adc = machine.ADC(machine.Pin(pins["cp_adc"]))
         self.wdt = machine.WDT(timeout=watchdog_ms)
         self.reset_by_watchdog = machine.reset_cause() == machine.WDT_RESET
