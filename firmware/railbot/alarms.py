@@ -19,6 +19,8 @@ PULL_OFF_FAILED = const(15)
 ENCODER_FAULT = const(16)
 SOFT_LIMIT = const(17)
 GRIP_JAM = const(18)
+INTERLOCK = const(19)
+LEDGER_INVALID = const(20)
 
 # code: (name, meaning, position may be lost so re-homing is needed before the next traverse)
 TABLE = {
@@ -40,6 +42,8 @@ TABLE = {
     ENCODER_FAULT: ("ENCODER_FAULT", "no measuring-wheel count while commanded to move", True),
     SOFT_LIMIT: ("SOFT_LIMIT", "a move target outside 0..travel was refused", False),
     GRIP_JAM: ("GRIP_JAM", "the gripper motor stalled twice (a jam): motor off", False),
+    INTERLOCK: ("INTERLOCK", "an action was refused by a rule of PRODUCT.md (1: cable in use, 3: unit not latched or not gripped); nothing moved", False),
+    LEDGER_INVALID: ("LEDGER_INVALID", "the ledger stored on flash could not be taken (unreadable, or not this site's units): check every unit's place, then reset", False),
 }
 
 

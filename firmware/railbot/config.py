@@ -98,6 +98,14 @@ SCHEMA = {
         "closed_us": (500, 2500),
         "move_timeout_ms": (100, 10000),
     },
+    "pick_place": {
+        "present_timeout_ms": (10, 5000),  # a unit in reach / in the jaws after the lift or the jaws arrive
+        "grip_tries": (1, 5),
+        "unlatch_tries": (1, 5),
+        "latch_tries": (1, 5),
+        "relatch_drop_mm": (1, 50),  # down this far and up again for another latch try
+        "retry_pause_ms": (0, 5000),
+    },
     "timing": {
         "tick_ms": (1, 100),
         "idle_tick_ms": (1, 1000),

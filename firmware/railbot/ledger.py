@@ -2,6 +2,7 @@
 from micropython import const
 
 CARRIED = const(-1)
+UNKNOWN = const(-2)  # not at the port the ledger named: found missing; a technician must place it
 FREE = const(0)  # at a port, may be moved
 SERVING = const(1)  # latched at a bay whose car asked for it
 IN_USE = const(2)  # found with its gun out or a vehicle on its pilot: never moved until released
@@ -28,14 +29,15 @@ class Ledger:
         return self.unit_at(CARRIED)
 
     def free_units(self):
-        return [uid for uid in sorted(self.port) if self.state[uid] == FREE and self.port[uid] != CARRIED]
+        return [uid for uid in sorted(self.port) if self.state[uid] == FREE and self.port[uid] >= 0]
 
     def describe(self):
         names = self.site.port_names
         out = []
         for uid in sorted(self.port):
             p = self.port[uid]
-            out.append("%d:%s:%s" % (uid, "carried" if p == CARRIED else names[p], STATE_NAMES[self.state[uid]]))
+            out.append("%d:%s:%s" % (uid, "carried" if p == CARRIED else "unknown" if p == UNKNOWN else names[p],
+                                     STATE_NAMES[self.state[uid]]))
         return ",".join(out)
 
     def dump(self):
@@ -67,7 +69,7 @@ class Ledger:
                     p, st = val.split(",")  # ValueError unless two fields
                     p, st = int(p), int(st)
                     if ("%d,%d" % (p, st) != val or uid not in self.port or uid in port
-                            or not (p == CARRIED or 0 <= p < self.site.ports) or not FREE <= st <= IN_USE):
+                            or not (p == CARRIED or p == UNKNOWN or 0 <= p < self.site.ports) or not FREE <= st <= IN_USE):
                         return False
                     port[uid] = p
                     state[uid] = st
@@ -75,7 +77,8 @@ class Ledger:
                     return False
         except ValueError:
             return False
-        if version != 1 or len(port) != len(self.port) or len(set(port.values())) != len(port):
+        placed = [p for p in port.values() if p != UNKNOWN]  # any number of units may be unknown
+        if version != 1 or len(port) != len(self.port) or len(set(placed)) != len(placed):
             return False
         for uid in port:  # in place: other objects may hold these dicts
             self.port[uid] = port[uid]

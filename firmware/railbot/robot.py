@@ -2,12 +2,12 @@
 import asyncio
 import time
 from micropython import const
-from railbot import alarms
+from railbot import alarms, interlock
 from railbot.hal import Hardware
 from railbot.grip import gripper
 from railbot.motion import Axis
 from railbot.site import Site
-from railbot.ledger import Ledger, CARRIED, FREE, SERVING, IN_USE
+from railbot.ledger import Ledger, CARRIED, UNKNOWN, FREE, SERVING, IN_USE
 
 # Control pilot (docs/safety.md): 46 ADC samples 24 us apart span 1.1 ms, a whole 1 kHz PWM period
 # plus its shortest HIGH phase (5 %, 50 us), which then holds at least 2 neighbouring samples.
@@ -142,7 +142,7 @@ def _axis(out, c, hz, high, track):
 
 
 class Robot:
-    def __init__(self, cfg, pins, emit=None):
+    def __init__(self, cfg, pins, emit=None, store=None):
         self.cfg = cfg
         t = cfg["timing"]
         self.tick_ms = t["tick_ms"]
@@ -150,12 +150,16 @@ class Robot:
         cx, cz = cfg["x"], cfg["z"]
         hz = t["pio_hz"]
         xh, zh = _cycles(cx["step_pulse_ns"], hz), _cycles(cz["step_pulse_ns"], hz)
-        self.hw = hw = Hardware(pins, t["watchdog_ms"], hz, xh, zh)
+        self.store = store  # railbot.store.Store: the ledger and the unfinished job on flash (None: not kept)
+        record = store.load() if store is not None else None
+        side = 1 if record is not None and "\ns=1\n" in record else 0
+        self.hw = hw = Hardware(pins, t["watchdog_ms"], hz, xh, zh, side)
         self.gripper = gripper(cfg["gripper"], pins, hw, self)
         self.x = _axis(hw.x_step, cx, hz, xh, True)
         self.z = _axis(hw.z_step, cz, hz, zh, False)  # no measuring system on the lift
         self.x_spm = cx["steps_per_mm"]
         self.z_spm = cz["steps_per_mm"]
+        self.z_clear = cz["engage_mm"] * self.z_spm // 2  # below this the head is clear of the ports
         self.x_cpm = cx["counts_per_mm"]
         self.fe_max_steps = cx["following_error_max_mm"] * self.x_spm
         self.slip_pct = cx["slip_max_pct"]
@@ -203,6 +207,9 @@ class Robot:
         self.reref_requested = False
         self.stop_requested = False
         self.approach_ms = 0  # last station stop: time from the end of the fast move to arrival
+        self.transit_unit = 0  # the unit being picked or placed (journalled), 0 = none
+        self.transit_to = 0  # ... and where to: CARRIED, or a port index
+        self.manual = None  # a technician's `lift` or `grip` command waiting for the mission task
         self.tasks = None
         self.wake = asyncio.Event()
         self.motion = asyncio.Event()
@@ -210,6 +217,75 @@ class Robot:
         self.x.set_position(self._read_encoder())
         if hw.reset_by_watchdog:
             self.trip(alarms.WATCHDOG_RESET, "reset cause")
+        if record is not None:
+            self._restore(record)
+        elif store is not None and store.exists():
+            self.trip(alarms.LEDGER_INVALID, "stored record unreadable")
+        elif hw.unit_present_sw.value() and not hw.jaw_open_sw.value() and not hw.port_latched_sw.value():
+            self.trip(alarms.LEDGER_INVALID, "a unit the ledger does not know is in the gripper")
+
+    # --- the record on flash: the ledger, the requests, the unit in transit -----------------------
+    def save(self):
+        """Persist the ledger, the requests and the unit in transit (atomically: railbot/store.py)."""
+        if self.store is not None:
+            self.store.save("%sj=%s\nt=%d,%d\ns=%d\n" % (
+                self.ledger.dump(), ",".join("%d" % b for b in self.jobs), self.transit_unit, self.transit_to,
+                self.hw.side_sel.value()))
+
+    def _restore(self, record):
+        """After a reset: take the record, then place the unit that was in transit by what the gripper's
+        sensors say now (no motion): still latched where it was, carried, or, if neither can be
+        true, unknown (an alarm). docs/storage.md has the cases."""
+        jobs, transit = [], (0, 0)
+        try:
+            for line in record.split("\n"):
+                if line.startswith("j="):
+                    jobs = [int(b) for b in line[2:].split(",") if b]
+                elif line.startswith("t="):
+                    u, d = line[2:].split(",")
+                    transit = (int(u), int(d))
+        except ValueError:
+            jobs = None
+        led = self.ledger
+        uid, dest = transit
+        if jobs is None or not self.ledger.load(record) or (uid and uid not in led.port) \
+                or [b for b in jobs if not 1 <= b <= self.site.bays] or not -1 <= dest < self.site.ports:
+            self.trip(alarms.LEDGER_INVALID, "stored record unreadable")
+            return
+        self.jobs = jobs
+        self.transit_unit, self.transit_to = uid, dest
+        hw = self.hw
+        held = 0 if uid else led.carried()
+        self._settle()
+        gripped = hw.unit_present_sw.value() and not hw.jaw_open_sw.value()
+        if held and not gripped:
+            led.port[held] = UNKNOWN
+            self.save()
+        elif gripped and not led.carried() and not hw.port_latched_sw.value():
+            self.trip(alarms.LEDGER_INVALID, "a unit the ledger does not know is in the gripper")
+        self.emit("restored", (("ledger", led.describe()), ("jobs", len(jobs))))
+        lost = led.unit_at(UNKNOWN)
+        if lost:
+            self.emit("unit_missing", (("unit", lost), ("port", "gripper")))
+            self.trip(alarms.UNIT_MISSING, "unit %d not in the gripper after reset" % lost)
+
+    def _settle(self):
+        """Place the unit in transit by what the gripper's sensors say now, without moving: in closed
+        jaws at a latch, it is at the port it was leaving or going into; in closed jaws without one,
+        carried; with the jaws empty, still at the port it was leaving (a port lets go only into
+        closed jaws), or, on its way into a port, unknown. Then the journal is closed."""
+        uid, dest, led, hw = self.transit_unit, self.transit_to, self.ledger, self.hw
+        if not uid:
+            return
+        if hw.unit_present_sw.value() and not hw.jaw_open_sw.value():
+            if not hw.port_latched_sw.value():
+                led.port[uid] = CARRIED
+            elif dest != CARRIED:
+                led.port[uid] = dest
+        elif dest != CARRIED:
+            led.port[uid] = UNKNOWN
+        self.transit_unit = 0
+        self.save()
 
     # --- control tick: position read, supervision, step feed; allocates nothing -------------------
     def _read_encoder(self):
@@ -257,8 +333,9 @@ class Robot:
         elif hw.x_diag.value():
             self.trip(alarms.DRIVER_FAULT)
         elif self.x.busy():
-            if not hw.z_stow_sw.value():
-                self.trip(alarms.LIFT_NOT_STOWED)
+            code = interlock.traverse(hw, self.z.busy())
+            if code:
+                self.trip(code, interlock.why[0])
                 return
             fe = self.x.following_error(self.enc_steps)
             if self.enc_raw != self.still_raw:
@@ -326,21 +403,38 @@ class Robot:
             self.moving = False
 
     # --- waiting, moving ---------------------------------------------------------------------------
-    async def _until(self, cond, timeout_ms, code, detail):
+    async def _wait(self, cond, timeout_ms):
+        """Wait until cond() (True) or timeout_ms (False), a tick at a time; Abort on an alarm."""
         waited = 0
         while True:
             if self.alarm:
                 raise Abort()
             if cond():
-                return
+                return True
             if waited >= timeout_ms:
-                self.trip(code, detail)
-                raise Abort()
+                return False
             await asyncio.sleep_ms(self.tick_ms)
             waited += self.tick_ms
 
+    async def _until(self, cond, timeout_ms, code, detail):
+        if not await self._wait(cond, timeout_ms):
+            self.trip(code, detail)
+            raise Abort()
+
+    def _check(self, code):
+        """An interlock refused an action (code != 0): the alarm names the rule; nothing starts."""
+        if code:
+            self.trip(code, interlock.why[0])
+            raise Abort()
+
     def _start(self, axis, target, v_mm_s):
-        """Plan the move, prime the FIFO at once and wake the 10 ms motion task."""
+        """Plan the move, prime the FIFO at once and wake the 10 ms motion task. Every move of either
+        axis starts here, behind its interlock (rule 2; rule 3 for the lift rising into a port)."""
+        if axis is self.x:
+            self._check(interlock.traverse(self.hw, self.z.busy()))
+        else:
+            self._check(interlock.lift(self.hw, self.x.busy(), target > axis.pos and target > self.z_clear))
+        axis.out.enable(True)  # off after an alarm's stop; a move after its reset powers it again
         axis.move_to(target, v_mm_s)
         if axis is self.x:
             self.still_raw = self.enc_raw
@@ -394,9 +488,7 @@ class Robot:
     def _before_traverse(self, target):
         if self.stop_requested:
             raise Abort()
-        if not self.hw.z_stow_sw.value() or self.z.busy():
-            self.trip(alarms.LIFT_NOT_STOWED, "before traverse")
-            raise Abort()
+        self._check(interlock.traverse(self.hw, self.z.busy()))
         if not 0 <= target <= self.travel_steps:
             self.trip(alarms.SOFT_LIMIT, "x " + _mm(target, self.x_spm))
             raise Abort()
@@ -487,9 +579,6 @@ class Robot:
         self.mark_travel = 0
 
     async def move_z(self, target_mm):
-        if self.x.busy():
-            self.trip(alarms.LIFT_NOT_STOWED, "lift asked to move while traversing")
-            raise Abort()
         if not 0 <= target_mm <= self.cfg["z"]["travel_mm"]:
             self.trip(alarms.SOFT_LIMIT, "z %d" % target_mm)
             raise Abort()
@@ -505,6 +594,8 @@ class Robot:
         The switch counts only after `home_debounce_samples` equal readings in a row (one a tick)."""
         hw, cz = self.hw, self.cfg["z"]
         n = cz["home_debounce_samples"]
+        if hw.unit_present_sw.value() and hw.port_latched_sw.value() and not hw.jaw_open_sw.value():
+            await self.grip(False)  # a reset while gripping a latched unit: let go, it stays where it is
         if not hw.z_stow_sw.value():
             self.z.set_position(cz["travel_mm"] * self.z_spm * 3 // 2)
             if not await self._run_axis(self.z, 0, cz["home_speed_mm_s"], _steady(hw.z_stow_sw, 1, n, lambda: 0)[0]):
@@ -593,25 +684,63 @@ class Robot:
 
     # --- gripper and unit sense --------------------------------------------------------------------
     async def grip(self, close):
-        hw = self.hw
-        if not close and hw.unit_present_sw.value() and not hw.port_latched_sw.value():
-            # rule 3: never open the gripper while a carried unit is not latched
-            self.trip(alarms.GRIP_FAILED, "refused to open: unit not latched")
-            raise Abort()
+        if not close:
+            self._check(interlock.open_jaws(self.hw))
         code = await self.gripper.move(close)  # the 1 kHz grip loop (railbot/grip.py)
         if code or self.alarm:
             self.trip(code, self.gripper.detail)
             raise Abort()
 
-    def unit_cable_free(self):
-        """Rule 1: gun in its holster and no vehicle on the pilot (state A), read through the gripper."""
-        hw = self.hw
-        if not holster_in(hw.holster_sw):
-            return False, "gun out of holster"
-        state = cp_read(hw.cp_adc)
+    def cable_in_use(self):
+        """Rule 1, read through the gripper: "" when the gun is holstered and the pilot reads A (no
+        vehicle), else why not: "gun out of holster, pilot <state>" or "control pilot state <state>"."""
+        state = cp_read(self.hw.cp_adc)
+        if not holster_in(self.hw.holster_sw):
+            return "gun out of holster, pilot " + state
         if state != "A":
-            return False, "control pilot state " + state
-        return True, ""
+            return "control pilot state " + state
+        return ""
+
+    def _unit_in_use(self, uid, name, why):
+        if why == "gun out of holster, pilot A":  # no vehicle on it: the car left with the gun out
+            self.emit("gun_left_out", (("unit", uid), ("port", name)))
+        self.emit("unit_in_use", (("unit", uid), ("port", name), ("why", why)))
+        self.ledger.state[uid] = IN_USE
+
+    async def _make_safe(self):
+        """After a handling alarm (not one of rule 4's: those stop all motion): let go of a unit that
+        is latched, keep a carried one gripped, bring the lift down to stowed. The alarm stands;
+        a new one raised on the way stands instead."""
+        code, detail = self.alarm, self.alarm_detail
+        if not code or alarms.needs_homing(code):
+            return
+        hw = self.hw
+        self.alarm = 0
+        self.stopping = False
+        try:
+            if hw.unit_present_sw.value() and hw.port_latched_sw.value() and not hw.jaw_open_sw.value():
+                await self.grip(False)
+            await self.stow()
+        except Abort:
+            pass
+        if not self.alarm:
+            self.alarm, self.alarm_detail, self.stopping, self.state = code, detail, True, "ALARM"
+
+    async def _handling(self, step):
+        """Run one pick or place; a handling alarm on the way ends in the safe state."""
+        try:
+            return await step
+        except Abort:
+            self._settle()  # before the safe state changes what the jaws hold
+            await self._make_safe()
+            raise
+
+    def _transit(self, uid, dest):
+        """Journal the unit about to move (0: none) and where to: written before the first physical
+        step, so that after a power cut the robot knows which unit its sensors must place."""
+        self.transit_unit = uid
+        self.transit_to = dest
+        self.save()
 
     async def go_to_port(self, port):
         self.hw.side_sel.value(0)
@@ -624,58 +753,103 @@ class Robot:
 
     async def pick(self, uid):
         """Take unit uid from its port; False (unit untouched, still latched) if its cable is in use."""
-        hw, port, name = self.hw, self.ledger.port[uid], self.site.port_names[self.ledger.port[uid]]
+        return await self._handling(self._pick(uid))
+
+    async def _pick(self, uid):
+        hw, port, pp = self.hw, self.ledger.port[uid], self.cfg["pick_place"]
+        name = self.site.port_names[port]
         await self.go_to_port(port)
         if not hw.port_occupied_sw.value():
-            self.trip(alarms.UNIT_MISSING, "no unit at " + name)
+            self.ledger.port[uid] = UNKNOWN
+            self.emit("unit_missing", (("unit", uid), ("port", name)))
+            self.save()
+            self.trip(alarms.UNIT_MISSING, "unit %d not at %s" % (uid, name))
             raise Abort()
+        self._transit(uid, CARRIED)
         await self.grip(False)
         await self.move_z(self.cfg["z"]["engage_mm"])
-        await self.grip(True)
-        await self._until(lambda: hw.unit_present_sw.value(), 200, alarms.GRIP_FAILED, "no unit in the jaws")
-        ok, why = self.unit_cable_free()
-        if not ok:
-            self.emit("unit_in_use", (("unit", uid), ("port", name), ("why", why)))
-            self.ledger.state[uid] = IN_USE
+        await self._until(lambda: hw.port_latched_sw.value(), pp["present_timeout_ms"], alarms.GRIP_FAILED,
+                          "no latched unit in reach at " + name)
+        await self._grasp(pp)
+        why = self.cable_in_use()
+        if why:
+            self._unit_in_use(uid, name, why)
             await self.grip(False)
             await self.stow()
+            self._transit(0, 0)
             return False
-        hw.unlatch.value(1)
-        try:
-            await self._until(lambda: not hw.port_latched_sw.value(), self.cfg["timing"]["latch_timeout_ms"],
-                              alarms.UNLATCH_FAILED, "port " + name)
-        finally:
-            hw.unlatch.value(0)
+        self._check(interlock.unlatch(hw, why))
+        for _ in range(pp["unlatch_tries"]):
+            hw.unlatch.value(1)
+            try:
+                free = await self._wait(lambda: not hw.port_latched_sw.value(), self.cfg["timing"]["latch_timeout_ms"])
+            finally:
+                hw.unlatch.value(0)
+            if free:
+                break
+            await asyncio.sleep_ms(pp["retry_pause_ms"])
+        else:
+            self.trip(alarms.UNLATCH_FAILED, "port %s, %d tries" % (name, pp["unlatch_tries"]))
+            raise Abort()
         self.ledger.port[uid] = CARRIED
+        self.transit_unit = 0
+        self.save()
         self.emit("pick", (("unit", uid), ("port", name)))
         await self.stow()
+        await self._until(lambda: hw.unit_present_sw.value(), pp["present_timeout_ms"], alarms.GRIP_FAILED,
+                          "unit %d lost from the jaws" % uid)
         return True
 
+    async def _grasp(self, pp):
+        """Close on the handle; a miss (the jaws closed, no unit between them: the handle slipped
+        aside) opens and tries again, grip_tries in all. A jam is the grip loop's alarm at once."""
+        hw = self.hw
+        for i in range(pp["grip_tries"]):
+            if i:
+                await self.grip(False)
+                await asyncio.sleep_ms(pp["retry_pause_ms"])
+            code = await self.gripper.move(True)
+            if self.alarm:
+                raise Abort()
+            if code and (code != alarms.GRIP_FAILED or not hw.jaw_closed_sw.value()):
+                self.trip(code, self.gripper.detail)  # a jam, or jaws that did not close: not a miss
+                raise Abort()
+            if await self._wait(lambda: hw.unit_present_sw.value(), pp["present_timeout_ms"]) and not code:
+                return
+            self.emit("grip_missed", (("try", i + 1),))
+        self.trip(alarms.GRIP_FAILED, "no unit in the jaws, %d tries" % pp["grip_tries"])
+        raise Abort()
+
     async def place(self, uid, port):
-        hw, name = self.hw, self.site.port_names[port]
+        await self._handling(self._place(uid, port))
+
+    async def _place(self, uid, port):
+        hw, name, pp = self.hw, self.site.port_names[port], self.cfg["pick_place"]
         await self.go_to_port(port)
         if hw.port_occupied_sw.value():
             self.trip(alarms.PORT_OCCUPIED, name)
             raise Abort()
-        await self.move_z(self.cfg["z"]["engage_mm"])
-        try:
-            await self._until(lambda: hw.port_latched_sw.value(), self.cfg["timing"]["latch_timeout_ms"],
-                              alarms.LATCH_FAILED, "port " + name)
-        except Abort:
-            if self.alarm == alarms.LATCH_FAILED:  # bring the still-gripped unit down, jaws closed
-                self.alarm = 0
-                self.stopping = False
-                try:
-                    await self.stow()
-                finally:
-                    if not self.alarm:  # a new alarm during the stow stands instead
-                        self.alarm = alarms.LATCH_FAILED
-                        self.stopping = True
-            raise
+        self._transit(uid, port)
+        engage = self.cfg["z"]["engage_mm"]
+        for i in range(pp["latch_tries"]):
+            if i:  # down a little and up again: the latch gets a second go at the handle
+                await self.move_z(engage - pp["relatch_drop_mm"])
+                await asyncio.sleep_ms(pp["retry_pause_ms"])
+            await self.move_z(engage)
+            if await self._wait(lambda: hw.port_latched_sw.value(), self.cfg["timing"]["latch_timeout_ms"]):
+                break
+        else:
+            self.trip(alarms.LATCH_FAILED, "port %s, %d tries" % (name, pp["latch_tries"]))
+            raise Abort()
         self.ledger.port[uid] = port
+        self.transit_unit = 0
+        self.save()
         self.emit("place", (("unit", uid), ("port", name)))
         await self.grip(False)
         await self.stow()
+        if not hw.port_occupied_sw.value():
+            self.trip(alarms.UNIT_MISSING, "unit %d did not stay at %s" % (uid, name))
+            raise Abort()
 
     # --- jobs --------------------------------------------------------------------------------------
     def _nearest_free(self, port):
@@ -696,6 +870,7 @@ class Robot:
         uid = led.unit_at(port)
         if uid:  # whatever it was doing, the unit at the bay's own port serves that bay
             led.state[uid] = SERVING
+            self.save()
             self.emit("delivered", (("bay", bay), ("unit", uid)))
             return True
         uid = led.carried()
@@ -708,6 +883,7 @@ class Robot:
                 return None  # that unit is in use: choose again
         await self.place(uid, port)
         led.state[uid] = SERVING
+        self.save()
         self.emit("delivered", (("bay", bay), ("unit", uid)))
         return True
 
@@ -734,6 +910,15 @@ class Robot:
                     pass
                 if self.stop_requested:
                     self._stopped()
+                continue
+            if self.manual is not None and not self.alarm:
+                verb, arg = self.manual
+                self.manual = None
+                try:
+                    await (self.move_z(arg) if verb == "lift" else self.grip(arg))
+                    self.emit(verb, (("to", arg),))
+                except Abort:
+                    pass
                 continue
             if self.jog_target >= 0 and self._can_work():
                 target, self.jog_target = self.jog_target, -1
@@ -764,6 +949,7 @@ class Robot:
                 if done:
                     if self.jobs and self.jobs[0] == bay:
                         self.jobs.pop(0)
+                        self.save()
                     continue
                 if done is None:
                     continue
@@ -812,6 +998,7 @@ class Robot:
         if uid and self.ledger.state[uid] == SERVING:
             return "error: bay %d already has unit %d" % (bay, uid)
         self.jobs.append(bay)
+        self.save()
         self.emit("request", (("bay", bay),))
         self.wake.set()
         return "ok charge bay %d queued at %d" % (bay, len(self.jobs))
@@ -824,6 +1011,7 @@ class Robot:
         if not uid or self.ledger.state[uid] == FREE:
             return "error: no unit serving bay %d" % bay
         self.ledger.state[uid] = FREE
+        self.save()
         self.emit("released", (("bay", bay), ("unit", uid)))
         self.wake.set()
         return "ok released unit %d at bay %d" % (uid, bay)
@@ -837,6 +1025,7 @@ class Robot:
         if bay == self.busy_bay:
             return "error: bay %d is being served now" % bay
         self.jobs.remove(bay)
+        self.save()
         self.emit("cancelled", (("bay", bay),))
         return "ok cancelled bay %d" % bay
 
@@ -891,6 +1080,8 @@ class Robot:
         code = self.alarm
         self.alarm = 0
         self.alarm_detail = ""
+        if code == alarms.LEDGER_INVALID:
+            self.save()  # the technician has checked the units: the ledger as it stands replaces the record
         self.paused = True
         self.state = "IDLE"
         self.emit("reset", (("code", code),))
@@ -916,12 +1107,45 @@ class Robot:
             return "error: jog needs a homed robot without alarm"
         if self.busy_bay or self.moving or self.jog_target >= 0 or self.hold or self.paused:
             return "error: busy"
+        if interlock.traverse(self.hw, self.z.busy()):
+            return "error: refused, " + interlock.why[0]
         target = self.enc_steps + mm * self.x_spm
         if mm == 0 or not 0 <= target <= cx["travel_mm"] * self.x_spm:
             return "error: jog %d mm would end at %s mm, outside 0..%d" % (mm, _mm(target, self.x_spm), cx["travel_mm"])
         self.jog_target = target
         self.wake.set()
         return "ok jog to %s mm" % _mm(target, self.x_spm)
+
+    def _manual(self, verb, arg, code):
+        """A technician's lift or grip action: refused while anything else runs, or by its interlock."""
+        if self.alarm:
+            return "error: alarm active: reset first"
+        if code:
+            return "error: refused, " + interlock.why[0]
+        if self.manual is not None or self.moving or self.x.busy() or self.z.busy() or self.jog_target >= 0 \
+                or (self.busy_bay and not self.paused):
+            return "error: busy"
+        self.manual = (verb, arg)
+        self.wake.set()
+        return "ok %s %s" % (verb, arg)
+
+    def cmd_lift(self, arg):
+        try:
+            mm = int(arg)
+        except ValueError:
+            return "error: lift takes whole millimetres 0..%d, got %r" % (self.cfg["z"]["travel_mm"], arg)
+        if not 0 <= mm <= self.cfg["z"]["travel_mm"]:
+            return "error: lift %d mm outside 0..%d" % (mm, self.cfg["z"]["travel_mm"])
+        if not self.referenced:
+            return "error: the lift is not homed: home first"
+        to = mm * self.z_spm
+        return self._manual("lift", mm, interlock.lift(self.hw, self.x.busy(), to > self.z.pos and to > self.z_clear))
+
+    def cmd_grip(self, arg):
+        if arg not in ("open", "close"):
+            return "error: grip takes open or close, got %r" % arg
+        close = arg == "close"
+        return self._manual("grip", close, 0 if close else interlock.open_jaws(self.hw))
 
     def cmd_resume(self):
         if self.alarm:
@@ -967,6 +1191,8 @@ _COMMANDS = {
     "stop": (Robot.cmd_stop, 0),
     "reref": (Robot.cmd_reref, 0),
     "jog": (Robot.cmd_jog, 1),
+    "lift": (Robot.cmd_lift, 1),
+    "grip": (Robot.cmd_grip, 1),
     "status": (Robot.cmd_status, 0),
     "alarms": (Robot.cmd_alarms, 0),
     "ledger": (Robot.cmd_ledger, 0),

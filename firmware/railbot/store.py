@@ -58,6 +58,16 @@ class Store:
         except OSError:
             return None
 
+    def exists(self):
+        """True if NAME is on flash, intact or not. Asked after load() found no intact record: then
+        without NAME no record was ever complete (a first boot, or its first save was cut), since
+        only an intact NAME.new is ever renamed to NAME, and load() would have found that."""
+        try:
+            self.fs.stat(self.path)
+            return True
+        except OSError:
+            return False
+
     def load(self):
         """The newest intact payload of NAME and NAME.new, or None; never raises on bad content."""
         a = self._read(self.path)

@@ -118,8 +118,8 @@ def test_dc_mission_delivers_and_holds_the_unit_while_carrying():
 
 
 def test_a_missed_handle_is_an_alarm_and_the_unit_stays_latched():
-    for dc in (False, True):
-        rig = _dc(home=True) if dc else Rig()
+    for dc in (False, True):  # one grip try: no second go (test_pick_place has the retry)
+        rig = _dc(home=True, pick_place_grip_tries=1) if dc else Rig(pick_place_grip_tries=1)
         plant = rig.plant
         plant.slip_next_grip()
         assert rig.cmd("charge 12").startswith("ok")

@@ -185,7 +185,7 @@ def grip_drive(g, pins):
 class Hardware:
     """Every driver of the robot, built from the board's pin map (name -> pin id)."""
 
-    def __init__(self, pins, watchdog_ms, pio_hz=125000000, x_high_cycles=125, z_high_cycles=125):
+    def __init__(self, pins, watchdog_ms, pio_hz=125000000, x_high_cycles=125, z_high_cycles=125, side=0):
         def inp(name):
             return machine.Pin(pins[name], machine.Pin.IN, machine.Pin.PULL_UP)
 
@@ -208,7 +208,7 @@ class Hardware:
         self.holster_sw = inp("holster_sw")
         self.port_latched_sw = inp("port_latched_sw")
         self.port_occupied_sw = inp("port_occupied_sw")
-        self.side_sel = out("side_sel")
+        self.side_sel = out("side_sel", side)  # as before a reset: never turn the head with the lift up
         self.unlatch = out("unlatch")
         self.cp_adc = machine.ADC(machine.Pin(pins["cp_adc"]))
         self.wdt = machine.WDT(timeout=watchdog_ms)
