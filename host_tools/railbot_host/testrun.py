@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import re
 import subprocess
 import sys
@@ -72,10 +73,10 @@ def run_pytest(k: str | None) -> Result:
 
 # --- tier 2: MicroPython -------------------------------------------------------------------------
 
-def run_micropython(k: str | None) -> Result:
+def run_micropython(k: str | None, out=None) -> Result:
     t0 = time.monotonic()
     try:
-        rc, passed, failed, skipped = upy.run_firmware_tests(k=k)
+        rc, passed, failed, skipped = upy.run_firmware_tests(k=k, out=out)
     except upy.UpyUnavailable as e:
         _say(f"upy: {e}")
         return Result("micropython", False, "not run: MicroPython unavailable", time.monotonic() - t0)
@@ -137,15 +138,23 @@ def main(args=None) -> int:
     k = getattr(args, "k", None)
     tiers = getattr(args, "tier", None) or [t for t in TIERS if not (k and t == "mission")]
     results: list[Result] = []
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        # The mission runs meanwhile: its output is captured and reported in its own section.
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        # The mission, and the MicroPython tier when pytest runs too, run meanwhile (one core
+        # each): their output is captured and shown in their own sections afterwards.
         mission = pool.submit(mission_logs) if "mission" in tiers else None
+        upy_out = io.StringIO() if "cpython" in tiers else None
+        upy_tier = pool.submit(run_micropython, k, upy_out) if "micropython" in tiers and upy_out else None
         if "cpython" in tiers:
             _banner("CPython tier: pytest tests/")
             results.append(run_pytest(k))
         if "micropython" in tiers:
             _banner("MicroPython tier: tests/firmware under the WebAssembly port")
-            results.append(run_micropython(k))
+            if upy_tier is not None:
+                result = upy_tier.result()
+                sys.stdout.write(upy_out.getvalue())
+                results.append(result)
+            else:
+                results.append(run_micropython(k))
         if mission is not None:
             _banner("mission log: tests/mission_log.py under CPython and MicroPython")
             try:
