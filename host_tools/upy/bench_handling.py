@@ -27,4 +27,6 @@ for name, gripper in (("", None), ("_dc", dict(DC_GRIPPER))):
     print("BENCH pick_place_faults_injected%s %d" % (name, sum(day.injected.values())))
     print("BENCH pick_place_unsafe_endings%s %d" % (name, len(day.unsafe) + s["violations"]))
     print("BENCH pick_place_day_unserved%s %d" % (name, s["requests"] - s["served"]))
+    print("BENCH guns_left_out%s %d" % (name, day.guns_gone))
+    print("BENCH guns_left_out_reported%s %d" % (name, day.guns_reported))
 print("BENCH_DONE")

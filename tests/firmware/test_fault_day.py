@@ -12,3 +12,6 @@ def test_a_fault_day_ends_every_failure_safely_and_serves_every_car():
     assert s["alarms"] == day.failed  # every failure raised its alarm, and only handling alarms were raised
     assert s["served"] == s["requests"], s
     assert not [u for u in day.plant.units.values() if u.dropped]
+    # a car that left with the gun out: reported when the robot came for its unit, which it did not
+    # move (the plant records an unlatch with the gun out as a violation)
+    assert 1 <= day.guns_reported <= day.guns_gone, (day.guns_gone, day.guns_reported)

@@ -164,15 +164,19 @@ class Day:
         unit.cp = "B"
         self.write("sim", "charged", (("car", car.n), ("unit", unit.id)))
         await aio.sleep_ms(car.return_ms)
-        unit.cp = "A"
-        unit.gun_out = False
-        self.write("sim", "holster", (("car", car.n), ("unit", unit.id)))
+        self.unplug(car, unit)
         car.released_ms = self.now()
         self.command("release %d" % car.bay)
         if self.now() < car.leave_ms:
             await aio.sleep_ms(car.leave_ms - self.now())
         car.left_ms = self.now()
         self.write("sim", "leave", (("car", car.n), ("bay", car.bay)))
+
+    def unplug(self, car, unit):
+        """The owner unplugs and puts the gun back in its holster."""
+        unit.cp = "A"
+        unit.gun_out = False
+        self.write("sim", "holster", (("car", car.n), ("unit", unit.id)))
 
     async def tracker(self):
         x = self.plant.x

@@ -15,7 +15,8 @@ from railbot import alarms
 
 HANDLING = (alarms.GRIP_FAILED, alarms.GRIP_JAM, alarms.LATCH_FAILED, alarms.UNLATCH_FAILED,
             alarms.PORT_OCCUPIED, alarms.UNIT_MISSING, alarms.INTERLOCK)
-KINDS = ("slip", "jam", "latch_miss", "latch_broken", "unlatch_stuck", "unlatch_stuck_all", "unit_taken")
+KINDS = ("slip", "jam", "latch_miss", "latch_broken", "unlatch_stuck", "unlatch_stuck_all", "unit_taken",
+         "gun_left_out")
 
 
 class FaultDay(Day):
@@ -27,6 +28,10 @@ class FaultDay(Day):
         self.failed = 0  # a pick or place that ended in a handling alarm
         self.unsafe = []  # what the technician found wrong
         self.in_use = 0
+        self.gun_left = 0  # cars armed to leave with the gun out, not yet gone
+        self.guns_left_out = []  # units the robot reported (event gun_left_out), for the technician
+        self.guns_gone = 0  # cars that left with the gun out
+        self.guns_reported = 0
 
     def fw_event(self, kind, fields):
         Day.fw_event(self, kind, fields)
@@ -36,6 +41,9 @@ class FaultDay(Day):
             self.places += 1
         elif kind == "unit_in_use":
             self.in_use += 1
+        elif kind == "gun_left_out":
+            self.guns_left_out.append(fields[0][1])
+            self.guns_reported += 1
         elif kind == "alarm" and fields[0][1] in HANDLING:
             self.failed += 1
 
@@ -50,7 +58,9 @@ class FaultDay(Day):
             kind = KINDS[rng.below(len(KINDS))]
             ports = [i for i in range(len(p.port_name)) if p.unit_at(i) is not None]
             port = ports[rng.below(len(ports))] if ports else 0
-            if kind == "slip":
+            if kind == "gun_left_out":
+                self.gun_left += 1  # the next car to unplug drives off with the gun out
+            elif kind == "slip":
                 p.slip_next_grip()
             elif kind == "jam":
                 p.jam_jaws(rng.between(300, 900))
@@ -66,6 +76,14 @@ class FaultDay(Day):
                 u.port, u.latched = None, False
             self.injected[kind] += 1
             self.write("sim", "fault", (("kind", kind), ("port", p.port_name[port])))
+
+    def unplug(self, car, unit):
+        if not self.gun_left:
+            return Day.unplug(self, car, unit)
+        self.gun_left -= 1
+        self.guns_gone += 1
+        unit.cp = "A"  # unplugged from the car, the gun left hanging
+        self.write("sim", "gun_left_out", (("car", car.n), ("unit", unit.id)))
 
     def _safe(self):
         """What is not safe now: a plant violation, a dropped unit, the lift left raised without a
@@ -83,6 +101,11 @@ class FaultDay(Day):
         p, robot = self.plant, self.robot
         while True:
             await aio.sleep_ms(MIN_MS)
+            while self.guns_left_out:  # the technician holsters a gun the robot found out
+                u = p.units[self.guns_left_out.pop(0)]
+                u.gun_out = False
+                if u.port is not None and p.port_name[u.port][0] == "B":
+                    self.command("release " + p.port_name[u.port][1:])
             if not robot.alarm:
                 continue
             await aio.sleep_ms(10 * MIN_MS)
