@@ -2,7 +2,7 @@
 # it also runs on a board or under CPython). Written in the MicroPython subset: no pathlib, no
 # os.path, no traceback module (sys.print_exception instead).
 #
-# usage: upy_runner.py TESTS_DIR [--exclude FILE] [-k SUBSTRING] [--root FSDIR]
+# usage: upy_runner.py TESTS_DIR [--exclude FILE] [-k SUBSTRING] [--root FSDIR] [--shard I/N]
 #
 #   TESTS_DIR  directory holding test_*.py (plain `def test_*():` functions using assert). It is
 #              put on sys.path; each module is imported and its test_* callables are run in name
@@ -58,16 +58,16 @@ def _print_exception(e):
 
 def _usage(msg):
     print("upy_runner: " + msg)
-    print("usage: upy_runner.py TESTS_DIR [--exclude FILE] [-k SUBSTRING] [--root FSDIR]")
+    print("usage: upy_runner.py TESTS_DIR [--exclude FILE] [-k SUBSTRING] [--root FSDIR] [--shard I/N]")
     sys.exit(2)
 
 
 def _parse_args(argv):
-    opts = {"dir": None, "exclude": None, "k": None, "root": "/repo"}
+    opts = {"dir": None, "exclude": None, "k": None, "root": "/repo", "shard": "0/1"}
     i = 0
     while i < len(argv):
         a = argv[i]
-        if a in ("--exclude", "-k", "--root"):
+        if a in ("--exclude", "-k", "--root", "--shard"):
             if i + 1 >= len(argv):
                 _usage(a + " needs a value")
             opts[a.lstrip("-")] = argv[i + 1]
@@ -226,6 +226,13 @@ def main(argv):
     files = sorted(
         n for n in os.listdir(tests_dir) if n.startswith("test_") and n.endswith(".py")
     )
+    try:  # --shard I/N: every N-th module from the I-th (0-based), for N runners side by side
+        shard, shards = [int(x) for x in opts["shard"].split("/")]
+        if not 0 <= shard < shards:
+            raise ValueError
+    except ValueError:
+        _usage("--shard takes I/N with 0 <= I < N, got " + opts["shard"])
+    files = files[shard::shards]
     for fn in files:
         mid = _module_id(tests_dir, opts["root"], fn)
         if mid in excluded_ids:
@@ -274,7 +281,7 @@ def main(argv):
             err = None
             gc.collect()
 
-    if k is None:
+    if k is None and shards == 1:  # (a shard does not see the other shards' modules)
         for eid, reason in excluded:
             if eid not in used and not [b for b in broken if eid.startswith(b)]:
                 print("upy: warning: stale exclusion, no such test: " + eid)

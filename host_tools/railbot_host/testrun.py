@@ -73,13 +73,27 @@ def run_pytest(k: str | None) -> Result:
 
 # --- tier 2: MicroPython -------------------------------------------------------------------------
 
+UPY_SHARDS = 2  # MicroPython runners side by side (the tier is the longest; CI has 2 cores)
+
+
 def run_micropython(k: str | None, out=None) -> Result:
+    """The MicroPython tier in UPY_SHARDS runners side by side (every N-th test module each); their
+    output is shown shard by shard, to `out` (default stdout), once all have ended."""
     t0 = time.monotonic()
+    outs = [io.StringIO() for _ in range(UPY_SHARDS)]
     try:
-        rc, passed, failed, skipped = upy.run_firmware_tests(k=k, out=out)
+        upy.ensure_npm()  # once, before the runners start
+        with ThreadPoolExecutor(max_workers=UPY_SHARDS) as pool:
+            runs = [pool.submit(upy.run_firmware_tests, k=k, out=outs[i], shard=(i, UPY_SHARDS))
+                    for i in range(UPY_SHARDS)]
+            results = [r.result() for r in runs]
     except upy.UpyUnavailable as e:
         _say(f"upy: {e}")
         return Result("micropython", False, "not run: MicroPython unavailable", time.monotonic() - t0)
+    for o in outs:
+        (out or sys.stdout).write(o.getvalue())
+    rc = max(r[0] for r in results)
+    passed, failed, skipped = (sum(r[i] for r in results) for i in (1, 2, 3))
     counts = f"{passed} passed, {failed} failed, {skipped} skipped"
     if rc and not failed:
         counts += f" (runner exit {rc})"

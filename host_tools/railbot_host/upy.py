@@ -232,6 +232,7 @@ def run_firmware_tests(
     heap: int = DEFAULT_HEAP,
     timeout: float | None = None,
     out: TextIO | None = None,
+    shard: tuple[int, int] = (0, 1),
 ) -> tuple[int, int, int, int]:
     """Run tests/firmware under real MicroPython; stream the runner's output to `out` (stdout).
 
@@ -273,6 +274,8 @@ def run_firmware_tests(
         runner_args += ["--exclude", "/run/upy_exclude.txt"]
     if k:
         runner_args += ["-k", k]
+    if shard != (0, 1):
+        runner_args += ["--shard", "%d/%d" % shard]
 
     cmd = harness_command(RUNNER, mounts=mounts, paths=paths, args=runner_args, heap=heap)
     summary = None
