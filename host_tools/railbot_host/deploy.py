@@ -1,0 +1,219 @@
+"""`railbot deploy`: compile the firmware with mpy-cross and copy to a board only what differs.
+
+Steps: compile firmware/railbot to build/deploy/mpy (mpy-cross, as the bench does); refuse a board
+whose sys.implementation._mpy is not the version in the .mpy headers; read the sha256 of every
+file on the board under /railbot plus main.py and the board data; write only the files whose hash
+differs (a file edited on the board by hand is rewritten) and remove stale files under /railbot (a
+stale robot.py would shadow robot.mpy); then import railbot.build_id on the board and check that its
+tree hash is the one just deployed.
+
+Exit status: 0 deployed, 1 failed (write or check), 2 usage, 3 no board, 4 wrong _mpy,
+5 mpy-cross failed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from railbot_host import bench
+from railbot_host.board import EXIT_BUILD, EXIT_WRONG_MPY, Board, BoardError, MpremoteBoard
+
+REPO_ROOT = bench.REPO_ROOT
+BUILD_DIR = REPO_ROOT / "build" / "deploy" / "mpy"
+BOARDS = ("SIM", "PICO")
+PKG = "/railbot"
+BUILD_ID = PKG + "/build_id.py"
+
+
+class WrongMpy(BoardError):
+    code = EXIT_WRONG_MPY
+
+
+class BuildFailed(BoardError):
+    code = EXIT_BUILD
+
+
+@dataclass
+class Report:
+    files: int = 0
+    written: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    bytes_written: int = 0
+    tree: str = ""
+    seconds: float = 0.0
+
+
+def mpy_header_version(data: bytes) -> int:
+    """The .mpy version of a compiled file (header byte 1). A bytecode-only file carries no
+    sub-version (byte 2 is 0): a board loads it when its own major version is the same."""
+    if len(data) < 4 or data[0] != ord("M"):
+        raise BuildFailed("not an .mpy file (no 'M' header)")
+    return data[1] | (data[2] & 3) << 8
+
+
+def board_mpy_ok(board_mpy: int, emitted: int) -> bool:
+    """sys.implementation._mpy is version | sub-version << 8 | arch << 10; bytecode needs the same
+    version (and the same sub-version only if the file has native code, i.e. sets one)."""
+    if board_mpy < 0 or (board_mpy & 0xFF) != (emitted & 0xFF):
+        return False
+    return not emitted >> 8 or (board_mpy >> 8 & 3) == (emitted >> 8 & 3)
+
+
+def fmt_mpy(v: int) -> str:
+    if v < 0:
+        return "none"
+    return f"v{v & 0xFF}.{v >> 8 & 3}" if v >> 8 & 3 else f"v{v & 0xFF}"
+
+
+def compile_tree(dst: Path = BUILD_DIR) -> list[Path]:
+    try:
+        return bench.compile_firmware(dst)
+    except bench.BenchError as e:
+        raise BuildFailed(str(e)) from None
+
+
+def image(board_name: str, mpy_dir: Path = BUILD_DIR) -> dict[str, bytes]:
+    """{remote path: content} of everything a deploy installs (mpy_dir holds the compiled tree),
+    with /railbot/build_id.py last: TREE is the sha256 of all the other files."""
+    if board_name not in BOARDS:
+        raise BoardError(f"unknown board {board_name!r}: expected one of {', '.join(BOARDS)}")
+    files: dict[str, bytes] = {}
+    pkg = Path(mpy_dir) / "railbot"
+    for f in sorted(pkg.rglob("*.mpy")):
+        files[PKG + "/" + f.relative_to(pkg).as_posix()] = f.read_bytes()
+    files["/main.py"] = (REPO_ROOT / "firmware" / "main.py").read_bytes()
+    for name in ("robot.json", "pins.csv"):
+        files["/" + name] = (REPO_ROOT / "boards" / board_name / name).read_bytes()
+    files[BUILD_ID] = build_id(files, board_name).encode()
+    return files
+
+
+def tree_hash(files: dict[str, bytes]) -> str:
+    h = hashlib.sha256()
+    for path in sorted(files):
+        if path != BUILD_ID:
+            h.update(path.encode() + b"\0" + hashlib.sha256(files[path]).digest())
+    return h.hexdigest()
+
+
+def build_id(files: dict[str, bytes], board_name: str) -> str:
+    return (f"# What `railbot deploy` put on this board.\nTREE = {tree_hash(files)!r}\n"
+            f"BOARD = {board_name!r}\n")
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+_CHECK = """\
+import sys
+sys.modules.pop('railbot.build_id', None)
+from railbot import build_id
+print(build_id.TREE)
+"""
+
+
+def sync(board: Board, files: dict[str, bytes], *, prune: tuple[str, ...] = (), progress=None,
+         rep: Report | None = None) -> Report:
+    """Write the `files` ({remote path: bytes}) whose hash on the board differs; remove the files
+    under the `prune` folders that are not in `files`. `progress(path, n_done, n_total)`."""
+    rep = rep or Report()
+    rep.files += len(files)
+    remote = {board.path(p): p for p in files}
+    found = board.hashes(list(remote), trees=[board.path(d) for d in prune])
+    removed = sorted(rp for rp in found if rp not in remote)
+    board.remove(removed)
+    rep.removed += removed
+    todo = [p for p in files if found.get(board.path(p)) != _sha(files[p])]
+    dirs = set()
+    for p in todo:
+        parts = p.split("/")[1:-1]
+        for i in range(1, len(parts) + 1):
+            dirs.add(board.path("/" + "/".join(parts[:i])))
+    board.mkdirs(dirs)
+    for i, p in enumerate(todo):
+        board.write_file(board.path(p), files[p])
+        rep.written.append(p)
+        rep.bytes_written += len(files[p])
+        if progress:
+            progress(p, i + 1, len(todo))
+    if todo:  # what was written reads back with its hash
+        back = board.hashes([board.path(p) for p in todo])
+        bad = [p for p in todo if back.get(board.path(p)) not in (_sha(files[p]), "?")]
+        if bad:
+            raise BoardError("written but reads back different: " + ", ".join(bad))
+    return rep
+
+
+def check_mpy(board: Board, emitted_mpy: int) -> None:
+    have = board.mpy_version()
+    if not board_mpy_ok(have, emitted_mpy):
+        raise WrongMpy(f"the board runs .mpy {fmt_mpy(have)} (sys.implementation._mpy = {have}); "
+                       f"mpy-cross emits .mpy {fmt_mpy(emitted_mpy)}: update MicroPython on the board "
+                       f"or use a matching mpy-cross")
+
+
+def deploy(board: Board, files: dict[str, bytes], emitted_mpy: int, *, progress=None) -> Report:
+    """Install the firmware image `files` on `board` (see the module's docstring)."""
+    t0 = time.perf_counter()
+    check_mpy(board, emitted_mpy)
+    rep = sync(board, files, prune=(PKG,), progress=progress)
+    rep.tree = tree_hash(files)
+    if board.root == "":  # a real board: the version the board itself imports
+        running = board.exec(_CHECK).strip().splitlines()[-1]
+        if running != rep.tree:
+            raise BoardError(f"the board runs tree {running[:12]}, deployed {rep.tree[:12]}")
+    rep.seconds = time.perf_counter() - t0
+    return rep
+
+
+def emitted_version(mpy_files: list[Path]) -> int:
+    if not mpy_files:
+        raise BuildFailed("mpy-cross produced no .mpy files")
+    return mpy_header_version(mpy_files[0].read_bytes())
+
+
+def main(ns) -> int:
+    """The CLI: ns.port, ns.board, ns.quiet."""
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    con = Console(soft_wrap=True)
+    err = Console(stderr=True, soft_wrap=True)
+    try:
+        with con.status("compiling firmware/railbot with mpy-cross"):
+            made = compile_tree()
+            emitted = emitted_version(made)
+            files = image(ns.board)
+        con.print(f"compiled {len(made)} modules (.mpy {fmt_mpy(emitted)}); board {ns.board}, "
+                  f"{len(files)} files to check")
+        with MpremoteBoard(ns.port) as board:
+            with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                          console=con, disable=ns.quiet, transient=True) as bar:
+                task = bar.add_task("writing", total=None)
+
+                def progress(path, done, total):
+                    bar.update(task, total=total, completed=done, description=f"writing {path}")
+
+                rep = deploy(board, files, emitted, progress=progress)
+    except BoardError as e:
+        err.print(f"[bold red]railbot deploy:[/] {escape(str(e))}")
+        return e.code
+    for p in rep.written:
+        con.print(f"  wrote {p}")
+    for p in rep.removed:
+        con.print(f"  removed stale {p}")
+    con.print(f"[green]deployed[/] tree {rep.tree[:12]} to {ns.port}: {len(rep.written)} of "
+              f"{rep.files} files written ({rep.bytes_written} bytes), {len(rep.removed)} removed, "
+              f"{rep.seconds:.2f} s; the board imports this tree")
+    return 0
+
+
+def prepare(board_name: str) -> tuple[int, dict[str, bytes]]:
+    """Compile the tree; (the _mpy it needs, the image for `board_name`)."""
+    made = compile_tree()
+    return emitted_version(made), image(board_name)

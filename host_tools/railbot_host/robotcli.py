@@ -1,0 +1,227 @@
+"""The robot's commands from the `railbot` CLI (status, home, charge, ...), through a transport.
+
+A transport has `command(line) -> reply`, `settle(max_ms)` (let the robot work until it rests),
+`events()` (new event lines) and `close()`. `SimTransport` is the firmware on a SimBoard in this
+process, on virtual time (the simulator boots unhomed, with the units of boards/SIM/robot.json).
+The link protocol plugs in as a second transport for `--port`.
+Exit status: 0 ok, 1 the robot answered an error or raised an alarm or did not settle, 2 usage.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import sys
+from collections.abc import Callable
+
+from railbot_host import sim
+
+_STATUS = re.compile(r"^ok <(?P<state>\w+)\|x:(?P<x>[-\d.]+)\|z:(?P<z>[-\d.]+)\|alarm:(?P<alarm>\d+)\|"
+                     r"homed:(?P<homed>\d)\|jobs:(?P<jobs>\d+)\|carry:(?P<carry>\d+)>")
+RESTING = ("IDLE", "HOLD", "ALARM", "STOP")
+SETTLE_MS = 15 * 60_000
+
+
+def parse_status(reply: str) -> dict | None:
+    m = _STATUS.match(reply)
+    if not m:
+        return None
+    d = m.groupdict()
+    return {"state": d["state"], "x_mm": float(d["x"]), "z_mm": float(d["z"]), "alarm": int(d["alarm"]),
+            "homed": d["homed"] == "1", "jobs": int(d["jobs"]), "carry": int(d["carry"])}
+
+
+class SimTransport:
+    """The firmware's Robot on a simulated board, driven on virtual time."""
+
+    def __init__(self, seed: int = 1):
+        sim._install()
+        from railbot.robot import Robot
+        from railbot.store import Store
+        from simboard.board import SimBoard
+        from simboard.day import event_line
+
+        self._line = event_line
+        self.board = SimBoard(str(sim.SIM_BOARD), seed=seed)
+        self.robot = Robot(self.board.robot_cfg, self.board.pins, store=Store(self.board.flash, "railbot.rec"),
+                           emit=self._emit)
+        self._new: list[str] = []
+        self.log: list[str] = []
+        self.robot.start()
+        self.run_ms(200)  # boot: the tasks start, the safety inputs are read
+
+    def now_ms(self) -> int:
+        return self.board.clock.now_ms
+
+    def _emit(self, kind, fields) -> None:
+        line = self._line(self.now_ms(), "fw", kind, fields)
+        self._new.append(line)
+        self.log.append(line)
+
+    def run_ms(self, ms: int) -> None:
+        self.board.loop.run_until(self.now_ms() + ms)
+
+    def command(self, line: str) -> str:
+        return self.robot.command(line)
+
+    def status(self) -> dict:
+        return parse_status(self.command("status")) or {}
+
+    def settle(self, max_ms: int = SETTLE_MS, step_ms: int = 100) -> bool:
+        """Run until the robot rests (no motion, no queued job) or max_ms; True if it rests."""
+        end = self.now_ms() + max_ms
+        while self.now_ms() < end:
+            self.run_ms(step_ms)
+            s = self.status()
+            if s.get("state") in RESTING and (s.get("jobs") == 0 or s.get("state") != "IDLE"):
+                return True
+        return False
+
+    def events(self) -> list[str]:
+        new, self._new = self._new, []
+        return new
+
+    def close(self) -> None:
+        pass
+
+
+#: CLI command -> (robot command line built from the arguments, needs a homed robot)
+def robot_line(ns) -> tuple[str, bool]:
+    c = ns.command
+    if c in ("status", "home", "hold", "resume"):
+        return c, False
+    if c in ("charge", "release"):
+        return f"{c} {ns.bay}", True
+    if c == "jog":
+        return f"jog {ns.mm}", True
+    if c == "alarm":
+        return "reset", False
+    raise ValueError(c)
+
+
+def _console():
+    from rich.console import Console
+
+    return Console(highlight=False, soft_wrap=True)
+
+
+def show_status(con, s: dict, t_ms: int) -> None:
+    from rich.table import Table
+
+    t = Table(show_header=True, header_style="bold", title=f"robot at t = {t_ms / 1000:.1f} s (simulated)")
+    for k in ("state", "x_mm", "z_mm", "alarm", "homed", "jobs", "carry"):
+        t.add_column(k)
+    colour = "red" if s["alarm"] else "green"
+    t.add_row(f"[{colour}]{s['state']}[/]", f"{s['x_mm']:.1f}", f"{s['z_mm']:.1f}", str(s["alarm"]),
+              "yes" if s["homed"] else "no", str(s["jobs"]), str(s["carry"]))
+    con.print(t)
+
+
+def show_events(con, lines: list[str]) -> None:
+    for ln in lines:
+        con.print(ln, markup=False, style="red" if '"ev": "alarm"' in ln else "dim")
+
+
+def do(tr, line: str, con, *, settle: bool = True) -> int:
+    """Send one robot command, let it work, show the reply, events and status; the exit status."""
+    reply = tr.command(line)
+    ok = reply.startswith("ok")
+    con.print(f"> {line}\n[{'green' if ok else 'bold red'}]{reply}[/]", markup=True)
+    if not ok:
+        return 1
+    rested = tr.settle() if settle and line != "status" else True
+    show_events(con, tr.events())
+    s = tr.status()
+    if s:
+        show_status(con, s, tr.now_ms())
+    if not rested:
+        con.print(f"[bold red]the robot did not come to rest within {SETTLE_MS // 60000} min (simulated)[/]")
+        return 1
+    if s.get("alarm") and line != "reset":
+        con.print(f"[bold red]alarm {s['alarm']} raised[/]")
+        return 1
+    return 0
+
+
+def open_transport(ns):
+    if getattr(ns, "port", None):
+        raise UsageError(f"--port {ns.port}: the host link is not wired to the CLI yet; use --sim")
+    return SimTransport(seed=ns.seed)
+
+
+class UsageError(Exception):
+    pass
+
+
+def config_value(cfg: dict, key: str):
+    node = cfg
+    for part in key.split("."):
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            raise KeyError(key)
+    return node
+
+
+def main(ns) -> int:
+    con = _console()
+    err = _console()
+    err.file = sys.stderr
+    try:
+        if ns.command == "config" and ns.action == "set":
+            raise UsageError("config set: the simulator boots from boards/SIM/robot.json each time; "
+                             "edit that file (the loader validates it) until the link can set a board's config")
+        tr = open_transport(ns)
+    except UsageError as e:
+        err.print(f"railbot {ns.command}: {e}", markup=False)
+        return 2
+    try:
+        if ns.command == "config":
+            try:
+                v = config_value(tr.robot.cfg, ns.key)
+            except KeyError:
+                err.print(f"railbot config: no key {ns.key!r} in the board data", markup=False)
+                return 1
+            con.print(f"{ns.key} = {v!r}", markup=False)
+            return 0
+        if ns.command == "log":
+            tr.command("home")
+            tr.settle()
+            show_events(con, tr.events())
+            return 0
+        if ns.command == "console":
+            return console(tr, con, sys.stdin)
+        line, needs_home = robot_line(ns)
+        if needs_home and not tr.status().get("homed"):
+            con.print("[dim]the simulated board boots unhomed: homing first[/]")
+            if do(tr, "home", con) != 0:
+                return 1
+        return do(tr, line, con)
+    finally:
+        tr.close()
+
+
+def console(tr, con, stdin, prompt: Callable[[str], None] | None = None) -> int:
+    """Lines of robot commands (plus `wait S`: run S simulated seconds; `quit`). Exit 1 if any
+    command answered an error."""
+    rc = 0
+    interactive = stdin.isatty()
+    while True:
+        if interactive:
+            con.print("railbot> ", end="")
+        line = stdin.readline()
+        if not line:
+            break
+        words = shlex.split(line, comments=True)
+        if not words:
+            continue
+        if words[0] in ("quit", "exit"):
+            break
+        if words[0] == "wait" and len(words) == 2 and words[1].isdigit():
+            tr.run_ms(int(words[1]) * 1000)
+            show_events(con, tr.events())
+            continue
+        rc |= do(tr, " ".join(words), con, settle=words[0] not in ("hold",))
+    return rc

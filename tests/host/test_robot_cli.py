@@ -1,0 +1,60 @@
+"""railbot status/home/charge/... against the simulator (--sim): replies, status, exit codes."""
+
+import io
+
+import pytest
+
+from railbot_host import cli, robotcli
+
+
+def test_status_of_a_fresh_simulated_board(capsys):
+    assert cli.main(["status", "--sim"]) == 0
+    out = capsys.readouterr().out
+    assert "ok <IDLE|" in out and "homed:0" in out
+
+
+def test_charge_homes_first_and_delivers(capsys):
+    assert cli.main(["charge", "12"]) == 0
+    out = capsys.readouterr().out
+    assert "homing first" in out and '"ev": "homed"' in out
+    assert '"ev": "delivered", "bay": 12' in out
+
+
+def test_errors_exit_1_and_usage_errors_exit_2(capsys):
+    assert cli.main(["charge", "99", "--sim"]) == 1
+    assert "error: bay 99 out of range" in capsys.readouterr().out
+    assert cli.main(["alarm", "reset"]) == 1  # no alarm to reset
+    assert cli.main(["status", "--port", "/dev/ttyACM0"]) == 2
+    assert "host link is not wired" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as e:
+        cli.main(["charge", "0"])
+    assert e.value.code == 2
+    with pytest.raises(SystemExit) as e:
+        cli.main(["status", "--sim", "--port", "x"])
+    assert e.value.code == 2
+
+
+def test_config_get(capsys):
+    assert cli.main(["config", "get", "x.v_max_mm_s"]) == 0
+    assert "x.v_max_mm_s = 1000" in capsys.readouterr().out
+    assert cli.main(["config", "get", "x.nothing"]) == 1
+    assert cli.main(["config", "set", "x.v_max_mm_s", "900"]) == 2
+
+
+def test_console_runs_lines_on_one_simulated_board():
+    tr = robotcli.SimTransport()
+    out = io.StringIO()
+    con = robotcli._console()
+    con.file = out
+    rc = robotcli.console(tr, con, io.StringIO("home\njog 500\nhold\nwait 2\nresume\nstatus\n"))
+    assert rc == 0, out.getvalue()
+    s = tr.status()
+    assert s["homed"] and s["state"] == "IDLE" and 504 <= s["x_mm"] <= 506
+    assert robotcli.console(tr, con, io.StringIO("frobnicate\n")) == 1
+    assert "unknown command 'frobnicate'" in out.getvalue()
+
+
+def test_parse_status():
+    s = robotcli.parse_status("ok <HOLD|x:505.80|z:0.00|alarm:0|homed:1|jobs:2|carry:1>")
+    assert s == {"state": "HOLD", "x_mm": 505.8, "z_mm": 0.0, "alarm": 0, "homed": True, "jobs": 2, "carry": 1}
+    assert robotcli.parse_status("error: x") is None
