@@ -39,6 +39,17 @@ Handling (issue 4; host_tools/upy/bench_handling.py, CPython, simulated time):
   pick_place_unsafe_endings  == 0      a day of injected gripper/port faults (servo and _dc): a
                                        failure left unsafe, or a plant violation;
                                        pick_place_success_rate is reported
+The link (issue 5; host_tools/upy/bench_link.py under MicroPython, firmware from .mpy; docs/protocol.md):
+  link_fuzz_frames           >= 100000 random, truncated, bit-flipped, byte-dropped/doubled frames
+  link_fuzz_crashes          == 0      exceptions out of the parser
+  link_fuzz_corrupt_accepted == 0      a frame taken whose content is not the original's
+  link_fuzz_resync_failures  == 0      a clean frame after every 8 corrupted ones not taken
+  link_fuzz_payload_frames   >= 100000 valid CRC; type, length, id, command or value mutated
+  link_fuzz_bad_payload_state_changes == 0  an invalid one (error reply or dropped) that changed
+                                       the robot's ledger, requests, alarm, state or pending work
+  link_fuzz_payload_no_reply == 0      a request with a bad command or value left unanswered
+  upy_link_alloc_per_byte_bytes == 0   bytes inside a frame (490) fed to the parser
+  upy_link_heap_lock_ok      true      the same bytes under micropython.heap_lock()
 Everything else is informational (wall times, the sim-side tick, day outcomes).
 """
 
@@ -66,6 +77,7 @@ DEFAULT_OUT = "build/bench.json"
 BENCH_SCRIPT = upy.UPY_DIR / "bench_upy.py"
 MOTION_SCRIPT = upy.UPY_DIR / "bench_motion.py"
 HANDLING_SCRIPT = upy.UPY_DIR / "bench_handling.py"
+LINK_SCRIPT = upy.UPY_DIR / "bench_link.py"
 BENCH_DRIVER = upy.UPY_DIR / "bench.mjs"
 MISSION_LOG = REPO_ROOT / "tests" / "mission_log.py"
 
@@ -113,6 +125,16 @@ BOUNDS: dict[str, tuple[str, object]] = {
     "pick_place_unsafe_endings": ("==", 0),
     "pick_place_unsafe_endings_dc": ("==", 0),
     "pick_place_success_rate": ("in", (0.0, 1.0)),
+    # issue 5: the link's fuzzing under MicroPython
+    "link_fuzz_frames": (">=", 100000),
+    "link_fuzz_crashes": ("==", 0),
+    "link_fuzz_corrupt_accepted": ("==", 0),
+    "link_fuzz_resync_failures": ("==", 0),
+    "link_fuzz_payload_frames": (">=", 100000),
+    "link_fuzz_bad_payload_state_changes": ("==", 0),
+    "link_fuzz_payload_no_reply": ("==", 0),
+    "upy_link_alloc_per_byte_bytes": ("==", 0),
+    "upy_link_heap_lock_ok": ("is", True),
 }
 
 #: The order of the table (figures not listed follow in name order).
@@ -132,6 +154,10 @@ ORDER = (
     "grip_loop_rate_hz", "grip_stall_cutoff_ms", "grip_jam_stops", "grip_loop_alloc_bytes", "upy_grip_heap_lock_ok",
     "powercut_cases", "powercut_cases_failed", "pick_place_success_rate", "pick_place_done", "pick_place_failed",
     "pick_place_faults_injected", "pick_place_unsafe_endings", "pick_place_day_unserved",
+    "link_fuzz_frames", "link_fuzz_crashes", "link_fuzz_corrupt_accepted", "link_fuzz_resync_failures",
+    "link_fuzz_frames_wall_s", "link_fuzz_payload_frames", "link_fuzz_bad_payload_state_changes",
+    "link_fuzz_payload_no_reply", "link_fuzz_payload_wall_s", "upy_link_alloc_per_byte_bytes",
+    "upy_link_heap_lock_ok", "upy_link_request_alloc_bytes", "upy_link_heap_bytes",
 )
 
 
@@ -276,6 +302,23 @@ def run_handling(timeout: float | None = None) -> Result:
     return res
 
 
+def run_link_fuzz(args=(), *, mpy_dir: Path = MPY_DIR, timeout: float | None = None,
+                  label: str = "MicroPython link fuzz") -> Result:
+    """bench_link.py under MicroPython (firmware from mpy_dir, the fuzz from tests/firmware/linkfuzz.py)."""
+    upy.ensure_npm()
+    node = upy.node_path()
+    if node is None:
+        raise upy.UpyUnavailable("`node` is not on PATH: the bench runs MicroPython's WebAssembly port")
+    tests = REPO_ROOT / "tests" / "firmware"
+    cmd = [node, str(BENCH_DRIVER), "--heap", str(upy.DEFAULT_HEAP),
+           "--mount", f"{Path(mpy_dir).resolve()}:{FS_FW}", "--mount", f"{BOARDS}:{FS_BOARDS}",
+           "--mount", f"{tests}:/bench/tests", "--path", FS_FW, "--path", f"{FS_BOARDS}/SIM",
+           "--path", "/bench/tests", "--", str(LINK_SCRIPT), *args]
+    res = Result()
+    _run_script(cmd, res, label, timeout)
+    return res
+
+
 def run_step_timing(timeout: float | None = None) -> Result:
     """Step-timing figures of the planner's words under the step program's law (railbot_host.steptiming)."""
     res = Result()
@@ -407,6 +450,11 @@ def measure(*, seed: int = 1, hours: int = 24, short: int = 0, mission_args=(),
         steps = run_step_timing()
         handling = run_handling()
         parts += [logs, cday, motion, steps, handling, day.result()]
+    say("MicroPython link fuzz: corrupted frames and mutated commands, side by side")
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        frames = pool.submit(run_link_fuzz, ["--payload", "0", "alloc"], mpy_dir=mpy_dir)
+        payload = pool.submit(run_link_fuzz, ["--frames", "0"], mpy_dir=mpy_dir)
+        parts += [frames.result(), payload.result()]
     for p in parts:
         total.figures.update(p.figures)
         total.notes += p.notes

@@ -148,7 +148,11 @@ def _good_figures():
             "cp_readings": 12000, "grip_loop_rate_hz": 1000, "grip_stall_cutoff_ms": 6,
             "grip_loop_alloc_bytes": 0, "upy_grip_heap_lock_ok": True, "powercut_cases": 40,
             "powercut_cases_failed": 0, "pick_place_unsafe_endings": 0, "pick_place_unsafe_endings_dc": 0,
-            "pick_place_success_rate": 0.93}
+            "pick_place_success_rate": 0.93,
+            "link_fuzz_frames": 100000, "link_fuzz_crashes": 0, "link_fuzz_corrupt_accepted": 0,
+            "link_fuzz_resync_failures": 0, "link_fuzz_payload_frames": 100000,
+            "link_fuzz_bad_payload_state_changes": 0, "link_fuzz_payload_no_reply": 0,
+            "upy_link_alloc_per_byte_bytes": 0, "upy_link_heap_lock_ok": True}
 
 
 @pytest.mark.parametrize("bad, rc", [({}, 0), ({"upy_alloc_per_tick_bytes": 64}, 1),
@@ -158,7 +162,10 @@ def _good_figures():
                                      ({"cp_dangerous_misreads": 1}, 1), ({"cp_classify_accuracy": 0.998}, 1),
                                      ({"grip_loop_rate_hz": 999}, 1), ({"grip_stall_cutoff_ms": 21}, 1),
                                      ({"grip_loop_alloc_bytes": 8}, 1), ({"powercut_cases": 19}, 1),
-                                     ({"powercut_cases_failed": 1}, 1), ({"pick_place_unsafe_endings_dc": 1}, 1)])
+                                     ({"powercut_cases_failed": 1}, 1), ({"pick_place_unsafe_endings_dc": 1}, 1),
+                                     ({"link_fuzz_frames": 99999}, 1), ({"link_fuzz_corrupt_accepted": 1}, 1),
+                                     ({"link_fuzz_bad_payload_state_changes": 1}, 1),
+                                     ({"upy_link_alloc_per_byte_bytes": 4}, 1)])
 def test_main_writes_one_flat_json_object_and_exits_on_bounds(tmp_path, monkeypatch, bad, rc):
     fig = {**_good_figures(), **bad}
     monkeypatch.setattr(bench, "measure", lambda **kw: bench.Result(figures=dict(fig), notes=["n"]))

@@ -1,0 +1,224 @@
+"""The link's fuzzing for `railbot bench` (issue 5 item 8): corrupted frames at the firmware's parser, and
+frames with a valid CRC and mutated fields, commands and values at a simulated robot, under real MicroPython.
+
+Driven step by step by host_tools/upy/bench.mjs like bench_upy.py (the WebAssembly port collects
+garbage only between top-level calls, so the campaign runs in chunks with a collection between);
+also runs under CPython: `python bench_link.py [--frames N] [--payload N]` with firmware, boards/SIM
+and tests/firmware on the path. The fuzz itself is tests/firmware/linkfuzz.py, shared with the tests.
+Output: `BENCH name value` and `NOTE ...` lines (railbot_host.bench). MicroPython subset.
+"""
+import gc
+import sys
+import time as _time
+
+UPY = sys.implementation.name == "micropython"
+GC = "gc"
+RC = 0
+CHUNK = 5000
+
+try:
+    import js
+
+    _now_ms = js.performance.now
+except ImportError:
+    _now_ms = None
+if _now_ms is None:
+    if UPY:
+        _ticks_us = _time.ticks_us
+
+        def _now_ms():
+            return _ticks_us() / 1000
+    else:
+        _perf = _time.perf_counter
+
+        def _now_ms():
+            return _perf() * 1000
+
+
+def out(name, value):
+    if value is True or value is False:
+        value = "true" if value else "false"
+    elif isinstance(value, float):
+        value = "%.3f" % value
+    print("BENCH %s %s" % (name, value))
+
+
+def note(text):
+    print("NOTE " + text)
+
+
+def _add(total, fig):
+    for k in fig:
+        total[k] = total.get(k, 0) + fig[k]
+
+
+def phase_frames(count):
+    import linkfuzz
+
+    total = {}
+    t0 = _now_ms()
+    seed = 1
+    done = 0
+    while done < count:
+        n = min(CHUNK, count - done)
+        _add(total, linkfuzz.frame_fuzz(n, seed=seed))
+        done += n
+        seed += 1
+        yield GC
+    wall = (_now_ms() - t0) / 1000
+    out("link_fuzz_frames", total["frames"])
+    out("link_fuzz_crashes", total["crashes"])
+    out("link_fuzz_corrupt_accepted", total["corrupt_accepted"])
+    out("link_fuzz_resync_failures", total["resync_failures"])
+    out("link_fuzz_frames_wall_s", wall)
+    note("link frame fuzz: %d corrupted frames (random, truncated, bits flipped, a byte dropped or doubled), "
+         "%d dropped as bad frames, %d noise bytes, %d realtime bytes made by the corruption, %d unchanged by "
+         "it; a clean frame after every 8 was always taken: %s" % (
+             total["frames"], total["bad_frames"], total["noise_bytes"], total["realtime_from_noise"],
+             total["unchanged"], total["resync_failures"] == 0))
+
+
+def phase_payload(count):
+    import linkfuzz
+    from simboard.rig import Rig
+
+    rig = Rig(home=False)
+    yield GC
+    total = {}
+    t0 = _now_ms()
+    seed = 1
+    done = 0
+    while done < count:
+        n = min(CHUNK, count - done)
+        _add(total, linkfuzz.payload_fuzz(rig, n, seed=seed))
+        done += n
+        seed += 1
+        del rig.events[:]  # the rig's own event list would grow with the valid commands' events
+        yield GC
+    wall = (_now_ms() - t0) / 1000
+    out("link_fuzz_payload_frames", total["payload_frames"])
+    out("link_fuzz_bad_payload_state_changes", total["bad_payload_state_changes"])
+    out("link_fuzz_payload_no_reply", total["no_reply"])
+    out("link_fuzz_payload_wall_s", wall)
+    note("link payload fuzz: %d frames with a valid CRC: %d error replies, %d dropped (type or length), "
+         "%d retries of a refused id, %d valid commands done" % (
+             total["payload_frames"], total["errors"], total["dropped"], total["retried"], total["valid"]))
+
+
+def phase_heap():
+    """Heap held by the link: the module imported and one Link on a (counting) robot."""
+    class Robot:
+        def __init__(self):
+            self.emit = None
+
+    robot = Robot()
+    yield GC
+    a = gc.mem_alloc()
+    from railbot import link as L
+
+    keep = L.Link(robot, None)
+    yield GC
+    out("upy_link_heap_bytes", gc.mem_alloc() - a)
+    del keep
+
+
+def phase_alloc():
+    """Allocation of the parser: per byte inside a frame (must be 0), and per complete request."""
+    from simboard.rig import Rig
+    from railbot import link as L
+    import linkfuzz
+
+    link = L.Link(linkfuzz.CountingRobot(), lambda data: None)
+    buf = bytearray(2 * (L.HEADER + L.MAX_PAYLOAD + 4) + 1)
+    n = L.encode(buf, L.T_REQUEST, 0, 1, "x" * L.MAX_PAYLOAD)
+    inside = n - 1
+    body = memoryview(buf)[:inside]
+    link.feed(body)
+    a = gc.mem_alloc()
+    link.feed(body)  # n - 1 bytes, no frame completes (the SOF cuts the last one short)
+    per_byte = gc.mem_alloc() - a
+    ok = False
+    import micropython
+
+    micropython.heap_lock()
+    try:
+        link.feed(body)
+        ok = True
+    except MemoryError:
+        pass
+    finally:
+        micropython.heap_unlock()
+    rig = Rig(home=False)
+    link = L.Link(rig.robot, lambda data: None)
+    n = L.encode(buf, L.T_REQUEST, 0, 1, "status")
+    frame = bytes(buf[:n])
+    link.feed(frame)
+    a = gc.mem_alloc()
+    link.feed(frame)  # a retry: answered from the window
+    retry = gc.mem_alloc() - a
+    n = L.encode(buf, L.T_REQUEST, 0, 2, "status")
+    frame = bytes(buf[:n])
+    a = gc.mem_alloc()
+    link.feed(frame)
+    request = gc.mem_alloc() - a
+    out("upy_link_alloc_per_byte_bytes", per_byte)
+    out("upy_link_heap_lock_ok", ok)
+    out("upy_link_request_alloc_bytes", request)
+    note("link allocation: %d bytes inside a frame allocate %d bytes; a `status` request and its reply %d bytes, "
+         "a retried one %d bytes" % (inside, per_byte, request, retry))
+
+
+USAGE = "usage: bench_link.py [--frames N] [--payload N] [alloc]"
+
+
+def steps(argv):
+    global RC
+    frames = 100000
+    payload = 100000
+    alloc = False
+    i = 0
+    while i < len(argv):
+        a = argv[i]
+        if a in ("--frames", "--payload") and i + 1 < len(argv):
+            if a == "--frames":
+                frames = int(argv[i + 1])
+            else:
+                payload = int(argv[i + 1])
+            i += 1
+        elif a == "alloc":
+            alloc = True
+        else:
+            print(USAGE)
+            RC = 2
+            return
+        i += 1
+    import simboard
+
+    simboard.install()
+    if alloc and UPY:
+        yield from phase_heap()
+        phase_alloc()
+        yield GC
+    if frames:
+        yield from phase_frames(frames)
+    if payload:
+        yield from phase_payload(payload)
+    print("BENCH_DONE")
+    RC = 0
+
+
+def step(g):
+    try:
+        v = next(g)
+    except StopIteration:
+        return False
+    if v == GC:
+        gc.collect()
+    return True
+
+
+if __name__ == "__main__":
+    g = steps(sys.argv[1:])
+    while step(g):
+        pass
+    sys.exit(RC)

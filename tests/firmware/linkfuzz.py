@@ -1,0 +1,263 @@
+"""Link fuzzing shared by tests/firmware/test_link.py (a few thousand frames) and `make bench`
+(host_tools/upy/bench_link.py, 100 000 and more): corrupted frames at the parser, and frames with a
+valid CRC whose fields, commands and values are mutated at a simulated robot. MicroPython subset."""
+from simboard.rng import Rng
+from railbot import link as L
+
+BASE_LINES = ("status", "charge 5", "release 3", "cancel 7", "home", "reset", "resume", "hold", "stop",
+              "reref", "jog 100", "lift 50", "grip open", "grip close", "alarms", "ledger", "help", "charge 44")
+
+
+class CountingRobot:
+    """A robot that only counts: the parser fuzz measures the link, not the robot."""
+
+    def __init__(self):
+        self.commands = 0
+        self.emit = lambda kind, fields: None
+
+    def command(self, line):
+        self.commands += 1
+        return "ok " + line
+
+
+def base_frames():
+    """Valid frames on the wire: requests (every command), a hello, an event, a long payload."""
+    buf = bytearray(2 * (L.HEADER + L.MAX_PAYLOAD + 4) + 1)
+    out = []
+    rid = 1
+    for line in BASE_LINES:
+        out.append(bytes(buf[:L.encode(buf, L.T_REQUEST, rid, rid, line)]))
+        rid += 1
+    out.append(bytes(buf[:L.encode(buf, L.T_HELLO, rid, rid, L.HELLO)]))
+    out.append(bytes(buf[:L.encode(buf, L.T_EVENT, rid + 1, 0, "request bay=5")]))
+    long = "x" * (L.MAX_PAYLOAD - 10) + "?!~\x18\x02\x10\x03 end"  # every reserved byte stuffed
+    out.append(bytes(buf[:L.encode(buf, L.T_REQUEST, rid + 2, rid + 2, long)]))
+    return out
+
+
+def _mutate(rng, frame, kind):
+    """A corrupted copy of frame: 0 random bytes, 1 truncated, 2 bits flipped, 3 a byte dropped or doubled."""
+    if kind == 0:
+        n = 1 + rng.below(64)
+        b = bytearray(n)
+        for i in range(n):
+            b[i] = rng.next32() & 0xFF
+        return b
+    if kind == 1:
+        return bytearray(frame[:1 + rng.below(len(frame) - 1)])
+    b = bytearray(frame)
+    if kind == 2:
+        for _ in range(1 + rng.below(4)):
+            i = rng.below(len(b))
+            b[i] ^= 1 << rng.below(8)
+        return b
+    i = 1 + rng.below(len(b) - 1)
+    if rng.below(2):
+        return b[:i] + b[i + 1:]
+    return b[:i] + b[i:i + 1] + b[i:]
+
+
+def frame_fuzz(count, seed=1):
+    """count corrupted frames fed to the firmware's Link parser; a clean frame after every 8 must
+    still be taken (resync). Returns a dict of figures."""
+    rng = Rng(seed)
+    robot = CountingRobot()
+    sent = [0]
+
+    def write(data):
+        sent[0] += 1
+
+    link = L.Link(robot, write)
+    parser = link.parser
+    taken = []  # the body of each frame the parser hands on
+
+    def on_frame(ftype, seq, rid, payload):
+        taken.append(bytes(parser.mv[:parser.n]))
+        link._on_frame(ftype, seq, rid, payload)
+
+    parser.on_frame = on_frame
+    frames = base_frames()
+    bodies = []
+    for f in frames:
+        link.feed(f)
+        bodies.append(taken.pop())
+    crashes = accepted = resync_failures = unchanged = realtime = 0
+    for i in range(count):
+        j = rng.below(len(frames))
+        base = frames[j]
+        bad = _mutate(rng, base, i & 3)
+        if bad == base:
+            unchanged += 1  # e.g. the same bit flipped twice: a valid frame, not a corrupted one
+        rt = parser.realtime
+        try:
+            link.feed(bad)
+        except Exception:
+            crashes += 1
+        for body in taken:  # a frame taken whole from the mutated bytes is only right if it is the original
+            if body != bodies[j]:
+                accepted += 1
+        del taken[:]
+        realtime += parser.realtime - rt
+        if i & 7 == 7:
+            before = parser.frames
+            try:
+                link.feed(frames[rng.below(len(frames))])
+            except Exception:
+                crashes += 1
+            if len(taken) != 1:
+                resync_failures += 1
+            del taken[:]
+    return {"frames": count, "crashes": crashes, "corrupt_accepted": accepted, "resync_failures": resync_failures,
+            "unchanged": unchanged, "realtime_from_noise": realtime, "bad_frames": parser.bad_frames(),
+            "noise_bytes": parser.noise}
+
+
+# --- payload fuzz: valid CRC, mutated fields, commands and values, at a simulated robot -------------
+
+_VALUES = ("0", "-1", "45", "99", "100000", "4294967296", "1e3", "5.0", "0x10", "", "five", "-0", "+3", "1_0",
+           "44444444444444444444", "nan", "open", "close", "shut", "60001", "-60001", "301", "1 2")
+_NOISE = "abcdefghijklmnopqrstuvwxyz ABCXYZ0123456789-+._:=<>|%'\"\\/*"
+
+
+def _payload_mutation(rng, line):
+    """A mutated command line (str) or raw bytes (not printable ASCII)."""
+    words = line.split()
+    k = rng.below(10)
+    if k == 0:  # a verb with a letter changed, dropped or added
+        v = words[0]
+        i = rng.below(len(v))
+        c = _NOISE[rng.below(len(_NOISE))]
+        v = (v[:i] + c + v[i + 1:]) if rng.below(2) else (v[:i] + v[i + 1:] + c)
+        return " ".join([v] + words[1:])
+    if k <= 3:  # an out-of-range or malformed value
+        return words[0] + " " + _VALUES[rng.below(len(_VALUES))]
+    if k == 4:  # too many or too few arguments
+        return " ".join(words[:1] + ["7"] * (len(words) + 1)) if rng.below(2) else words[0] if len(words) > 1 \
+            else words[0] + " 3 4"
+    if k == 5:  # random printable text
+        n = rng.below(40)
+        return "".join(_NOISE[rng.below(len(_NOISE))] for _ in range(n))
+    if k == 6:  # bytes that are not printable ASCII
+        b = bytearray(line.encode())
+        b[rng.below(len(b))] = 0x80 + rng.below(128) if rng.below(2) else rng.below(32)
+        return b
+    if k == 7:  # an over-long argument
+        return words[0] + " " + "9" * (1 + rng.below(300))
+    if k == 8:  # an empty or blank line
+        return " " * rng.below(3)
+    return line.upper() + " x"  # a known verb, shouted, with a stray argument
+
+
+def snapshot(robot, rig):
+    """What an invalid command must not change: ledger, requests, alarm, state and pending work."""
+    return (robot.ledger.dump(), tuple(robot.jobs), robot.alarm, robot.alarm_detail, robot.state, robot.hold,
+            robot.paused, robot.homed, robot.home_requested, robot.reref_requested, robot.stop_requested,
+            robot.jog_target, robot.manual, robot.busy_bay, len(rig.events))
+
+
+class _Replies:
+    def __init__(self):
+        self.frames = []
+        self.parser = L.Parser(self._frame, self._rt)
+
+    def _frame(self, ftype, seq, rid, payload):
+        self.frames.append((ftype, rid, bytes(payload)))
+
+    def _rt(self, b):
+        pass
+
+    def write(self, data):
+        self.parser.feed(data)
+
+
+def payload_fuzz(rig, count, seed=1):
+    """count frames with a valid CRC, their type, id, length, command or value mutated, fed to a
+    Link on rig's robot; every invalid one must be answered by an error (or dropped) and change nothing."""
+    rng = Rng(seed)
+    robot = rig.robot
+    out = _Replies()
+    link = L.Link(robot, out.write)
+    buf = bytearray(2 * (L.HEADER + L.MAX_PAYLOAD + 4) + 1)
+    body = bytearray(L.HEADER + L.MAX_PAYLOAD + 4)
+    changes = valid = errors = dropped = no_reply = retried = 0
+    rid = 0
+    last_error_id = 0
+    for i in range(count):
+        line = BASE_LINES[rng.below(len(BASE_LINES))]
+        ftype = L.T_REQUEST
+        k = rng.below(16)
+        if k == 0:  # an unknown or wrong-direction type
+            ftype = (0, L.T_REPLY, L.T_EVENT, 5, L.T_REQUEST ^ 0x20, 255)[rng.below(6)]
+            payload = line
+        elif k == 1 and last_error_id:  # a retry of an earlier refused request: answered, not done again
+            payload = line
+        else:
+            payload = _payload_mutation(rng, line)
+        if k == 1 and last_error_id:
+            use_id = last_error_id
+            retried += 1
+        else:
+            rid = rid % 0xFFFF + 1
+            use_id = rid
+        if isinstance(payload, str):
+            payload = payload.encode()
+        n = L.encode(buf, ftype, i, use_id, payload)
+        if k == 2:  # the length field changed, the CRC made valid again over the changed header
+            m = _unstuff(buf, n, body)
+            body[0] = (body[0] + 1 + rng.below(255)) & 0xFF
+            n = _restuff(body, m, buf)
+        before = snapshot(robot, rig)
+        del out.frames[:]
+        link.feed(memoryview(buf)[:n])
+        replies = [f for f in out.frames if f[0] == L.T_REPLY and f[1] == use_id]
+        if not replies:
+            if ftype == L.T_REQUEST and k != 2:
+                no_reply += 1
+            dropped += 1
+            if snapshot(robot, rig) != before:
+                changes += 1
+            continue
+        text = replies[-1][2]
+        if text.startswith(b"ok"):
+            valid += 1
+            continue
+        errors += 1
+        if use_id == rid:
+            last_error_id = use_id
+        if snapshot(robot, rig) != before:
+            changes += 1
+    return {"payload_frames": count, "bad_payload_state_changes": changes, "valid": valid, "errors": errors,
+            "dropped": dropped, "no_reply": no_reply, "retried": retried, "executed": link.executed}
+
+
+def _unstuff(wire, n, body):
+    m = 0
+    j = 1
+    while j < n:
+        b = wire[j]
+        if b == L.ESC:
+            j += 1
+            b = wire[j] ^ 0x20
+        body[m] = b
+        m += 1
+        j += 1
+    return m
+
+
+def _restuff(body, m, wire):
+    import binascii
+    crc = binascii.crc32(memoryview(body)[:m - 4])
+    for s in range(4):
+        body[m - 4 + s] = (crc >> (8 * s)) & 0xFF
+    wire[0] = L.SOF
+    j = 1
+    for i in range(m):
+        b = body[i]
+        if b in L.RESERVED:
+            wire[j] = L.ESC
+            wire[j + 1] = b ^ 0x20
+            j += 2
+        else:
+            wire[j] = b
+            j += 1
+    return j

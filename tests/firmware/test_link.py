@@ -1,0 +1,176 @@
+"""The link (firmware/railbot/link.py): frames around the command interface, retries done once, realtime bytes, bad input dropped."""
+import gc
+
+from simboard.rig import Rig
+from railbot import link as L
+import linkfuzz
+
+
+class Host:
+    """The host's side in a test: frames to the board's Link, its frames collected."""
+
+    def __init__(self, rig):
+        self.rig = rig
+        self.got = []
+        self.decoder = L.Parser(self._frame, self._rt)
+        self.link = L.Link(rig.robot, self.decoder.feed)
+        self.buf = bytearray(2 * (L.HEADER + L.MAX_PAYLOAD + 4) + 1)
+        self.seq = 0
+
+    def _frame(self, ftype, seq, rid, payload):
+        self.got.append((ftype, rid, bytes(payload).decode()))
+
+    def _rt(self, b):
+        raise AssertionError("the board sent a realtime byte")
+
+    def frame(self, ftype, rid, payload):
+        n = L.encode(self.buf, ftype, self.seq, rid, payload)
+        self.seq = (self.seq + 1) & 0xFF
+        return bytes(self.buf[:n])
+
+    def send(self, ftype, rid, payload):
+        self.link.feed(self.frame(ftype, rid, payload))
+
+    def replies(self, rid):
+        return [p for t, i, p in self.got if t == L.T_REPLY and i == rid]
+
+    def events(self):
+        return [p for t, i, p in self.got if t == L.T_EVENT]
+
+
+def test_a_frame_never_contains_a_realtime_byte_or_ctrl_c():
+    h = Host(Rig(home=False))
+    every = bytes(range(256)).replace(b"\x00", b"")
+    for payload in (every[:200], every[200:], b"?!~\x18\x02\x10\x03" * 20):
+        wire = h.frame(L.T_REQUEST, 0x3F21, payload)  # the id's bytes are realtime bytes too
+        for b in (L.RT_STATUS, L.RT_HOLD, L.RT_RESUME, L.RT_STOP, L.INTR):
+            assert b not in wire
+        assert wire.count(bytes((L.SOF,))) == 1 and wire[0] == L.SOF
+
+
+def test_round_trip_hello_request_reply_and_events():
+    rig = Rig(home=False)
+    h = Host(rig)
+    h.send(L.T_HELLO, 1, L.HELLO)
+    assert h.got == [(L.T_HELLO, 1, "railbot-link %d" % L.VERSION)]
+    h.send(L.T_REQUEST, 2, "status")
+    assert h.replies(2)[0].startswith("ok <IDLE|")
+    h.send(L.T_REQUEST, 3, "charge 5")
+    assert h.replies(3) == ["ok charge bay 5 queued at 1"]
+    assert "request bay=5" in h.events()
+    assert rig.robot.jobs == [5] and rig.kinds()[-1] == "request"  # the board's own sink still gets it
+    assert h.link.parser.bad_frames() == 0 and h.link.seq_gaps == 0
+
+
+def test_a_retried_request_is_done_once_and_answered_the_same():
+    rig = Rig(home=False)
+    h = Host(rig)
+    h.send(L.T_REQUEST, 7, "charge 5")
+    h.send(L.T_REQUEST, 7, "charge 5")  # the reply was lost: the host sends it again, same id
+    assert h.replies(7) == ["ok charge bay 5 queued at 1"] * 2
+    assert rig.robot.jobs == [5] and rig.kinds().count("request") == 1
+    assert h.link.executed == 1 and h.link.retries == 1
+    h.send(L.T_REQUEST, 8, "charge 5")  # a new id is a new request
+    assert h.replies(8) == ["error: bay 5 already has a request"]
+
+
+def test_the_window_forgets_old_ids():
+    rig = Rig(home=False)
+    h = Host(rig)
+    for rid in range(1, L.WINDOW + 2):
+        h.send(L.T_REQUEST, rid, "status")
+    h.send(L.T_REQUEST, L.WINDOW + 1, "status")
+    h.send(L.T_REQUEST, 1, "status")  # out of the window: done again
+    assert h.link.retries == 1 and h.link.executed == L.WINDOW + 2
+
+
+def test_realtime_bytes_act_mid_frame_before_the_frame():
+    rig = Rig(home=False)
+    h = Host(rig)
+    wire = h.frame(L.T_REQUEST, 1, "charge 9")
+    half = len(wire) // 2
+    h.link.feed(wire[:half])
+    h.link.feed(b"!")
+    assert rig.robot.hold and h.events() == ["hold", "rt hold ok hold"]
+    h.link.feed(b"?")
+    assert h.events()[-1].startswith("rt status ok <HOLD|")
+    assert h.replies(1) == []  # the frame is still coming
+    h.link.feed(wire[half:half + 2] + b"~" + wire[half + 2:])
+    assert not rig.robot.hold and "rt resume ok resumed" in h.events()
+    assert h.replies(1) == ["ok charge bay 9 queued at 1"]
+    h.send(L.T_REQUEST, 2, "home")
+    h.link.feed(b"\x18")
+    assert h.events()[-1] == "rt stop ok stopping" and rig.robot.stop_requested
+    assert h.link.parser.realtime == 4 and h.link.parser.bad_frames() == 0
+
+
+def test_garbage_then_a_valid_frame():
+    rig = Rig(home=False)
+    h = Host(rig)
+    h.link.feed(b"\x00\xff hello \x02\x07\x00\x01\x02\x03\x10\x41\x02\xff\xff\x10")
+    h.send(L.T_REQUEST, 5, "status")
+    assert len(h.replies(5)) == 1
+    p = h.link.parser
+    assert p.noise > 0 and p.bad_frames() >= 2 and p.frames == 1
+
+
+def test_bad_frames_are_dropped_and_counted():
+    rig = Rig(home=False)
+    h = Host(rig)
+    p = h.link.parser
+    wire = bytearray(h.frame(L.T_REQUEST, 1, "charge 5"))
+    wire[-1] ^= 0x40  # CRC
+    h.link.feed(wire)
+    assert p.bad_crc == 1
+    h.link.feed(h.frame(L.T_REQUEST, 2, "charge 5")[:-3])  # truncated: the next SOF tells
+    h.link.feed(h.frame(9, 3, "charge 5"))  # unknown type
+    assert p.bad_truncated == 1 and p.bad_type == 1
+    h.link.feed(bytes((L.SOF, 0xE1, 0x01, 0, 1, 0, 1)) + b"x" * 600)  # 481 bytes announced
+    assert p.bad_length == 1
+    h.link.feed(bytes((L.SOF, 8, 0, 0, 1, 0, 1, 0x03)))  # a raw Ctrl-C inside a frame
+    assert p.bad_escape == 1
+    h.send(L.T_REPLY, 4, "ok")  # the board does not take replies
+    assert h.link.wrong_direction == 1
+    assert h.got == [] and rig.robot.jobs == [] and h.link.executed == 0
+
+
+def test_a_bad_payload_gets_the_robots_error_and_changes_nothing():
+    rig = Rig(home=False)
+    h = Host(rig)
+    before = linkfuzz.snapshot(rig.robot, rig)
+    for rid, line in enumerate((b"charge 45", b"charge x", b"fly 3", b"jog 99999", b"charge \xff", b"rel\x00ease 3", b""), 1):
+        h.send(L.T_REQUEST, rid, line)
+        assert h.replies(rid)[0].startswith("error: "), (line, h.replies(rid))
+    assert linkfuzz.snapshot(rig.robot, rig) == before
+    assert h.link.bad_payload == 2
+
+
+def test_the_parser_allocates_nothing_per_byte():
+    h = Host(Rig(home=False))
+    wire = h.frame(L.T_REQUEST, 1, "x" * L.MAX_PAYLOAD)
+    body = memoryview(wire)[:-1]  # all but the last byte: no frame completes
+    h.link.feed(body)
+    h.link.feed(body)  # its SOF cuts the first short: a truncated frame
+    if hasattr(gc, "mem_alloc"):  # MicroPython
+        a = gc.mem_alloc()
+        h.link.feed(body)
+        assert gc.mem_alloc() == a
+        import micropython
+        micropython.heap_lock()
+        try:
+            h.link.feed(body)
+        finally:
+            micropython.heap_unlock()
+    assert h.link.parser.bad_truncated == (3 if hasattr(gc, "mem_alloc") else 1)
+
+
+def test_short_frame_fuzz():
+    fig = linkfuzz.frame_fuzz(3000, seed=5)
+    assert fig["crashes"] == 0 and fig["corrupt_accepted"] == 0 and fig["resync_failures"] == 0, fig
+    assert fig["bad_frames"] > 1000
+
+
+def test_short_payload_fuzz():
+    fig = linkfuzz.payload_fuzz(Rig(home=False), 2000, seed=5)
+    assert fig["bad_payload_state_changes"] == 0 and fig["no_reply"] == 0, fig
+    assert fig["errors"] > 1000 and fig["dropped"] > 50 and fig["retried"] > 50, fig
