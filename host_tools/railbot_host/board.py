@@ -105,6 +105,9 @@ class Board:
     def write_file(self, path: str, data: bytes) -> None:
         raise NotImplementedError
 
+    def soft_reset(self) -> None:
+        """A fresh interpreter (the deployed files are imported anew)."""
+
     def bootloader(self) -> None:
         self.exec("import time, machine\ntime.sleep_ms(100)\nmachine.bootloader()\n")
 
@@ -200,10 +203,17 @@ class MpremoteBoard(Board):
         repr(bytes), up to 4x the size, in three execs per 256-byte chunk)."""
         mode = "wb"
         for i in range(0, max(len(data), 1), self.write_chunk):
-            chunk = binascii.b2a_base64(data[i:i + self.write_chunk], newline=False).decode()
+            chunk = binascii.b2a_base64(data[i:i + self.write_chunk], newline=False)  # bytes: some
+            # ports' binascii (a Python one) take no str
             self.exec(f"from binascii import a2b_base64\nwith open({path!r}, {mode!r}) as _f:\n"
                       f"    _f.write(a2b_base64({chunk!r}))\n")
             mode = "ab"
+
+    def soft_reset(self) -> None:
+        try:
+            self.transport.enter_raw_repl(soft_reset=True)
+        except Exception as e:
+            raise BoardError(f"soft reset: {e}") from None
 
     def bootloader(self) -> None:
         try:  # the board drops off USB at once: no answer is expected

@@ -113,9 +113,11 @@ def suite_files() -> dict[str, bytes]:
         files["/tests/firmware/" + f.name] = f.read_bytes()
     files["/tests/upy_runner.py"] = (REPO_ROOT / "tests" / "upy_runner.py").read_bytes()
     files["/tests/upy_exclude.txt"] = (REPO_ROOT / "tests" / "upy_exclude.txt").read_bytes()
+    for board in sorted((REPO_ROOT / "boards").iterdir()):  # the tests load every board's data
+        for name in ("robot.json", "pins.csv"):
+            if (board / name).is_file():
+                files[f"/boards/{board.name}/{name}"] = (board / name).read_bytes()
     sim = REPO_ROOT / "boards" / "SIM"
-    for name in ("robot.json", "pins.csv"):
-        files["/boards/SIM/" + name] = (sim / name).read_bytes()
     for f in sorted((sim / "simboard").rglob("*.py")):
         files["/boards/SIM/" + f.relative_to(sim).as_posix()] = f.read_bytes()
     return files

@@ -111,8 +111,11 @@ def _sha(data: bytes) -> str:
 _CHECK = """\
 import sys
 sys.modules.pop('railbot.build_id', None)
-from railbot import build_id
-print(build_id.TREE)
+try:
+    from railbot import build_id
+    print(build_id.TREE)
+except ImportError as e:
+    print('none: %s' % e)
 """
 
 
@@ -162,10 +165,12 @@ def deploy(board: Board, files: dict[str, bytes], emitted_mpy: int, *, progress=
     check_mpy(board, emitted_mpy)
     rep = sync(board, files, prune=(PKG,), progress=progress)
     rep.tree = tree_hash(files)
-    if board.root == "":  # a real board: the version the board itself imports
+    if board.root == "":  # a real board: the version it imports after a soft reset
+        if rep.written or rep.removed:
+            board.soft_reset()
         running = board.exec(_CHECK).strip().splitlines()[-1]
         if running != rep.tree:
-            raise BoardError(f"the board runs tree {running[:12]}, deployed {rep.tree[:12]}")
+            raise BoardError(f"the board imports tree {running[:40]}, deployed {rep.tree[:12]}")
     rep.seconds = time.perf_counter() - t0
     return rep
 

@@ -305,6 +305,7 @@ def test_suite_files_hold_the_tests_runner_and_simulated_board():
     files = boardtest.suite_files()
     assert "/tests/upy_runner.py" in files and "/tests/firmware/support.py" in files
     assert "/boards/SIM/simboard/__init__.py" in files and "/boards/SIM/robot.json" in files
+    assert "/boards/PICO/robot.json" in files and "/boards/PICO/pins.csv" in files  # test_config reads it
 
 
 def test_cli_test_port_exits_nonzero_on_a_failing_test(monkeypatch, tmp_path, capsys):
