@@ -44,7 +44,7 @@ deploy: venv
 
 test-board: venv
 	@test -n "$(PORT)" || { echo "usage: make test-board PORT=/dev/ttyACM0" >&2; exit 2; }
-	$(VENV)/bin/railbot test --port $(PORT)
+	$(VENV)/bin/railbot test --port $(PORT) --board $(BOARD)
 
 firmware: venv
 	$(VENV)/bin/railbot firmware --board $(BOARD)

@@ -1,8 +1,8 @@
 """`railbot test --port`: the firmware test suite run on a board, one pytest-style line per test.
 
-Deploys the firmware (board SIM data), copies tests/firmware, tests/upy_runner.py, the exclusion
-list and the simulated board (boards/SIM: the tests drive simulated hardware) with the same hash
-skip as deploy, runs the runner in the raw REPL and reads its PASS/FAIL/SKIP lines.
+Deploys the firmware (with the data of --board: the board is left as `railbot deploy` leaves it),
+copies tests/firmware, tests/upy_runner.py, the exclusion list and the simulated board (boards/SIM:
+the tests drive simulated hardware) with the same hash skip as deploy, runs the runner in the raw REPL and reads its PASS/FAIL/SKIP lines.
 Exit status: 0 all passed, 1 a test failed or the run broke off, 3 no board, 4 wrong _mpy,
 5 mpy-cross failed.
 """
@@ -163,7 +163,7 @@ def main(ns) -> int:
     t0 = time.perf_counter()
     try:
         with con.status("compiling firmware/railbot with mpy-cross"):
-            emitted, files = deploy.prepare("SIM")
+            emitted, files = deploy.prepare(ns.board)
         with MpremoteBoard(ns.port) as board:
             with con.status(f"deploying the firmware and the tests to {ns.port}"):
                 deploy.deploy(board, files, emitted)

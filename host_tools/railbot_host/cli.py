@@ -63,6 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
                       help="run only this tier (repeatable)")
     test.add_argument("--port", help="run tests/firmware on the board at PORT (a serial port or "
                                      "socket://HOST:PORT) instead of the tiers here")
+    test.add_argument("--board", choices=("SIM", "PICO"), default="PICO",
+                      help="with --port: the board data deployed with the firmware (default PICO)")
     test.add_argument("--timeout", type=_ranged(float, 1), default=3600,
                       help="with --port: seconds the on-board run may take (default 3600)")
     test.set_defaults(sub=test)

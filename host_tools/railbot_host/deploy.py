@@ -222,3 +222,21 @@ def prepare(board_name: str) -> tuple[int, dict[str, bytes]]:
     """Compile the tree; (the _mpy it needs, the image for `board_name`)."""
     made = compile_tree()
     return emitted_version(made), image(board_name)
+
+
+def measure_nochange(url: str, board_name: str = "SIM") -> dict:
+    """Bench figures: a full deploy to an emptied board at `url`, then a redeploy with nothing
+    changed, in one run; deploy_nochange_ratio = redeploy time / full deploy time."""
+    emitted, files = prepare(board_name)
+    with MpremoteBoard(url) as board:
+        found = board.hashes(list(files), trees=[PKG])
+        board.remove(found)  # the full deploy writes everything
+        full = deploy(board, files, emitted)
+        again = deploy(board, files, emitted)
+    return {
+        "deploy_full_s": round(full.seconds, 3),
+        "deploy_full_files_written": len(full.written),
+        "deploy_nochange_s": round(again.seconds, 3),
+        "deploy_nochange_files_written": len(again.written),
+        "deploy_nochange_ratio": round(again.seconds / full.seconds, 4) if full.seconds else None,
+    }

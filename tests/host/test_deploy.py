@@ -322,6 +322,8 @@ def test_cli_test_port_exits_nonzero_on_a_failing_test(monkeypatch, tmp_path, ca
     assert "AssertionError: 3 != 4" in out
     assert "2 failed, 2 passed, 1 skipped" in out
     assert (tmp_path / "tests/upy_runner.py").is_file() and (tmp_path / "railbot/robot.mpy").is_file()
+    # the board keeps the data of --board (PICO by default), not the simulator's
+    assert (tmp_path / "robot.json").read_bytes() == (deploy.REPO_ROOT / "boards/PICO/robot.json").read_bytes()
 
 
 # --- the real mpremote transport against a raw-REPL server on loopback ---------------------------
@@ -460,3 +462,16 @@ def test_mpremote_board_deploys_through_the_real_transport(compiled, tmp_path, r
             assert board.exec("print(6 * 7)").strip() == "42"
     finally:
         srv.close()
+
+
+def test_measure_nochange_against_a_raw_repl_board(tmp_path):
+    srv = RawReplServer(tmp_path)
+    try:
+        (tmp_path / "railbot").mkdir()
+        (tmp_path / "railbot" / "robot.mpy").write_bytes(b"old")  # whatever was there goes
+        fig = deploy.measure_nochange(srv.url)
+    finally:
+        srv.close()
+    assert fig["deploy_nochange_files_written"] == 0
+    assert fig["deploy_full_files_written"] == len(deploy.image("SIM"))
+    assert 0 < fig["deploy_nochange_ratio"] < 1
