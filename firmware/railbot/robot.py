@@ -387,6 +387,26 @@ class Robot:
         self.emit("alarm", (("code", code), ("name", alarms.name(code)), ("detail", detail)))
         self.wake.set()
 
+    def shutdown(self, limit_ms=3000):
+        """Ctrl-C or a crash left the event loop: ramp both axes down here (PIO and DMA would keep
+        stepping through the queued words), then the drivers off. A second Ctrl-C does not cut it short."""
+        self.x.stop()
+        self.z.stop()
+        waited = 0
+        while (self.x.busy() or self.z.busy()) and waited < limit_ms:
+            try:
+                self.hw.wdt.feed()
+                self.x.feed()
+                self.z.feed()
+                time.sleep_ms(self.tick_ms)
+                waited += self.tick_ms
+            except KeyboardInterrupt:
+                pass
+        self.hw.x_step.enable(False)
+        self.hw.z_step.enable(False)
+        self.moving = False
+        return waited
+
     async def supervise_task(self):
         while True:
             if not self.moving:

@@ -328,6 +328,20 @@ def run_step_timing(timeout: float | None = None) -> Result:
     return res
 
 
+def run_vboard_interrupt() -> Result:
+    """interrupt_to_drivers_off_ms (simulated): Ctrl-C at cruise on the virtual board (railbot_host.vboard)."""
+    from railbot_host import vboard
+    res = Result()
+    try:
+        res.figures.update(vboard.measure_interrupt())
+    except (vboard.VirtualBoardError, OSError, ValueError, IndexError) as e:
+        res.errors.append(f"virtual board interrupt: {e}")
+        return res
+    if not res.figures["interrupt_drivers_off_before_prompt"]:
+        res.errors.append("virtual board: after Ctrl-C at cruise the drivers were not off at the prompt")
+    return res
+
+
 def _run_script(cmd, res: Result, label: str, timeout, env=None) -> None:
     try:
         p = subprocess.run(cmd, capture_output=True, text=True, encoding="utf-8", errors="replace",
@@ -439,6 +453,8 @@ def measure(*, seed: int = 1, hours: int = 24, short: int = 0, mission_args=(),
     parts = [run_upy_bench(["heap", "tick", "segment"], mpy_dir=mpy_dir, seed=seed,
                            label="MicroPython heap/tick/segment"),
              run_upy_bench(["grip"], mpy_dir=mpy_dir, seed=seed, label="MicroPython grip loop")]
+    say("virtual board: Ctrl-C at cruise, mpremote's path (interrupt_to_drivers_off_ms)")
+    parts.append(run_vboard_interrupt())
 
     say("MicroPython day, and alongside: the event logs of tests/mission_log.py, the CPython day")
     with ThreadPoolExecutor(max_workers=2) as pool:

@@ -210,3 +210,11 @@ def test_motion_figures_in_simulated_time():
     assert fig["homing_repeatability_mm"] <= 0.5
     assert fig["grip_loop_rate_hz"] >= 1000 and 0 < fig["grip_stall_cutoff_ms"] <= 20 and fig["grip_jam_stops"] == 2
     assert 0 < fig["hold_to_standstill_ms"] <= fig["hold_bound_ms"]
+
+
+def test_vboard_interrupt_drivers_left_on_fails_the_bench(monkeypatch):
+    from railbot_host import vboard
+    monkeypatch.setattr(vboard, "measure_interrupt", lambda: {"interrupt_to_drivers_off_ms": 2100,
+                                                              "interrupt_drivers_off_before_prompt": False})
+    res = bench.run_vboard_interrupt()
+    assert res.figures["interrupt_to_drivers_off_ms"] == 2100 and res.errors

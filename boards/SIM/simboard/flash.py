@@ -278,7 +278,16 @@ class Flash:
         return FlashFile(self, p, True, "b" not in mode, data, exists and kind == "w" and not self.fat)
 
 
-class FlashFile:
+try:  # MicroPython: C code (import of a .py or .mpy) reads an io.IOBase subclass as a stream
+    from io import IOBase as _Stream
+    import sys as _sys
+    if _sys.implementation.name != "micropython":
+        _Stream = object  # CPython's IOBase would close (flush) files when collected
+except ImportError:
+    _Stream = object
+
+
+class FlashFile(_Stream):
     """An open file of the simulated flash: read mode reads a snapshot taken at open."""
 
     def __init__(self, fs, path, writing, text, data, dirty):
@@ -314,6 +323,12 @@ class FlashFile:
         buf[:n] = self.buf[self.pos:self.pos + n]
         self.pos += n
         return n
+
+    def ioctl(self, req, arg):
+        # the stream protocol of io.IOBase subclasses (MicroPython's import): 4 is MP_STREAM_CLOSE
+        if req == 4:
+            self.close()
+        return 0
 
     def readline(self):
         self._ok()

@@ -1,0 +1,57 @@
+"""The virtual board's boot (host_tools/upy/vboard.mjs): the simulated board paced to wall-clock time,
+its flash mounted at / (the host files at /repo), Ctrl-C from the host raised as KeyboardInterrupt."""
+import os
+import sys
+import vfs
+import binascii
+import js
+from simboard import vclock, board as _board
+
+_DIR = 0x4000
+
+
+def _poll(ms):
+    # js.vb_poll waits up to ms (returns early on input) and says whether a Ctrl-C came meanwhile
+    if js.vb_poll(ms):
+        raise KeyboardInterrupt
+
+
+def _listener(t0, t1):
+    _poll(0)  # runs before the plant moves: an interrupt leaves the clock and the plant consistent
+
+
+def _restore(flash, src, dst):
+    for ent in os.ilistdir(src):
+        name, kind = ent[0], ent[1]
+        s, d = src + "/" + name, (dst + "/" if dst != "/" else "/") + name
+        if kind & _DIR:
+            flash.dirs[d] = True
+            _restore(flash, s, d)
+        else:
+            with open(s, "rb") as f:
+                flash.files[d] = f.read()
+
+
+def boot(folder, speed=1, start_x_mm=1200, snapshot=None):
+    """Make the SimBoard current, mount its flash at / (contents from the `snapshot` dir of the
+    host FS, kept across soft resets) and the host's /repo at /repo."""
+    vclock._wall_sleep_ms = _poll
+    b = _board.SimBoard(folder, speed=speed, start_x_mm=start_x_mm)
+    b.clock._listeners.insert(0, _listener)
+    _board.install()
+    if snapshot is not None:
+        _restore(b.flash, snapshot, "/")
+    vfs.umount("/")
+    vfs.mount(b.flash, "/")
+    vfs.mount(vfs.VfsPosix("/repo"), "/repo")
+    os.chdir("/")
+    return b
+
+
+def save(flash, put):
+    """Hand every directory and file of the flash to put(path, is_dir, hex) (the JS side keeps them)."""
+    for d in sorted(flash.dirs):
+        if d != "/":
+            put(d, 1, "")
+    for p in flash.files:
+        put(p, 0, binascii.hexlify(flash.files[p]).decode())
