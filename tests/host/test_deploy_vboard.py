@@ -1,0 +1,63 @@
+"""deploy and test --port with the real mpremote against the virtual board (MicroPython inside).
+
+The firmware must come from the board's own flash, so the board is started with
+repo_firmware=False; a virtual board that cannot start that way is skipped with its reason."""
+
+import pytest
+
+from railbot_host import boardtest, cli, deploy
+from railbot_host.board import MpremoteBoard
+
+vboard = pytest.importorskip("railbot_host.vboard")
+
+
+@pytest.fixture(scope="module")
+def vb():
+    try:
+        b = vboard.VirtualBoard(repo_firmware=False).start()
+    except vboard.VirtualBoardError as e:
+        pytest.skip("the virtual board does not start without the repo's firmware: %s" % str(e)[:200])
+    yield b
+    b.stop()
+
+
+def test_deploy_redeploy_and_a_hand_edit(vb):
+    emitted, files = deploy.prepare("SIM")
+    with MpremoteBoard(vb.url) as board:
+        board.remove(board.hashes(list(files), trees=[deploy.PKG]))
+        full = deploy.deploy(board, files, emitted)  # checks the tree the board imports
+        assert sorted(full.written) == sorted(files)
+        again = deploy.deploy(board, files, emitted)
+        assert again.written == [] and again.removed == []
+        assert again.seconds <= 0.1 * full.seconds
+        board.exec("f = open('/railbot/motion.mpy', 'wb')\nf.write(b'hand edit')\nf.close()\n")
+        fixed = deploy.deploy(board, files, emitted)
+        assert fixed.written == ["/railbot/motion.mpy"]
+
+
+def test_wrong_mpy_is_refused(vb, monkeypatch, capsys):
+    monkeypatch.setattr(deploy, "emitted_version", lambda made: 5)  # as if mpy-cross emitted v5
+    assert cli.main(["deploy", "--port", vb.url, "--quiet"]) == 4
+    assert "mpy-cross emits .mpy v5" in capsys.readouterr().err
+
+
+def test_tests_on_the_board(vb, capsys):
+    assert cli.main(["test", "--port", vb.url, "--board", "SIM", "-k", "test_config.py", "--timeout", "300"]) == 0
+    out = capsys.readouterr().out
+    assert "tests/firmware/test_config.py::test_sim_board_loads PASSED" in out
+    assert " 0 failed" in out
+
+
+def test_a_failing_test_on_the_board_fails_the_command(vb, capsys):
+    with MpremoteBoard(vb.url) as board:
+        board.mkdirs(["/tests", "/tests/firmware"])
+        board.write_file("/tests/firmware/test_zz_made_to_fail.py",
+                         b"def test_made_to_fail():\n    assert 1 + 1 == 3, 'made to fail'\n")
+    try:
+        assert cli.main(["test", "--port", vb.url, "--board", "SIM", "-k", "test_zz_made_to_fail"]) == 1
+        out = capsys.readouterr().out
+        assert "tests/firmware/test_zz_made_to_fail.py::test_made_to_fail FAILED" in out
+        assert "made to fail" in out
+    finally:
+        with MpremoteBoard(vb.url) as board:
+            board.remove(["/tests/firmware/test_zz_made_to_fail.py"])
