@@ -42,7 +42,7 @@ Handling (issue 4; host_tools/upy/bench_handling.py, CPython, simulated time):
 The link (issue 5; host_tools/upy/bench_link.py under MicroPython, firmware from .mpy; docs/protocol.md):
   link_fuzz_frames           >= 100000 random, truncated, bit-flipped, byte-dropped/doubled frames
   link_fuzz_crashes          == 0      exceptions out of the parser
-  link_fuzz_corrupt_accepted == 0      a frame taken whose content is not the original's
+  link_fuzz_corrupt_accepted == 0      a frame taken that was never sent
   link_fuzz_resync_failures  == 0      a clean frame after every 8 corrupted ones not taken
   link_fuzz_payload_frames   >= 100000 valid CRC; type, length, id, command or value mutated
   link_fuzz_bad_payload_state_changes == 0  an invalid one (error reply or dropped) that changed
