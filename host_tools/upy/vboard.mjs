@@ -76,11 +76,11 @@ async function workerMain() {
     }
     snapDir = "'/snap'";
   }
-  const tail = opts.repoFirmware ? "sys.path.append('/repo/firmware')\n" : "";
   mp.runPython(
-    "import sys\nsys.path.append('/repo/boards/SIM')\n" + tail +
+    "import sys\nsys.path.append('/repo/boards/SIM')\n" +
       "from simboard import vboard as __vb\n" +
-      `__vb_board = __vb.boot('/repo/boards/SIM', ${opts.speed}, ${opts.startXmm}, ${snapDir})\n` +
+      `__vb_board = __vb.boot('/repo/boards/SIM', ${opts.speed}, ${opts.startXmm}, ${snapDir}, ` +
+      `${opts.repoFirmware ? "True" : "False"})\n` +
       "del __vb\n",
   );
   // Raw REPL execution: one globals dict per boot, as __main__ on a board.

@@ -32,11 +32,19 @@ def _restore(flash, src, dst):
                 flash.files[d] = f.read()
 
 
-def boot(folder, speed=1, start_x_mm=1200, snapshot=None):
+def boot(folder, speed=1, start_x_mm=1200, snapshot=None, repo_firmware=True):
     """Make the SimBoard current, mount its flash at / (contents from the `snapshot` dir of the
-    host FS, kept across soft resets) and the host's /repo at /repo."""
+    host FS, kept across soft resets) and the host's /repo at /repo. repo_firmware: /repo/firmware
+    stays last on sys.path; else the firmware must come from the flash (the SimBoard keeps the
+    railbot.config it read its board data with)."""
     vclock._wall_sleep_ms = _poll
+    sys.path.append("/repo/firmware")
     b = _board.SimBoard(folder, speed=speed, start_x_mm=start_x_mm)
+    if not repo_firmware:
+        sys.path.remove("/repo/firmware")
+        for name in list(sys.modules):
+            if name == "railbot" or name.startswith("railbot."):
+                del sys.modules[name]
     b.clock._listeners.insert(0, _listener)
     _board.install()
     if snapshot is not None:
