@@ -52,7 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     sim.set_defaults(sub=sim)
 
     test = sub.add_parser(
-        "test", help="run every test tier that runs here (make test)",
+        "test", help="run every test tier that runs here (make test), or, with --port, the firmware "
+                     "tests on a board (make test-board)",
         description="CPython tier (pytest), MicroPython tier (tests/firmware under the "
                     "WebAssembly port), and the seeded mission under both interpreters.",
     )

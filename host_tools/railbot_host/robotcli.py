@@ -3,8 +3,10 @@
 A transport has `command(line) -> reply`, `settle(max_ms)` (let the robot work until it rests),
 `events()` (new event lines) and `close()`. `SimTransport` is the firmware on a SimBoard in this
 process, on virtual time (the simulator boots unhomed, with the units of boards/SIM/robot.json).
-The link protocol plugs in as a second transport for `--port`.
-Exit status: 0 ok, 1 the robot answered an error or raised an alarm or did not settle, 2 usage.
+`LinkTransport` is the host link (railbot_host.link) over a stream: `--port` opens the serial port
+with it (the board must run the link on its USB stdin/stdout).
+Exit status: 0 ok, 1 the robot answered an error or raised an alarm or did not settle, 2 usage,
+3 no board (or no link handshake) on --port.
 """
 
 from __future__ import annotations
@@ -85,6 +87,72 @@ class SimTransport:
         pass
 
 
+class LinkTransport:
+    """The robot at the other end of the host link (railbot_host.link.Link over a stream).
+    `wait_ms(ms)` lets time pass: real sleeps on a board, the simulator's clock in a loopback."""
+
+    def __init__(self, stream, wait_ms: Callable[[int], None], *, timeout_s: float = 1.0, clock=None):
+        from railbot_host.link import Link
+
+        self._new: list[str] = []
+        self.log: list[str] = []
+        kw = {"clock": clock} if clock is not None else {}
+        self.link = Link(stream, on_event=self._event, timeout_s=timeout_s, **kw)
+        self.wait_ms = wait_ms
+        self.elapsed_ms = 0
+        self.hello = self.link.hello()  # refuses another protocol version
+
+    def _event(self, text: str) -> None:
+        self._new.append(text)
+        self.log.append(text)
+
+    def now_ms(self) -> int:
+        return self.elapsed_ms
+
+    def run_ms(self, ms: int) -> None:
+        self.wait_ms(ms)
+        self.elapsed_ms += ms
+        self.link.poll()
+
+    def command(self, line: str) -> str:
+        return self.link.request(line)
+
+    status = SimTransport.status
+    settle = SimTransport.settle
+
+    def events(self) -> list[str]:
+        new, self._new = self._new, []
+        return new
+
+    def close(self) -> None:
+        close = getattr(self.link.stream, "close", None)
+        if close:
+            close()
+
+
+def serial_transport(port: str) -> LinkTransport:
+    """A board on a serial port (or socket:// URL) that runs the link on its USB stdin/stdout."""
+    import time
+
+    import serial
+
+    from railbot_host.link import LinkError
+
+    try:
+        stream = serial.serial_for_url(port, baudrate=115200, timeout=0.02)
+    except (serial.SerialException, ValueError) as e:
+        raise NoBoardError(f"no board at {port}: {e}") from None
+    try:
+        return LinkTransport(stream, lambda ms: time.sleep(ms / 1000))
+    except LinkError as e:
+        stream.close()
+        raise NoBoardError(f"the board at {port} does not answer the link handshake: {e}") from None
+
+
+class NoBoardError(Exception):
+    pass
+
+
 #: CLI command -> (robot command line built from the arguments, needs a homed robot)
 def robot_line(ns) -> tuple[str, bool]:
     c = ns.command
@@ -145,7 +213,7 @@ def do(tr, line: str, con, *, settle: bool = True) -> int:
 
 def open_transport(ns):
     if getattr(ns, "port", None):
-        raise UsageError(f"--port {ns.port}: the host link is not wired to the CLI yet; use --sim")
+        return serial_transport(ns.port)
     return SimTransport(seed=ns.seed)
 
 
@@ -177,8 +245,14 @@ def main(ns) -> int:
     except UsageError as e:
         err.print(f"railbot {ns.command}: {e}", markup=False)
         return 2
+    except NoBoardError as e:
+        err.print(f"railbot {ns.command}: {e}", markup=False)
+        return 3
     try:
         if ns.command == "config":
+            if not hasattr(tr, "robot"):
+                err.print("railbot config: reading a board's config needs a link command; use --sim", markup=False)
+                return 2
             try:
                 v = config_value(tr.robot.cfg, ns.key)
             except KeyError:

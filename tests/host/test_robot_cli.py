@@ -24,8 +24,8 @@ def test_errors_exit_1_and_usage_errors_exit_2(capsys):
     assert cli.main(["charge", "99", "--sim"]) == 1
     assert "error: bay 99 out of range" in capsys.readouterr().out
     assert cli.main(["alarm", "reset"]) == 1  # no alarm to reset
-    assert cli.main(["status", "--port", "/dev/ttyACM0"]) == 2
-    assert "host link is not wired" in capsys.readouterr().err
+    assert cli.main(["status", "--port", "/dev/ttyNOSUCH0"]) == 3
+    assert "no board at /dev/ttyNOSUCH0" in capsys.readouterr().err
     with pytest.raises(SystemExit) as e:
         cli.main(["charge", "0"])
     assert e.value.code == 2
@@ -58,3 +58,33 @@ def test_parse_status():
     s = robotcli.parse_status("ok <HOLD|x:505.80|z:0.00|alarm:0|homed:1|jobs:2|carry:1>")
     assert s == {"state": "HOLD", "x_mm": 505.8, "z_mm": 0.0, "alarm": 0, "homed": True, "jobs": 2, "carry": 1}
     assert robotcli.parse_status("error: x") is None
+
+
+def test_link_transport_over_the_simulator():
+    """The --port path (host link codec <-> the firmware's link <-> Robot) in a loopback."""
+    sim_tr = robotcli.SimTransport()
+    from railbot.link import Link as FirmwareLink
+
+    inbox = bytearray()
+    fw = FirmwareLink(sim_tr.robot, lambda b: inbox.extend(bytes(b)))
+
+    class Stream:
+        def write(self, data):
+            fw.feed(bytes(data))
+
+        def read(self, n):
+            out = bytes(inbox)
+            inbox.clear()
+            return out
+
+    tr = robotcli.LinkTransport(Stream(), sim_tr.run_ms)
+    assert tr.hello
+    out = io.StringIO()
+    con = robotcli._console()
+    con.file = out
+    assert robotcli.do(tr, "home", con) == 0
+    assert robotcli.do(tr, "charge 12", con) == 0, out.getvalue()
+    text = out.getvalue()
+    assert "homed" in text and "delivered" in text
+    assert tr.status()["homed"] and tr.status()["jobs"] == 0
+    assert robotcli.do(tr, "charge 99", con) == 1
