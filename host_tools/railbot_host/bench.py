@@ -50,6 +50,9 @@ The link (issue 5; host_tools/upy/bench_link.py under MicroPython, firmware from
   link_fuzz_payload_no_reply == 0      a request with a bad command or value left unanswered
   upy_link_alloc_per_byte_bytes == 0   bytes inside a frame (490) fed to the parser
   upy_link_heap_lock_ok      true      the same bytes under micropython.heap_lock()
+Deploy (issue 5; railbot_host.deploy with the real mpremote against the virtual board):
+  deploy_nochange_ratio      <= 0.1    a redeploy with nothing changed over a full deploy (same run)
+  deploy_nochange_files_written == 0   files the redeploy wrote
 Everything else is informational (wall times, the sim-side tick, day outcomes).
 """
 
@@ -135,6 +138,9 @@ BOUNDS: dict[str, tuple[str, object]] = {
     "link_fuzz_payload_no_reply": ("==", 0),
     "upy_link_alloc_per_byte_bytes": ("==", 0),
     "upy_link_heap_lock_ok": ("is", True),
+    # issue 5: deploy to the virtual board
+    "deploy_nochange_ratio": ("<=", 0.1),
+    "deploy_nochange_files_written": ("==", 0),
 }
 
 #: The order of the table (figures not listed follow in name order).
@@ -158,6 +164,8 @@ ORDER = (
     "link_fuzz_frames_wall_s", "link_fuzz_payload_frames", "link_fuzz_bad_payload_state_changes",
     "link_fuzz_payload_no_reply", "link_fuzz_payload_wall_s", "upy_link_alloc_per_byte_bytes",
     "upy_link_heap_lock_ok", "upy_link_request_alloc_bytes", "upy_link_heap_bytes",
+    "deploy_nochange_ratio", "deploy_nochange_files_written", "deploy_full_files_written",
+    "deploy_full_s", "deploy_nochange_s",
 )
 
 
@@ -342,6 +350,21 @@ def run_vboard_interrupt() -> Result:
     return res
 
 
+def run_vboard_deploy() -> Result:
+    """deploy_nochange_ratio and _files_written: a full deploy, then a redeploy with nothing
+    changed, to a virtual board that imports its firmware from its own flash."""
+    from railbot_host import deploy, vboard
+    from railbot_host.board import BoardError
+
+    res = Result()
+    try:
+        with vboard.VirtualBoard(repo_firmware=False) as vb:
+            res.figures.update(deploy.measure_nochange(vb.url))
+    except (vboard.VirtualBoardError, BoardError, OSError) as e:
+        res.errors.append(f"deploy to the virtual board: {e}")
+    return res
+
+
 def _run_script(cmd, res: Result, label: str, timeout, env=None) -> None:
     try:
         p = subprocess.run(cmd, capture_output=True, text=True, encoding="utf-8", errors="replace",
@@ -455,6 +478,8 @@ def measure(*, seed: int = 1, hours: int = 24, short: int = 0, mission_args=(),
              run_upy_bench(["grip"], mpy_dir=mpy_dir, seed=seed, label="MicroPython grip loop")]
     say("virtual board: Ctrl-C at cruise, mpremote's path (interrupt_to_drivers_off_ms)")
     parts.append(run_vboard_interrupt())
+    say("virtual board: a full deploy, then a redeploy with nothing changed (deploy_nochange_ratio)")
+    parts.append(run_vboard_deploy())
 
     say("MicroPython day, and alongside: the event logs of tests/mission_log.py, the CPython day")
     with ThreadPoolExecutor(max_workers=2) as pool:

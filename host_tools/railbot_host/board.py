@@ -125,6 +125,12 @@ class Board:
         out = self.exec(_HASHES % {"files": list(files), "trees": list(trees)})
         return ast.literal_eval(out.strip().splitlines()[-1])
 
+    def survey(self, files: Iterable[str], trees: Iterable[str] = (), extra: str = "") -> tuple[int, dict[str, str], str]:
+        """(_mpy, hashes as `hashes` gives them, the last output line of the code `extra`)."""
+        mpy, found = self.mpy_version(), self.hashes(files, trees)
+        out = self.exec(extra).strip().splitlines() if extra else []
+        return mpy, found, out[-1] if out else ""
+
     def mkdirs(self, dirs: Iterable[str]) -> None:
         dirs = sorted(set(dirs), key=lambda d: d.count("/"))
         if dirs:
@@ -194,6 +200,12 @@ class MpremoteBoard(Board):
         except self._error as e:
             raise BoardError(f"board link: {e}") from None
         return buf.getvalue().decode("utf-8", errors="replace")
+
+    def survey(self, files: Iterable[str], trees: Iterable[str] = (), extra: str = "") -> tuple[int, dict[str, str], str]:
+        """The same in one exec: a redeploy with nothing to write is one round trip."""
+        out = self.exec(_MPY + _HASHES % {"files": list(files), "trees": list(trees)} + extra)
+        lines = out.strip().splitlines()
+        return int(lines[0]), ast.literal_eval(lines[1]), lines[-1] if extra and len(lines) > 2 else ""
 
     #: bytes per exec when writing a file (base64: 4 KB of text, one raw-REPL round trip)
     write_chunk = 3072

@@ -114,19 +114,21 @@ sys.modules.pop('railbot.build_id', None)
 try:
     from railbot import build_id
     print(build_id.TREE)
-except ImportError as e:
-    print('none: %s' % e)
+except Exception as e:  # none yet, or a broken tree (an .mpy of another version)
+    print('none: %r' % e)
 """
 
 
 def sync(board: Board, files: dict[str, bytes], *, prune: tuple[str, ...] = (), progress=None,
-         rep: Report | None = None) -> Report:
+         rep: Report | None = None, found: dict[str, str] | None = None) -> Report:
     """Write the `files` ({remote path: bytes}) whose hash on the board differs; remove the files
-    under the `prune` folders that are not in `files`. `progress(path, n_done, n_total)`."""
+    under the `prune` folders that are not in `files`. `progress(path, n_done, n_total)`.
+    `found`: the board's hashes if already read (Board.survey)."""
     rep = rep or Report()
     rep.files += len(files)
     remote = {board.path(p): p for p in files}
-    found = board.hashes(list(remote), trees=[board.path(d) for d in prune])
+    if found is None:
+        found = board.hashes(list(remote), trees=[board.path(d) for d in prune])
     removed = sorted(rp for rp in found if rp not in remote)
     board.remove(removed)
     rep.removed += removed
@@ -151,8 +153,8 @@ def sync(board: Board, files: dict[str, bytes], *, prune: tuple[str, ...] = (), 
     return rep
 
 
-def check_mpy(board: Board, emitted_mpy: int) -> None:
-    have = board.mpy_version()
+def check_mpy(board: Board, emitted_mpy: int, have: int | None = None) -> None:
+    have = board.mpy_version() if have is None else have
     if not board_mpy_ok(have, emitted_mpy):
         raise WrongMpy(f"the board runs .mpy {fmt_mpy(have)} (sys.implementation._mpy = {have}); "
                        f"mpy-cross emits .mpy {fmt_mpy(emitted_mpy)}: update MicroPython on the board "
@@ -162,13 +164,16 @@ def check_mpy(board: Board, emitted_mpy: int) -> None:
 def deploy(board: Board, files: dict[str, bytes], emitted_mpy: int, *, progress=None) -> Report:
     """Install the firmware image `files` on `board` (see the module's docstring)."""
     t0 = time.perf_counter()
-    check_mpy(board, emitted_mpy)
-    rep = sync(board, files, prune=(PKG,), progress=progress)
+    real = board.root == ""  # a real board: check the tree it imports (after a soft reset)
+    have, found, running = board.survey([board.path(p) for p in files], [board.path(PKG)],
+                                        _CHECK if real else "")
+    check_mpy(board, emitted_mpy, have)
+    rep = sync(board, files, prune=(PKG,), progress=progress, found=found)
     rep.tree = tree_hash(files)
-    if board.root == "":  # a real board: the version it imports after a soft reset
+    if real:
         if rep.written or rep.removed:
             board.soft_reset()
-        running = board.exec(_CHECK).strip().splitlines()[-1]
+            running = board.exec(_CHECK).strip().splitlines()[-1]
         if running != rep.tree:
             raise BoardError(f"the board imports tree {running[:40]}, deployed {rep.tree[:12]}")
     rep.seconds = time.perf_counter() - t0

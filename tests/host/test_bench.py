@@ -152,7 +152,8 @@ def _good_figures():
             "link_fuzz_frames": 100000, "link_fuzz_crashes": 0, "link_fuzz_corrupt_accepted": 0,
             "link_fuzz_resync_failures": 0, "link_fuzz_payload_frames": 100000,
             "link_fuzz_bad_payload_state_changes": 0, "link_fuzz_payload_no_reply": 0,
-            "upy_link_alloc_per_byte_bytes": 0, "upy_link_heap_lock_ok": True}
+            "upy_link_alloc_per_byte_bytes": 0, "upy_link_heap_lock_ok": True,
+            "deploy_nochange_ratio": 0.04, "deploy_nochange_files_written": 0}
 
 
 @pytest.mark.parametrize("bad, rc", [({}, 0), ({"upy_alloc_per_tick_bytes": 64}, 1),
@@ -165,7 +166,8 @@ def _good_figures():
                                      ({"powercut_cases_failed": 1}, 1), ({"pick_place_unsafe_endings_dc": 1}, 1),
                                      ({"link_fuzz_frames": 99999}, 1), ({"link_fuzz_corrupt_accepted": 1}, 1),
                                      ({"link_fuzz_bad_payload_state_changes": 1}, 1),
-                                     ({"upy_link_alloc_per_byte_bytes": 4}, 1)])
+                                     ({"upy_link_alloc_per_byte_bytes": 4}, 1),
+                                     ({"deploy_nochange_ratio": 0.11}, 1), ({"deploy_nochange_files_written": 1}, 1)])
 def test_main_writes_one_flat_json_object_and_exits_on_bounds(tmp_path, monkeypatch, bad, rc):
     fig = {**_good_figures(), **bad}
     monkeypatch.setattr(bench, "measure", lambda **kw: bench.Result(figures=dict(fig), notes=["n"]))
