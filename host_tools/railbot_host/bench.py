@@ -82,6 +82,7 @@ MOTION_SCRIPT = upy.UPY_DIR / "bench_motion.py"
 HANDLING_SCRIPT = upy.UPY_DIR / "bench_handling.py"
 LINK_SCRIPT = upy.UPY_DIR / "bench_link.py"
 BENCH_DRIVER = upy.UPY_DIR / "bench.mjs"
+BENCH_LIB = ["--mount", f"{upy.UPY_DIR / 'benchlib.py'}:/bench/lib/benchlib.py", "--path", "/bench/lib"]
 MISSION_LOG = REPO_ROOT / "tests" / "mission_log.py"
 
 FS_FW = "/bench/fw"
@@ -260,7 +261,7 @@ def upy_bench_command(phases, *, mpy_dir: Path = MPY_DIR, seed: int = 1, hours: 
     cmd = [node, str(BENCH_DRIVER), "--heap", str(upy.DEFAULT_HEAP),
            "--mount", f"{Path(mpy_dir).resolve()}:{FS_FW}",
            "--mount", f"{BOARDS}:{FS_BOARDS}",
-           "--path", FS_FW, "--path", f"{FS_BOARDS}/SIM",
+           "--path", FS_FW, "--path", f"{FS_BOARDS}/SIM", *BENCH_LIB,
            "--", str(BENCH_SCRIPT), "--board", f"{FS_BOARDS}/SIM", "--seed", str(seed),
            "--hours", str(hours)]
     if short:
@@ -321,7 +322,7 @@ def run_link_fuzz(args=(), *, mpy_dir: Path = MPY_DIR, timeout: float | None = N
     cmd = [node, str(BENCH_DRIVER), "--heap", str(upy.DEFAULT_HEAP),
            "--mount", f"{Path(mpy_dir).resolve()}:{FS_FW}", "--mount", f"{BOARDS}:{FS_BOARDS}",
            "--mount", f"{tests}:/bench/tests", "--path", FS_FW, "--path", f"{FS_BOARDS}/SIM",
-           "--path", "/bench/tests", "--", str(LINK_SCRIPT), *args]
+           "--path", "/bench/tests", *BENCH_LIB, "--", str(LINK_SCRIPT), *args]
     res = Result()
     _run_script(cmd, res, label, timeout)
     return res

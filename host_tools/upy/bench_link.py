@@ -9,42 +9,13 @@ Output: `BENCH name value` and `NOTE ...` lines (railbot_host.bench). MicroPytho
 """
 import gc
 import sys
-import time as _time
 
 UPY = sys.implementation.name == "micropython"
 GC = "gc"
 RC = 0
 CHUNK = 5000
 
-try:
-    import js
-
-    _now_ms = js.performance.now
-except ImportError:
-    _now_ms = None
-if _now_ms is None:
-    if UPY:
-        _ticks_us = _time.ticks_us
-
-        def _now_ms():
-            return _ticks_us() / 1000
-    else:
-        _perf = _time.perf_counter
-
-        def _now_ms():
-            return _perf() * 1000
-
-
-def out(name, value):
-    if value is True or value is False:
-        value = "true" if value else "false"
-    elif isinstance(value, float):
-        value = "%.3f" % value
-    print("BENCH %s %s" % (name, value))
-
-
-def note(text):
-    print("NOTE " + text)
+from benchlib import now_ms as _now_ms, out, note  # noqa: E402  (host_tools/upy/benchlib.py)
 
 
 def _add(total, fig):

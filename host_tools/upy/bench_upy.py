@@ -55,35 +55,7 @@ RC = 0  # exit status, read by bench.mjs
 
 _real_diff = getattr(_time, "ticks_diff", None)
 _real_add = getattr(_time, "ticks_add", None)
-try:
-    import js  # the WebAssembly port: performance.now() has sub-microsecond resolution
-
-    _now_ms = js.performance.now  # (this port's ticks_us only moves in whole milliseconds)
-except ImportError:
-    _now_ms = None
-if _now_ms is None:
-    if UPY:
-        _ticks_us = _time.ticks_us
-
-        def _now_ms():
-            return _ticks_us() / 1000
-    else:
-        _perf = _time.perf_counter
-
-        def _now_ms():
-            return _perf() * 1000
-
-
-def out(name, value):
-    if value is True or value is False:
-        value = "true" if value else "false"
-    elif isinstance(value, float):
-        value = "%.3f" % value
-    print("BENCH %s %s" % (name, value))
-
-
-def note(text):
-    print("NOTE " + text)
+from benchlib import now_ms as _now_ms, out, note  # noqa: E402  (host_tools/upy/benchlib.py)
 
 
 # --- keeping the simulation's own growth out of heap readings ---------------------------------
