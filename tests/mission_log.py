@@ -29,15 +29,13 @@ simboard.install()
 
 from simboard.board import SimBoard  # noqa: E402
 from simboard.day import HOUR_MS, Day, plan_window  # noqa: E402
-from railbot.robot import Robot  # noqa: E402
-from railbot.store import Store  # noqa: E402
 
 
 def main(argv):
     nums = [int(a) for a in argv]
     seed, hours, start_hour = (nums + [7, 3, 16][len(nums):])[:3]
     board = SimBoard(ROOT + "/boards/SIM", seed=seed)
-    robot = Robot(board.robot_cfg, board.pins, store=Store(board.flash, "railbot.rec"))
+    robot = board.robot()
     day = Day(board, robot, plan_window(seed, start_hour, hours), log=print)
     day.start()
     day.run(hours * HOUR_MS)

@@ -38,15 +38,12 @@ class SimTransport:
 
     def __init__(self, seed: int = 1):
         sim._install()
-        from railbot.robot import Robot
-        from railbot.store import Store
         from simboard.board import SimBoard
         from simboard.day import event_line
 
         self._line = event_line
         self.board = SimBoard(str(sim.SIM_BOARD), seed=seed)
-        self.robot = Robot(self.board.robot_cfg, self.board.pins, store=Store(self.board.flash, "railbot.rec"),
-                           emit=self._emit)
+        self.robot = self.board.robot(emit=self._emit)
         self._new: list[str] = []
         self.log: list[str] = []
         self.robot.start()

@@ -79,14 +79,12 @@ def run_day(seed: int = 1, hours: int = 24, units: int = 6, rate: float = 1.0,
             tail_hours: int = TAIL_HOURS, progress=None, track_ms: int = TRACK_MS) -> DayRun:
     """Run the firmware through `hours` of cars plus `tail_hours`; progress(t_ms, day) every 10 min."""
     _install()
-    from railbot.robot import Robot
-    from railbot.store import Store
     from simboard.board import SimBoard
     from simboard.day import Day, plan_day
 
     cfg = robot_config(units)
     board = SimBoard(str(SIM_BOARD), seed=seed, robot_cfg=cfg)
-    robot = Robot(board.robot_cfg, board.pins, store=Store(board.flash, "railbot.rec"))
+    robot = board.robot()
     events: list[str] = []
     cars = plan_day(seed, hours=hours, rate_pct=round(rate * 100))
     day = Day(board, robot, cars, log=events.append, track_every_ms=track_ms)

@@ -927,11 +927,9 @@ def phase_day(folder, seed, hours, short):
     from simboard.board import SimBoard
     from simboard import vasyncio as aio
     from simboard.day import Day, plan_day
-    from railbot.robot import Robot
-    from railbot.store import Store
 
     board = SimBoard(folder, seed=seed)
-    robot = Robot(board.robot_cfg, board.pins, store=Store(board.flash, "railbot.rec"))  # as make sim runs
+    robot = board.robot()  # its record on the simulated flash, as make sim runs
     if short:
         cars = short_cars(seed, short)
         end_ms = max(c.leave_ms for c in cars) + 10 * 60000

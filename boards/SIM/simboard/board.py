@@ -107,6 +107,9 @@ class _QuadModel:
         self.rx = None
 
 
+RECORD = "railbot.rec"  # the robot's record (ledger, requests, journal) on the board's flash
+
+
 class SimBoard:
     def __init__(self, folder, seed=1, speed=0, robot_cfg=None, start_x_mm=1200):
         from railbot import config
@@ -162,6 +165,13 @@ class SimBoard:
                 raise ValueError("quadrature: in_base must be enc_a")
             return _QuadModel(self.plant)
         raise ValueError("the simulated board has no model of PIO program %r" % name)
+
+    def robot(self, emit=None):
+        """The firmware's robot on this board, its record on the board's flash as main.py keeps it
+        on a real board's file system."""
+        from railbot.robot import Robot
+        from railbot.store import Store
+        return Robot(self.robot_cfg, self.pins, emit=emit, store=Store(self.flash, RECORD))
 
     def reboot(self, cause):
         """After a reset or a power cut: a fresh event loop, RAM lost; the plant (the physical

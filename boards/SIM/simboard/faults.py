@@ -133,12 +133,10 @@ def pick_place_day(seed=1, hours=24, log=None, gripper=None):
     FaultDay, its figures in its attributes."""
     from simboard.board import SimBoard
     from simboard.day import plan_day, HOUR_MS
-    from simboard.rig import BOARD, RECORD, sim_config, wire_gripper
-    from railbot.robot import Robot
-    from railbot.store import Store
+    from simboard.rig import BOARD, sim_config, wire_gripper
     board = SimBoard(BOARD, seed=seed, robot_cfg=sim_config(gripper=gripper) if gripper else None)
     wire_gripper(board, gripper)
-    robot = Robot(board.robot_cfg, board.pins, store=Store(board.flash, RECORD))
+    robot = board.robot()
     day = FaultDay(board, robot, plan_day(seed, hours=hours), seed=seed, log=log)
     day.start()
     day.run((hours + 6) * HOUR_MS)

@@ -1,12 +1,8 @@
 """A rig: the simulated board with the firmware robot on it, helpers to run it to a condition, and
 the measured scenarios that tests and `make bench` share. Runs under CPython and MicroPython."""
 from simboard.board import SimBoard
-from railbot.robot import Robot
 from railbot import config
-from railbot.store import Store
 from simboard import machine
-
-RECORD = "railbot.rec"  # the robot's record on the board's flash
 
 
 def _board_folder():
@@ -60,7 +56,7 @@ class Rig:
             self.until(lambda: self.robot.homed, 120)
 
     def _boot(self):
-        robot = Robot(self.board.robot_cfg, self.board.pins, emit=self._event, store=Store(self.board.flash, RECORD))
+        robot = self.board.robot(emit=self._event)
         robot.start()
         return robot
 
