@@ -11,31 +11,36 @@ import gc
 import sys
 
 UPY = sys.implementation.name == "micropython"
-GC = "gc"
 RC = 0
 CHUNK = 5000
 
-from benchlib import now_ms as _now_ms, out, note  # noqa: E402  (host_tools/upy/benchlib.py)
+from benchlib import GC, now_ms as _now_ms, out, note, step  # noqa: E402,F401  (host_tools/upy/benchlib.py; bench.mjs calls step)
 
 
-def _add(total, fig):
-    for k in fig:
-        total[k] = total.get(k, 0) + fig[k]
+def _campaign(count, fuzz, after=None):
+    """Generator: run fuzz(n, seed) in chunks of CHUNK frames (a new seed each), a collection between
+    chunks; returns the summed figures."""
+    total = {}
+    seed = 1
+    done = 0
+    while done < count:
+        n = min(CHUNK, count - done)
+        fig = fuzz(n, seed)
+        for k in fig:
+            total[k] = total.get(k, 0) + fig[k]
+        done += n
+        seed += 1
+        if after is not None:
+            after()
+        yield GC
+    return total
 
 
 def phase_frames(count):
     import linkfuzz
 
-    total = {}
     t0 = _now_ms()
-    seed = 1
-    done = 0
-    while done < count:
-        n = min(CHUNK, count - done)
-        _add(total, linkfuzz.frame_fuzz(n, seed=seed))
-        done += n
-        seed += 1
-        yield GC
+    total = yield from _campaign(count, lambda n, seed: linkfuzz.frame_fuzz(n, seed=seed))
     wall = (_now_ms() - t0) / 1000
     out("link_fuzz_frames", total["frames"])
     out("link_fuzz_crashes", total["crashes"])
@@ -55,17 +60,12 @@ def phase_payload(count):
 
     rig = Rig(home=False)
     yield GC
-    total = {}
     t0 = _now_ms()
-    seed = 1
-    done = 0
-    while done < count:
-        n = min(CHUNK, count - done)
-        _add(total, linkfuzz.payload_fuzz(rig, n, seed=seed))
-        done += n
-        seed += 1
-        del rig.events[:]  # the rig's own event list would grow with the valid commands' events
-        yield GC
+
+    def forget_events():  # the rig's own event list would grow with the valid commands' events
+        del rig.events[:]
+
+    total = yield from _campaign(count, lambda n, seed: linkfuzz.payload_fuzz(rig, n, seed=seed), forget_events)
     wall = (_now_ms() - t0) / 1000
     out("link_fuzz_payload_frames", total["payload_frames"])
     out("link_fuzz_bad_payload_state_changes", total["bad_payload_state_changes"])
@@ -176,16 +176,6 @@ def steps(argv):
         yield from phase_payload(payload)
     print("BENCH_DONE")
     RC = 0
-
-
-def step(g):
-    try:
-        v = next(g)
-    except StopIteration:
-        return False
-    if v == GC:
-        gc.collect()
-    return True
 
 
 if __name__ == "__main__":

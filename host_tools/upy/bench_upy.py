@@ -50,12 +50,11 @@ import time as _time
 
 UPY = sys.implementation.name == "micropython"
 HOUR_MS = 3600000
-GC = "gc"  # yielded by a step that wants a collection before the next one
 RC = 0  # exit status, read by bench.mjs
 
 _real_diff = getattr(_time, "ticks_diff", None)
 _real_add = getattr(_time, "ticks_add", None)
-from benchlib import now_ms as _now_ms, out, note  # noqa: E402  (host_tools/upy/benchlib.py)
+from benchlib import GC, now_ms as _now_ms, out, note, step  # noqa: E402,F401  (host_tools/upy/benchlib.py; bench.mjs calls step)
 
 
 # --- keeping the simulation's own growth out of heap readings ---------------------------------
@@ -1057,17 +1056,6 @@ def steps(argv):
             yield from phase_day(folder, seed, hours, short)
     print("BENCH_DONE")
     RC = 0
-
-
-def step(g):
-    """One top-level step (bench.mjs): True while there are more."""
-    try:
-        v = next(g)
-    except StopIteration:
-        return False
-    if v == GC:
-        gc.collect()
-    return True
 
 
 if __name__ == "__main__":  # CPython (or MicroPython's unix port): the steps in one go

@@ -1,9 +1,11 @@
 """What the bench scripts share: a fine wall clock and the `BENCH name value` / `NOTE ...` lines
 railbot_host.bench reads. Runs under MicroPython (WebAssembly port) and CPython."""
+import gc
 import sys
 import time as _time
 
 UPY = sys.implementation.name == "micropython"
+GC = "gc"  # yielded by a bench step that wants a collection before the next one
 
 try:
     import js  # the WebAssembly port: performance.now() has sub-microsecond resolution
@@ -34,3 +36,15 @@ def out(name, value):
 
 def note(text):
     print("NOTE " + text)
+
+
+def step(g):
+    """One top-level step of a bench script's `steps()` generator (bench.mjs calls it; the WebAssembly
+    port collects garbage only between top-level calls): True while there are more."""
+    try:
+        v = next(g)
+    except StopIteration:
+        return False
+    if v == GC:
+        gc.collect()
+    return True
