@@ -67,10 +67,14 @@ def encode(buf, ftype, seq, rid, payload, limit=MAX_PAYLOAD, body=None):
     body[3] = rid & 0xFF
     body[4] = (rid >> 8) & 0xFF
     body[5] = ftype
-    mv = memoryview(body)
-    mv[HEADER:HEADER + n] = memoryview(payload)[:n]
-    crc = binascii.crc32(mv[:HEADER + n])
-    k = HEADER + n
+    memoryview(body)[HEADER:HEADER + n] = memoryview(payload)[:n]
+    return seal(body, HEADER + n, buf)
+
+
+def seal(body, k, buf):
+    """Close a frame whose first k body bytes (header and payload) are written: its CRC-32 into
+    body[k:k + 4], then SOF and the stuffed body into buf; the frame's length on the wire."""
+    crc = binascii.crc32(memoryview(body)[:k])
     body[k] = crc & 0xFF
     body[k + 1] = (crc >> 8) & 0xFF
     body[k + 2] = (crc >> 16) & 0xFF
@@ -78,7 +82,7 @@ def encode(buf, ftype, seq, rid, payload, limit=MAX_PAYLOAD, body=None):
     buf[0] = SOF
     j = 1
     kind = _KIND
-    for i in range(HEADER + n + 4):
+    for i in range(k + 4):
         b = body[i]
         if kind[b]:
             buf[j] = ESC
