@@ -1,25 +1,36 @@
-"""Boot: build the robot for this board from /robot.json and /pins.csv, run it; Ctrl-C stops it safely."""
+"""Boot: build the robot for this board from /robot.json and /pins.csv, serve the host link on the
+USB (and on the UART of link_tx/link_rx if the board has one), run; Ctrl-C stops it safely."""
 import asyncio
 import time
 from railbot import config
+from railbot.link import Link
+from railbot.port import open_ports
 from railbot.robot import Robot
 from railbot.store import Store
 
 
-def build():
-    cfg, pins = config.load_board("")
-    return Robot(cfg, pins, store=Store(None, "/railbot.rec"))
+def build(folder=""):
+    """The robot of the board data in `folder` ("" = the flash's root), with its links: a list of
+    (Link, port) in robot.links, served by run()."""
+    cfg, pins = config.load_board(folder)
+    robot = Robot(cfg, pins, store=Store(None, folder + "/railbot.rec"))
+    robot.cfg_path = folder + "/robot.json"
+    robot.links = [(Link(robot, p.write), p) for p in open_ports(pins)]
+    return robot
 
 
 async def _forever(robot):
     robot.start()
+    for link, port in robot.links:
+        asyncio.create_task(link.serve(port))
     while True:
         await asyncio.sleep_ms(1000)
 
 
 def run(robot, coro=None):
-    """Run the robot (or `coro`, which starts it) until Ctrl-C or an uncaught exception; then a
-    controlled stop and the drivers off before the REPL prompt can appear (docs/safety.md)."""
+    """Run the robot and its links (or `coro`, which starts what it needs) until Ctrl-C or an
+    uncaught exception; then a controlled stop and the drivers off before the REPL prompt can
+    appear (docs/safety.md)."""
     try:
         asyncio.run(coro if coro is not None else _forever(robot))
     except BaseException as e:

@@ -17,6 +17,10 @@ PIN_NAMES = (
 )
 # Pins only a DC gear-motor gripper uses (gripper.kind "dc"): H-bridge direction, motor current (ADC).
 DC_GRIP_PINS = ("grip_dir", "grip_isense")
+# The host link on a UART (docs/protocol.md), besides the USB: both pins or neither.
+LINK_PINS = ("link_tx", "link_rx")
+# RP2040: the UART a TX pin belongs to (its RX pin is the next one).
+UART_OF_TX = {0: 0, 12: 0, 16: 0, 28: 0, 4: 1, 8: 1, 20: 1, 24: 1}
 
 # What one PIO state machine at 125 MHz can pulse with margin, and what a TMC2209 takes.
 STEP_RATE_MAX = 500000  # steps/s
@@ -325,6 +329,11 @@ def load_robot(path):
         r = json.loads(text)
     except ValueError as e:
         raise ConfigError(path + ": bad JSON: " + str(e))
+    return check_robot(r, path)
+
+
+def check_robot(r, path):
+    """Validate board data `r` (as read from `path`) against SCHEMA and the cross-checks; r."""
     schema = SCHEMA
     if type(r) is dict and type(r.get("gripper")) is dict and r["gripper"].get("kind") == "dc":
         from railbot import config_dc  # only boards with a DC gripper pay for its checks
@@ -378,13 +387,93 @@ def load_pins(path, required=None, optional=()):
     return pins
 
 
+def _check_link_pins(pins, path):
+    tx, rx = pins.get("link_tx"), pins.get("link_rx")
+    if tx is None and rx is None:
+        return
+    if tx is None or rx is None:
+        _fail(path, "link_rx" if rx is None else "link_tx", "missing pin: the UART link needs link_tx and link_rx")
+    n = _uint(tx[2:])
+    if n not in UART_OF_TX:
+        _fail(path, "link_tx", "%s is not a UART TX pin (GP0, 4, 8, 12, 16, 20, 24, 28)" % tx)
+    if rx != "GP%d" % (n + 1):
+        _fail(path, "link_rx", "%s is not the RX pin of %s's UART (GP%d)" % (rx, tx, n + 1))
+
+
+def uart_of(pins):
+    """The UART id of the board's link pins (pins.csv link_tx, link_rx), or -1 if it has none."""
+    tx = pins.get("link_tx")
+    return -1 if tx is None else UART_OF_TX[_uint(tx[2:])]
+
+
+def lookup(r, key):
+    """The value at dotted `key` of board data r ("x.v_max_mm_s", "site.units.0.port"); KeyError."""
+    node = r
+    for part in key.split("."):
+        if type(node) is dict and part in node:
+            node = node[part]
+        elif type(node) is list and 0 <= _uint(part) < len(node):
+            node = node[int(part)]
+        else:
+            raise KeyError(key)
+    return node
+
+
+def with_value(r, key, text, path):
+    """A copy of board data r with dotted `key` set to `text` (read as the type the key holds now),
+    validated as a whole; ConfigError naming the key if not (r is never changed)."""
+    try:
+        old = lookup(r, key)
+    except KeyError:
+        _fail(path, key, "no such key")
+    if type(old) is int:
+        n = _uint(text[1:] if text[:1] == "-" else text)
+        if n < 0:
+            _fail(path, key, "expected an int, got %r" % text)
+        value = -n if text[:1] == "-" else n
+    elif type(old) is str:
+        value = text
+    else:
+        _fail(path, key, "is %s: set the keys inside it" % _show(old))
+    new = json.loads(json.dumps(r))
+    parts = key.split(".")
+    node = new
+    for part in parts[:-1]:
+        node = node[int(part)] if type(node) is list else node[part]
+    last = parts[-1]
+    node[int(last) if type(node) is list else last] = value
+    return check_robot(new, path)
+
+
+def save_robot(r, path):
+    """Write board data r to `path` whole or not at all (a new file, then a rename)."""
+    import os
+
+    tmp = path + ".new"
+    try:
+        with open(tmp, "w") as f:
+            f.write(json.dumps(r))
+        try:
+            os.rename(tmp, path)
+        except OSError:  # a file system whose rename does not replace (FAT)
+            os.remove(path)
+            os.rename(tmp, path)
+    except OSError as e:
+        try:
+            os.remove(tmp)
+        except OSError:
+            pass
+        raise ConfigError(path + ": cannot write: " + str(e))
+
+
 def load_board(folder):
     """Load `folder`/robot.json and `folder`/pins.csv (all of PIN_NAMES, and DC_GRIP_PINS for a DC
     gripper); return (robot, pins)."""
     if folder.endswith("/"):
         folder = folder[:-1]
     robot = load_robot(folder + "/robot.json")
-    pins = load_pins(folder + "/pins.csv", PIN_NAMES, DC_GRIP_PINS)
+    pins = load_pins(folder + "/pins.csv", PIN_NAMES, DC_GRIP_PINS + LINK_PINS)
+    _check_link_pins(pins, folder + "/pins.csv")
     if robot["gripper"]["kind"] == "dc":
         from railbot import config_dc
 

@@ -1,4 +1,5 @@
 """The link: framed requests, replies, events and hello over USB CDC or a UART, with grbl-style realtime bytes (docs/protocol.md)."""
+import asyncio
 import binascii
 
 try:
@@ -27,6 +28,7 @@ T_HELLO = const(0x48)  # H
 HEADER = const(6)  # length (u16 LE), seq (u8), id (u16 LE), type (u8)
 MAX_PAYLOAD = const(480)
 WINDOW = const(8)  # request ids remembered with their reply
+RECENT = const(16)  # events remembered for the `log` request
 
 _PLAIN = const(0)
 _SOF = const(1)
@@ -203,8 +205,10 @@ def _printable(mv):
 class Link:
     """The robot's end of the link: requests -> Robot.command, replies remembered by request id
     (a retry is answered, not executed again), the robot's events as event frames, hello answered
-    with the protocol version, realtime bytes as hold / resume / stop / status at once.
-    write(bytes-like) sends (and must copy what it is given); feed(bytes) receives."""
+    with the protocol version, realtime bytes as hold / resume / stop / status at once, and the
+    request `log`: the last RECENT events again (as event frames `log ...`), then `ok N events`.
+    write(bytes-like) sends (and must copy what it is given); feed(bytes) receives, or serve(port)
+    does as a task."""
 
     def __init__(self, robot, write, max_payload=MAX_PAYLOAD, window=WINDOW):
         self.robot = robot
@@ -225,11 +229,23 @@ class Link:
         self.errors = 0  # an exception in a command (answered as an error, never raised)
         self.send_failed = 0
         self.wrong_direction = 0  # reply or event frames sent to the board
+        self.recent = [None] * RECENT
+        self.recent_next = 0
         self._emit = robot.emit
         robot.emit = self.event
 
     def feed(self, data):
         self.parser.feed(data)
+
+    async def serve(self, port, idle_ms=5):
+        """Feed what `port` (railbot.port) receives, forever: a task beside the robot's."""
+        buf = bytearray(64)
+        mv = memoryview(buf)
+        while True:
+            n = port.readinto(buf)
+            if n:
+                self.parser.feed(mv[:n])
+            await asyncio.sleep_ms(0 if n else idle_ms)
 
     def send(self, ftype, rid, payload):
         try:
@@ -242,7 +258,19 @@ class Link:
     def event(self, kind, fields):
         """The robot's emit: the previous sink first, then one event frame `kind name=value ...`."""
         self._emit(kind, fields)
-        self.send(T_EVENT, 0, kind + "".join(" %s=%s" % (k, v) for k, v in fields))
+        text = kind + "".join(" %s=%s" % (k, v) for k, v in fields)
+        self.recent[self.recent_next] = text
+        self.recent_next = (self.recent_next + 1) % RECENT
+        self.send(T_EVENT, 0, text)
+
+    def _log(self):
+        n = 0
+        for i in range(RECENT):
+            text = self.recent[(self.recent_next + i) % RECENT]
+            if text is not None:
+                self.send(T_EVENT, 0, "log " + text)
+                n += 1
+        return "ok %d events" % n
 
     def _on_realtime(self, b):
         cmd = REALTIME[b]
@@ -271,7 +299,8 @@ class Link:
                 return
         if _printable(payload):
             try:
-                reply = self.robot.command(str(payload, "ascii"))
+                line = str(payload, "ascii")
+                reply = self._log() if line == "log" else self.robot.command(line)
             except Exception as e:
                 self.errors += 1
                 reply = "error: command failed: %r" % (e,)

@@ -151,6 +151,7 @@ class Robot:
         hz = t["pio_hz"]
         xh, zh = _cycles(cx["step_pulse_ns"], hz), _cycles(cz["step_pulse_ns"], hz)
         self.store = store  # railbot.store.Store: the ledger and the unfinished job on flash (None: not kept)
+        self.cfg_path = None  # the board data file cfg came from (main.py sets it): `config set` writes it
         record = store.load() if store is not None else None
         side = 1 if record is not None and "\ns=1\n" in record else 0
         self.hw = hw = Hardware(pins, t["watchdog_ms"], hz, xh, zh, side)
@@ -993,6 +994,8 @@ class Robot:
         if handler is None:
             return "error: unknown command %r (try help)" % verb
         fn, nargs = handler
+        if nargs < 0:  # the command checks its own arguments
+            return fn(self, words[1:])
         if len(words) - 1 != nargs:
             return "error: %s takes %d argument%s, got %d" % (verb, nargs, "" if nargs == 1 else "s", len(words) - 1)
         if nargs == 0:
@@ -1193,6 +1196,40 @@ class Robot:
     def cmd_alarms(self):
         return "ok " + ";".join("%d=%s" % (c, alarms.TABLE[c][0]) for c in sorted(alarms.TABLE))
 
+    def cmd_config(self, args):
+        """`config get KEY` (the running value, and the saved one if a `set` changed it) or
+        `config set KEY VALUE` (validated as a whole, written to the board data file, used from the
+        next reset; only at rest)."""
+        from railbot import config
+
+        if len(args) == 2 and args[0] == "get":
+            try:
+                v = config.lookup(self.cfg, args[1])
+            except KeyError:
+                return "error: config: no key %r" % args[1]
+            saved = v
+            if self.cfg_path is not None:
+                try:
+                    saved = config.lookup(config.load_robot(self.cfg_path), args[1])
+                except (config.ConfigError, KeyError):
+                    pass
+            if saved != v:
+                return "ok %s=%s (saved %s, used from the next reset)" % (args[1], repr(v), repr(saved))
+            return "ok %s=%s" % (args[1], repr(v))
+        if len(args) == 3 and args[0] == "set":
+            if self.cfg_path is None:
+                return "error: config set: this robot was not started from a board data file"
+            if self.state != "IDLE" and self.state != "ALARM" or self.jobs:
+                return "error: config set: only at rest (state %s, %d jobs)" % (self.state, len(self.jobs))
+            try:
+                new = config.with_value(config.load_robot(self.cfg_path), args[1], args[2], self.cfg_path)
+                config.save_robot(new, self.cfg_path)
+            except config.ConfigError as e:
+                return "error: config set: %s" % e
+            return "ok %s=%s saved to %s, used from the next reset" % (
+                args[1], repr(config.lookup(new, args[1])), self.cfg_path)
+        return "error: config get KEY | config set KEY VALUE"
+
     def cmd_ledger(self):
         return "ok " + self.ledger.describe()
 
@@ -1217,4 +1254,5 @@ _COMMANDS = {
     "alarms": (Robot.cmd_alarms, 0),
     "ledger": (Robot.cmd_ledger, 0),
     "help": (Robot.cmd_help, 0),
+    "config": (Robot.cmd_config, -1),
 }

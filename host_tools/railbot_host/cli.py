@@ -127,8 +127,10 @@ def build_parser() -> argparse.ArgumentParser:
     robot_cmd("hold", "feed hold: ramp down and wait")
     robot_cmd("resume", "continue after hold or reset")
     robot_cmd("alarm", "alarm actions", ("action", dict(choices=("reset",), help="reset: clear an alarm whose cause is gone")))
-    robot_cmd("log", "the robot's event log (on the simulator: boot and homing)")
-    cfg = robot_cmd("config", "read the board's configuration (dotted keys: x.v_max_mm_s)",
+    robot_cmd("log", "the robot's recent events (a board remembers its last 16; the simulator shows boot and homing)")
+    cfg = robot_cmd("config", "read the robot's board data, or change a board's robot.json (dotted keys: "
+                              "x.v_max_mm_s, site.units.0.port); a change is validated, saved, used from the "
+                              "board's next reset",
                     ("action", dict(choices=("get", "set"))), ("key", dict(help="dotted key")))
     cfg.add_argument("value", nargs="?", help="the new value (set)")
     robot_cmd("console", "type robot commands (and `wait S`, `quit`); reads stdin")

@@ -1,7 +1,7 @@
 """The robot's commands from the `railbot` CLI (status, home, charge, ...), through a transport.
 
-A transport has `command(line) -> reply`, `settle(max_ms)` (let the robot work until it rests),
-`events()` (new event lines) and `close()`. `SimTransport` is the firmware on a SimBoard in this
+A transport has `command(line) -> reply`, `run_ms(ms)` (let time pass), `now_ms()`, `events()`
+(new event lines), `clock` (what its time is) and `close()`. `SimTransport` is the firmware on a SimBoard in this
 process, on virtual time (the simulator boots unhomed, with the units of boards/SIM/robot.json).
 `LinkTransport` is the host link (railbot_host.link) over a stream: `--port` opens the serial port
 with it (the board must run the link on its USB stdin/stdout).
@@ -36,6 +36,8 @@ def parse_status(reply: str) -> dict | None:
 class SimTransport:
     """The firmware's Robot on a simulated board, driven on virtual time."""
 
+    clock = "simulated"
+
     def __init__(self, seed: int = 1):
         sim._install()
         from simboard.board import SimBoard
@@ -66,16 +68,6 @@ class SimTransport:
     def status(self) -> dict:
         return parse_status(self.command("status")) or {}
 
-    def settle(self, max_ms: int = SETTLE_MS, step_ms: int = 100) -> bool:
-        """Run until the robot rests (no motion, no queued job) or max_ms; True if it rests."""
-        end = self.now_ms() + max_ms
-        while self.now_ms() < end:
-            self.run_ms(step_ms)
-            s = self.status()
-            if s.get("state") in RESTING and (s.get("jobs") == 0 or s.get("state") != "IDLE"):
-                return True
-        return False
-
     def events(self) -> list[str]:
         new, self._new = self._new, []
         return new
@@ -87,6 +79,8 @@ class SimTransport:
 class LinkTransport:
     """The robot at the other end of the host link (railbot_host.link.Link over a stream).
     `wait_ms(ms)` lets time pass: real sleeps on a board, the simulator's clock in a loopback."""
+
+    clock = "since connecting"
 
     def __init__(self, stream, wait_ms: Callable[[int], None], *, timeout_s: float = 1.0, clock=None):
         from railbot_host.link import Link
@@ -115,7 +109,6 @@ class LinkTransport:
         return self.link.request(line)
 
     status = SimTransport.status
-    settle = SimTransport.settle
 
     def events(self) -> list[str]:
         new, self._new = self._new, []
@@ -170,10 +163,10 @@ def _console():
     return Console(highlight=False, soft_wrap=True)
 
 
-def show_status(con, s: dict, t_ms: int) -> None:
+def show_status(con, s: dict, t_ms: int, clock: str = "simulated") -> None:
     from rich.table import Table
 
-    t = Table(show_header=True, header_style="bold", title=f"robot at t = {t_ms / 1000:.1f} s (simulated)")
+    t = Table(show_header=True, header_style="bold", title=f"robot at t = {t_ms / 1000:.1f} s ({clock})")
     for k in ("state", "x_mm", "z_mm", "alarm", "homed", "jobs", "carry"):
         t.add_column(k)
     colour = "red" if s["alarm"] else "green"
@@ -184,23 +177,41 @@ def show_status(con, s: dict, t_ms: int) -> None:
 
 def show_events(con, lines: list[str]) -> None:
     for ln in lines:
-        con.print(ln, markup=False, style="red" if '"ev": "alarm"' in ln else "dim")
+        alarm = '"ev": "alarm"' in ln or ln.startswith(("alarm ", "log alarm "))
+        con.print(ln, markup=False, style="red" if alarm else "dim")
 
 
-def do(tr, line: str, con, *, settle: bool = True) -> int:
+def settle(tr, con, max_ms: int = SETTLE_MS, step_ms: int = 100) -> bool:
+    """Let the robot work until it rests (no motion, no queued job) or max_ms, showing its events
+    as they come and its state on a status line; True if it rests."""
+    with con.status("working") as line:
+        end = tr.now_ms() + max_ms
+        while tr.now_ms() < end:
+            tr.run_ms(step_ms)
+            show_events(con, tr.events())
+            s = tr.status()
+            if s.get("state") in RESTING and (s.get("jobs") == 0 or s.get("state") != "IDLE"):
+                return True
+            if s:
+                line.update(f"{s['state']}  x {s['x_mm']:.0f} mm  z {s['z_mm']:.0f} mm  jobs {s['jobs']}  "
+                            f"t {tr.now_ms() / 1000:.0f} s ({tr.clock})")
+    return False
+
+
+def do(tr, line: str, con, *, wait: bool = True) -> int:
     """Send one robot command, let it work, show the reply, events and status; the exit status."""
     reply = tr.command(line)
     ok = reply.startswith("ok")
     con.print(f"> {line}\n[{'green' if ok else 'bold red'}]{reply}[/]", markup=True)
     if not ok:
         return 1
-    rested = tr.settle() if settle and line != "status" else True
+    rested = settle(tr, con) if wait and line != "status" else True
     show_events(con, tr.events())
     s = tr.status()
     if s:
-        show_status(con, s, tr.now_ms())
+        show_status(con, s, tr.now_ms(), tr.clock)
     if not rested:
-        con.print(f"[bold red]the robot did not come to rest within {SETTLE_MS // 60000} min (simulated)[/]")
+        con.print(f"[bold red]the robot did not come to rest within {SETTLE_MS // 60000} min ({tr.clock})[/]")
         return 1
     if s.get("alarm") and line != "reset":
         con.print(f"[bold red]alarm {s['alarm']} raised[/]")
@@ -218,26 +229,19 @@ class UsageError(Exception):
     pass
 
 
-def config_value(cfg: dict, key: str):
-    node = cfg
-    for part in key.split("."):
-        if isinstance(node, dict) and part in node:
-            node = node[part]
-        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
-            node = node[int(part)]
-        else:
-            raise KeyError(key)
-    return node
-
-
 def main(ns) -> int:
     con = _console()
     err = _console()
     err.file = sys.stderr
     try:
-        if ns.command == "config" and ns.action == "set":
-            raise UsageError("config set: the simulator boots from boards/SIM/robot.json each time; "
-                             "edit that file (the loader validates it) until the link can set a board's config")
+        if ns.command == "config":
+            if ns.action == "get" and ns.value is not None:
+                raise UsageError("config get takes a key, not a value")
+            if ns.action == "set" and ns.value is None:
+                raise UsageError("config set needs a key and a value")
+            if ns.action == "set" and not getattr(ns, "port", None):
+                raise UsageError("config set changes a board's robot.json: use --port (the simulator "
+                                 "boots from boards/SIM/robot.json each time; edit that file)")
         tr = open_transport(ns)
     except UsageError as e:
         err.print(f"railbot {ns.command}: {e}", markup=False)
@@ -247,26 +251,28 @@ def main(ns) -> int:
         return 3
     try:
         if ns.command == "config":
-            if not hasattr(tr, "robot"):
-                err.print("railbot config: reading a board's config needs a link command; use --sim", markup=False)
-                return 2
-            try:
-                v = config_value(tr.robot.cfg, ns.key)
-            except KeyError:
-                err.print(f"railbot config: no key {ns.key!r} in the board data", markup=False)
+            reply = tr.command(" ".join(("config", ns.action, ns.key) + ((ns.value,) if ns.value is not None else ())))
+            if not reply.startswith("ok "):
+                err.print(f"railbot config: {reply}", markup=False)
                 return 1
-            con.print(f"{ns.key} = {v!r}", markup=False)
+            key, _, rest = reply[3:].partition("=")
+            con.print(f"{key} = {rest}", markup=False)
             return 0
         if ns.command == "log":
+            if isinstance(tr, LinkTransport):  # the board's recent events, as it remembers them
+                reply = tr.command("log")
+                show_events(con, [e[4:] for e in tr.events() if e.startswith("log ")])
+                con.print(reply, markup=False, style="dim")
+                return 0 if reply.startswith("ok") else 1
             tr.command("home")
-            tr.settle()
+            settle(tr, con)
             show_events(con, tr.events())
             return 0
         if ns.command == "console":
             return console(tr, con, sys.stdin)
         line, needs_home = robot_line(ns)
         if needs_home and not tr.status().get("homed"):
-            con.print("[dim]the simulated board boots unhomed: homing first[/]")
+            con.print("[dim]the robot is not homed (a simulated board boots unhomed): homing first[/]")
             if do(tr, "home", con) != 0:
                 return 1
         return do(tr, line, con)
@@ -294,5 +300,5 @@ def console(tr, con, stdin, prompt: Callable[[str], None] | None = None) -> int:
             tr.run_ms(int(words[1]) * 1000)
             show_events(con, tr.events())
             continue
-        rc |= do(tr, " ".join(words), con, settle=words[0] not in ("hold",))
+        rc |= do(tr, " ".join(words), con, wait=words[0] not in ("hold",))
     return rc

@@ -134,6 +134,8 @@ class SimBoard:
         self.ram = []  # buffers given addresses by the simulated uctypes.addressof
         self.reset_cause = machine.PWRON_RESET
         self.flash = Flash(self)  # the board's file system: kept across reboots, can lose power
+        self.link_in = bytearray()  # the host link's UART (pins link_tx, link_rx): host -> board
+        self.link_out = bytearray()  # board -> host
         self.make_current()
 
     def make_current(self):
@@ -204,10 +206,17 @@ def install():
     from simboard import micropython
     sys.modules.setdefault("micropython", micropython)
     vtime.install_into(time)
+    import_firmware("railbot.robot")
+    import_firmware("railbot.link")
+
+
+def import_firmware(name):
+    """Import firmware module `name` (e.g. "main") with the virtual asyncio bound to it: needed
+    under CPython only, where the host's asyncio stays the process's own."""
     real = sys.modules.get("asyncio")
     sys.modules["asyncio"] = vasyncio
     try:
-        import railbot.robot  # noqa: F401  (binds the virtual asyncio)
+        return __import__(name, None, None, ["*"])
     finally:
         if real is None:
             del sys.modules["asyncio"]

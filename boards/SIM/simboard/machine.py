@@ -2,6 +2,7 @@
 from simboard import vclock
 
 _board = [None]  # the SimBoard these objects are wired to (simboard.board sets it)
+_usb = None  # the board's USB CDC for the host link (railbot.port): none, unless the virtual board sets one
 
 PWRON_RESET = 1
 WDT_RESET = 3
@@ -134,10 +135,15 @@ class ADC:
 class UART:
     def __init__(self, uart_id, baudrate=9600, tx=None, rx=None, **kw):
         name = rx.name if isinstance(rx, Pin) else _name(rx) if rx is not None else None
-        plant = _board[0].plant
-        if name != "marker_rx":
-            raise ValueError("UART(%r): rx must be the marker reader's pin on the simulated board" % (uart_id,))
-        self._buf = plant.marker_rx
+        b = _board[0]
+        self._out = None
+        if name == "marker_rx":
+            self._buf = b.plant.marker_rx
+        elif name == "link_rx":  # the host link's UART: the board's link_in / link_out byte pipes
+            self._buf = b.link_in
+            self._out = b.link_out
+        else:
+            raise ValueError("UART(%r): rx must be marker_rx or link_rx on the simulated board" % (uart_id,))
 
     def any(self):
         return len(self._buf)
@@ -163,6 +169,8 @@ class UART:
         return n
 
     def write(self, data):
+        if self._out is not None:
+            self._out.extend(data)
         return len(data)
 
 

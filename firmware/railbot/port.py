@@ -1,0 +1,74 @@
+"""The link's byte ports: the USB CDC (the REPL's stdin and stdout) and a UART (pins.csv link_tx,
+link_rx). A port has readinto(buf) -> how many bytes it put in buf (0 when none wait; never
+blocks) and write(data) (binary, sent as given)."""
+import sys
+
+try:
+    from micropython import const
+except ImportError:  # CPython
+    def const(x):
+        return x
+
+LINK_BAUD = const(115200)
+
+
+class Usb:
+    """sys.stdin.buffer / sys.stdout.buffer. Ctrl-C (0x03) never reaches readinto: MicroPython's
+    keyboard interrupt takes it, which is why no frame ever carries that byte."""
+
+    def __init__(self):
+        import select
+
+        self._in = sys.stdin.buffer
+        self.write = sys.stdout.buffer.write
+        self._poll = select.poll()
+        self._poll.register(sys.stdin, select.POLLIN)
+        self._one = bytearray(1)
+
+    def readinto(self, buf):
+        one = self._one
+        n = 0
+        while n < len(buf):
+            ready = False
+            for _ in self._poll.ipoll(0):  # ipoll: no list allocated per call
+                ready = True
+            if not ready:
+                break
+            self._in.readinto(one)
+            buf[n] = one[0]
+            n += 1
+        return n
+
+
+class Uart:
+    def __init__(self, uart_id, tx, rx, baud=LINK_BAUD):
+        from machine import UART, Pin
+
+        self._uart = UART(uart_id, baudrate=baud, tx=Pin(tx), rx=Pin(rx), timeout=0, rxbuf=1024)
+        self.write = self._uart.write
+
+    def readinto(self, buf):
+        return self._uart.readinto(buf) or 0  # None when nothing waits
+
+
+def usb():
+    """The USB CDC port; a simulated board's `machine._usb` instead (None: it has no USB)."""
+    import machine
+
+    if hasattr(machine, "_usb"):
+        return machine._usb
+    return Usb()
+
+
+def open_ports(pins):
+    """The board's link ports: the USB (if it has one) and the UART of link_tx/link_rx (if wired)."""
+    from railbot import config
+
+    ports = []
+    u = usb()
+    if u is not None:
+        ports.append(u)
+    uid = config.uart_of(pins)
+    if uid >= 0:
+        ports.append(Uart(uid, pins["link_tx"], pins["link_rx"]))
+    return ports
