@@ -11,9 +11,22 @@ board on USB::
 
 What works: exec, eval, run, fs ls/cat/cp (hash skip: "Up to date")/cp -r/mkdir/rm/sha256sum,
 soft-reset (files on the flash survive; RAM and the plant start over), Ctrl-C (KeyboardInterrupt
-raised at the next simulated-clock step or paced sleep), raw-paste, a simple friendly REPL.
-What does not: interrupting code that never sleeps nor advances the simulated clock; `mount`
-(no remote file system), `mip` (no network), a hard reset/bootloader.
+raised at the next simulated-clock step or paced sleep, or by machine._usb.readinto), raw-paste, a
+simple friendly REPL, and the board's USB as the running program sees it: while code runs (an
+exec or main.py) the bytes the host sends (all but Ctrl-C) are its stdin, read with
+`machine._usb.readinto(buf)` (never blocks; 0 when none) and answered with `machine._usb.write`
+(binary); what it did not read goes to the REPL when it ends, as does everything after a Ctrl-C.
+`machine._usb` is None on the simulated board elsewhere (tests, make sim).
+main.py (on the flash) runs as __main__ as on a board: after `machine.reset()`/`soft_reset()`
+(`VirtualBoard.reset()`; the flash is kept, RAM and the plant start over), after Ctrl-D at the
+friendly `>>> ` and at power-on; not after a soft reset in the raw REPL (mpremote's). Its output
+goes to the socket, then its traceback if it raised, the banner and `>>> `; mpremote stops it
+with Ctrl-C as on a board (`mpremote exec ...` works while a main.py loops forever with sleeps).
+What does not: interrupting code that never sleeps, advances the simulated clock nor reads
+machine._usb; `mount` (no remote file system), `mip` (no network), the bootloader. The
+connection stays up across machine.reset() (a board's USB would re-enumerate): bytes sent while
+the board reboots are kept for main.py, including mpremote's closing Ctrl-B after an
+`mpremote exec "machine.reset()"` (VirtualBoard.reset() uses a plain socket and sends none).
 
 The board's file system is the simulated flash (boards/SIM/simboard/flash.py) mounted at /, with
 MicroPython errnos; the repo's firmware and board folders are visible at /repo and /repo/firmware
@@ -146,6 +159,16 @@ class VirtualBoard:
         """A raw socket to the board (one client at a time: it replaces mpremote's)."""
         return RawConnection(self.port, timeout)
 
+    def reset(self, wait_for: bytes | None = None, timeout: float = 30.0) -> bytes:
+        """machine.reset() on the board (a running program is stopped with Ctrl-C first): it
+        reboots into the friendly REPL and runs /main.py. Returns at once with b"", or with what
+        the board printed after the reset up to and including `wait_for`."""
+        with self.connect(timeout) as c:
+            c.enter_raw()
+            c.start_exec("import machine\nmachine.reset()")
+            c.read_until(b"\x04\x04", timeout)  # the exec ends without a prompt: the board reboots
+            return c.read_until(wait_for, timeout) if wait_for else b""
+
 
 class RawConnection:
     """The raw REPL over a plain socket, for what mpremote cannot do: Ctrl-C at a chosen moment."""
@@ -169,6 +192,21 @@ class RawConnection:
         out, self.data = self.data[:i], self.data[i:]
         return out
 
+    def read_bytes(self, n: int, timeout: float = 30.0) -> bytes:
+        """Exactly the next n bytes from the board (binary output that may hold any byte)."""
+        deadline = time.monotonic() + timeout
+        while len(self.data) < n:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError(f"{len(self.data)} of {n} bytes from the board; got {self.data[-300:]!r}")
+            self.sock.settimeout(left)
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise EOFError(f"the board hung up; got {self.data[-300:]!r}")
+            self.data += chunk
+        out, self.data = self.data[:n], self.data[n:]
+        return out
+
     def write(self, data: bytes) -> None:
         self.sock.sendall(data)
 
@@ -182,8 +220,9 @@ class RawConnection:
         self.read_until(b"OK")
 
     def finish_exec(self, timeout: float = 30.0) -> tuple[str, str]:
-        out = self.read_until(b"\x04", timeout)[:-1].decode()
-        err = self.read_until(b"\x04>", timeout)[:-2].decode()
+        # binary (the firmware's link frames on machine._usb) shares the output with text
+        out = self.read_until(b"\x04", timeout)[:-1].decode(errors="replace")
+        err = self.read_until(b"\x04>", timeout)[:-2].decode(errors="replace")
         return out, err
 
     def exec(self, code: str, timeout: float = 30.0) -> tuple[str, str]:
@@ -224,9 +263,10 @@ _STOPPED = re.compile(r"railbot: KeyboardInterrupt: axes stopped, drivers off af
 
 def interrupt_at_cruise(vb: VirtualBoard, timeout: float = 30.0) -> dict:
     """Ctrl-C while the carriage cruises (issue 5 item 2). Returns what was seen: the lines before
-    the interrupt, the interrupted run's output and error text, `interrupt_to_drivers_off_ms`
-    (simulated time, as main.run reports it, None if it did not), the X axis at the prompt
-    (`powered`, `word_idle`, `fifo`) and how far it moved in the 500 ms after (`moved_um`)."""
+    the interrupt (homing, jog, cruise; "" for one that did not come), the interrupted run's output
+    and error text, `interrupt_to_drivers_off_ms` (simulated time, as main.run reports it, None if
+    it did not), the X axis at the prompt (`powered`, `word_idle`, `fifo`) and how far it moved in
+    the 500 ms after (`moved_um`)."""
     board_dir = upy.REPO_ROOT / "boards" / "SIM"
     r = vb.mpremote("fs", "cp", str(board_dir / "robot.json"), str(board_dir / "pins.csv"), ":", timeout=timeout)
     if r.returncode:
@@ -234,7 +274,11 @@ def interrupt_at_cruise(vb: VirtualBoard, timeout: float = 30.0) -> dict:
     with vb.connect(timeout) as c:
         c.enter_raw()
         c.start_exec(CRUISE_SCRIPT)
-        before = [c.read_until(b"\n", timeout).decode().strip() for _ in range(3)]
+        # the firmware's link frames (machine._usb) come between the lines: pick the lines out
+        seen = c.read_until(b"cruise ", timeout) + c.read_until(b"\n", timeout)
+        text = seen.decode(errors="replace")
+        found = [re.search(p, text) for p in (r"ok homing[^\n]*", r"ok jog[^\n]*", r"cruise [^\n]*")]
+        before = [m.group(0).strip() if m else "" for m in found]
         c.write(b"\x03")
         out, err = c.finish_exec(timeout)  # returns at the prompt, "\x04>"
         at_prompt, _ = c.exec(_PLANT, timeout)

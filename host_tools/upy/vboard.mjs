@@ -20,6 +20,14 @@
 //   survive, RAM does not, and the physical world (plant) starts over.
 // - One client at a time; a new connection replaces the old one. Writes to a client that hung up
 //   are dropped (EPIPE guarded).
+// - USB stdin, as on a board: while code runs (an exec, or main.py; not while booting) the bytes
+//   from the socket other than Ctrl-C go into a ring in a SharedArrayBuffer that the program
+//   drains with machine._usb.readinto (simboard/vboard.py); what does not fit waits here in order
+//   and moves in as the program reads. Bytes after a Ctrl-C are held for the REPL. When the code
+//   ends, the bytes it did not read go back, in order and before anything newer, to the REPL.
+// - main.py runs as __main__ in the friendly REPL's boot: at power-on, after Ctrl-D at `>>> ` and
+//   after machine.reset()/soft_reset() (any machine.BoardReset out of the code: the flash is
+//   snapshot and a fresh interpreter boots, friendly); not after a soft reset in the raw REPL.
 
 import net from "node:net";
 import path from "node:path";
@@ -31,14 +39,22 @@ const REPO = path.resolve(HERE, "..", "..");
 const BANNER = "MicroPython v1.27.0 on railbot virtual board; SIM with RP2040 model\r\nType \"help()\" for more information.\r\n";
 const RAW_BANNER = "raw REPL; CTRL-B to exit\r\n";
 const PASTE_WINDOW = 8192;
+const RING = 4096; // USB stdin ring (bytes); one slot stays empty
+// ctl: Int32 words shared with the worker
+const INTR = 0; // a Ctrl-C for the running code
+const WANT_ROOM = 1; // bytes wait on the main thread: the worker says when it has read some
+const HEAD = 2; // ring write index (main thread)
+const TAIL = 3; // ring read index (worker)
+const RESET_MARK = "vboard: BoardReset"; // the worker's exec returns it when the code reset the board
 
 // =============================================================================================
 // Worker: the interpreter
 
 async function workerMain() {
   const { boot } = await import("./harness.mjs");
-  const { ctl, opts, snapshot } = workerData;
+  const { ctl, ring, opts, snapshot } = workerData;
   const flag = new Int32Array(ctl);
+  const ringData = new Uint8Array(ring);
   let out = [];
   const flushOut = () => {
     if (out.length) {
@@ -58,6 +74,33 @@ async function workerMain() {
   let saved = [];
   globalThis.vb_put = (p, isDir, hex) => saved.push([p, isDir, hex]);
 
+  let M = null; // the port's Emscripten module: getValue/setValue reach the interpreter's memory
+  // machine._usb.readinto: up to n bytes of the ring into the buffer at addr; -1 for a Ctrl-C
+  globalThis.vb_usb_read = (addr, n) => {
+    if (Atomics.load(flag, INTR)) {
+      Atomics.store(flag, INTR, 0);
+      return -1;
+    }
+    const head = Atomics.load(flag, HEAD);
+    let tail = Atomics.load(flag, TAIL);
+    let k = 0;
+    while (tail !== head && k < n) {
+      M.setValue(addr + k++, ringData[tail], "i8");
+      tail = (tail + 1) % RING;
+    }
+    if (k) {
+      Atomics.store(flag, TAIL, tail);
+      if (Atomics.exchange(flag, WANT_ROOM, 0)) parentPort.postMessage({ type: "room" });
+    }
+    return k;
+  };
+  // machine._usb.write: n bytes at addr to the host, untranslated, in order with print()'s output
+  globalThis.vb_usb_write = (addr, n) => {
+    for (let i = 0; i < n; i++) out.push(M.getValue(addr + i, "i8") & 255);
+    flushOut();
+    return n;
+  };
+
   const mp = await boot({
     heap: opts.heap,
     mounts: [[path.join(REPO, "firmware"), "/repo/firmware"], [path.join(REPO, "boards"), "/repo/boards"]],
@@ -66,6 +109,7 @@ async function workerMain() {
     stderr: put,
     linebuffer: false,
   });
+  M = mp._module;
   // The flash snapshot of the previous boot goes into the host FS, from where boot() loads it.
   let snapDir = "None";
   if (snapshot && snapshot.length) {
@@ -83,12 +127,20 @@ async function workerMain() {
       `${opts.repoFirmware ? "True" : "False"})\n` +
       "del __vb\n",
   );
-  // Raw REPL execution: one globals dict per boot, as __main__ on a board.
+  // Raw REPL execution: one globals dict per boot, as __main__ on a board. mode 'main': /main.py.
   mp.runPython(`
 def __vb_exec(src, mode):
     import sys, io
     g = sys.modules['__main__'].__dict__ if '__main__' in sys.modules else globals()
     try:
+        if mode == 'main':
+            try:
+                with open('/main.py') as f:
+                    src = f.read()
+            except OSError:
+                return ''
+            exec(compile(src, 'main.py', 'exec'), g)
+            return ''
         if mode == 'single':
             try:
                 r = eval(compile(src, '<stdin>', 'eval'), g)
@@ -99,6 +151,8 @@ def __vb_exec(src, mode):
                 pass
         exec(compile(src, '<stdin>', 'exec'), g)
     except BaseException as e:
+        if type(e).__name__ == 'BoardReset':
+            return '${RESET_MARK}'
         s = io.StringIO()
         sys.print_exception(e, s)
         return '\\n'.join(l for l in s.getvalue().split('\\n') if not l.endswith(', in __vb_exec'))
@@ -109,13 +163,15 @@ def __vb_exec(src, mode):
     if (m.type === "exec") {
       let err;
       try {
-        err = execFn(m.code, m.mode);
+        err = execFn(m.code || "", m.mode);
       } catch (e) {
         err = `${e && e.message ? e.message : e}\n`;
       }
-      Atomics.store(flag, 0, 0); // a Ctrl-C that came after the code ended is spent
+      Atomics.store(flag, INTR, 0); // a Ctrl-C that came after the code ended is spent
       flushOut();
-      parentPort.postMessage({ type: "done", err: String(err || "") });
+      err = String(err || "");
+      const reset = err === RESET_MARK;
+      parentPort.postMessage({ type: "done", err: reset ? "" : err, reset });
     } else if (m.type === "snapshot") {
       saved = [];
       try {
@@ -156,12 +212,19 @@ function parseArgs(argv) {
 class Board {
   constructor(opts) {
     this.opts = opts;
-    this.ctl = new SharedArrayBuffer(4);
+    this.ctl = new SharedArrayBuffer(16);
     this.flag = new Int32Array(this.ctl);
+    this.ring = new SharedArrayBuffer(RING);
+    this.ringData = new Uint8Array(this.ring);
     this.sock = null;
     this.mode = "friendly"; // or "raw"
     this.busy = true; // booting counts as busy: input waits
-    this.input = []; // bytes not yet handled
+    this.running = null; // "exec" or "main" while code runs: input goes to its USB stdin
+    this.input = []; // bytes for the REPL, not yet handled
+    this.waiting = []; // USB stdin bytes that did not fit the ring yet
+    this.held = []; // bytes after a Ctrl-C while the code stops: the REPL's
+    this.stopping = false; // a Ctrl-C came during this run
+    this.bootIntr = false; // a Ctrl-C came while booting: for main.py
     this.buf = []; // raw REPL code or the friendly REPL's line
     this.paste = null; // raw-paste: {got} while receiving
     this.pasteHdr = 0; // bytes of "\x05A\x01" seen
@@ -183,7 +246,7 @@ class Board {
   start(reboot) {
     this.busy = true;
     this.worker = new Worker(fileURLToPath(import.meta.url), {
-      workerData: { ctl: this.ctl, opts: this.opts, snapshot: this.snapshot },
+      workerData: { ctl: this.ctl, ring: this.ring, opts: this.opts, snapshot: this.snapshot },
     });
     this.worker.on("message", (m) => this.onMessage(m, reboot));
     this.worker.on("error", (e) => {
@@ -194,18 +257,35 @@ class Board {
 
   onMessage(m, reboot) {
     if (m.type === "out") this.write(m.data);
-    else if (m.type === "ready") {
-      this.busy = false;
-      if (reboot) this.write(this.mode === "raw" ? RAW_BANNER + ">" : BANNER + ">>> ");
+    else if (m.type === "room") {
+      if (this.running) this.feed();
+    } else if (m.type === "ready") {
       if (this.onReady) {
         const f = this.onReady;
         this.onReady = null;
         f();
       }
+      // the friendly REPL's boot runs main.py (if the flash has one) before its banner
+      if (this.mode === "friendly") return this.run("main", null, null);
+      this.bootIntr = false;
+      this.busy = false;
+      if (reboot) this.write(RAW_BANNER + ">");
       this.pump();
     } else if (m.type === "done") {
+      const kind = this.running;
+      this.endRun(m.reset);
+      if (m.reset) {
+        // machine.reset() and the like: the board reboots into the friendly REPL and main.py
+        if (kind === "exec" && this.mode === "raw") this.write("\x04\x04");
+        this.mode = "friendly";
+        this.buf = [];
+        this.paste = null;
+        this.pasteHdr = 0;
+        return this.softReset();
+      }
       this.busy = false;
-      if (this.mode === "raw") this.write("\x04" + m.err + "\x04>");
+      if (kind === "main") this.write(m.err.replace(/\n/g, "\r\n") + BANNER + ">>> ");
+      else if (this.mode === "raw") this.write("\x04" + m.err + "\x04>");
       else this.write(m.err.replace(/\n/g, "\r\n") + ">>> ");
       this.pump();
     } else if (m.type === "snapshot") {
@@ -220,9 +300,76 @@ class Board {
   }
 
   exec(code, mode) {
+    this.run("exec", code, mode);
+  }
+
+  /** Run code (kind "exec": code in mode; "main": /main.py) with the socket's bytes as its stdin. */
+  run(kind, code, mode) {
     this.busy = true;
-    Atomics.store(this.flag, 0, 0);
-    this.worker.postMessage({ type: "exec", code, mode });
+    this.running = kind;
+    this.stopping = false;
+    // a Ctrl-C sent while the board booted stops the main.py it boots into
+    const intr = kind === "main" && this.bootIntr;
+    this.bootIntr = false;
+    Atomics.store(this.flag, INTR, intr ? 1 : 0);
+    if (intr) this.stopping = true;
+    // bytes that came after the one that started the code are its stdin, as on a board
+    const pending = this.input;
+    this.input = [];
+    this.accept(pending);
+    this.feed();
+    this.worker.postMessage({ type: "exec", code, mode: kind === "main" ? "main" : mode });
+  }
+
+  /** The code ended: the stdin it did not read goes back to the REPL, before anything newer (if
+   * the board resets, it is lost with the RAM; bytes held after a Ctrl-C stay the REPL's). */
+  endRun(reset) {
+    const head = Atomics.load(this.flag, HEAD);
+    let tail = Atomics.load(this.flag, TAIL);
+    const unread = [];
+    while (tail !== head) {
+      unread.push(this.ringData[tail]);
+      tail = (tail + 1) % RING;
+    }
+    Atomics.store(this.flag, TAIL, tail);
+    Atomics.store(this.flag, WANT_ROOM, 0);
+    if (reset) this.input = this.held.concat(this.input);
+    else this.input = unread.concat(this.waiting, this.held, this.input);
+    this.waiting = [];
+    this.held = [];
+    this.running = null;
+    this.stopping = false;
+  }
+
+  /** Bytes from the host while code runs: its stdin, a Ctrl-C, or (after a Ctrl-C) the REPL's. */
+  accept(data) {
+    for (const c of data) {
+      if (c === 3) {
+        Atomics.store(this.flag, INTR, 1);
+        Atomics.notify(this.flag, INTR);
+        this.stopping = true;
+      } else if (this.stopping) this.held.push(c);
+      else this.waiting.push(c);
+    }
+  }
+
+  /** Move waiting stdin bytes into the ring as far as there is room; else ask the worker to say
+   * when it has read some. */
+  feed() {
+    if (!this.waiting.length) return;
+    let head = Atomics.load(this.flag, HEAD);
+    const tail = Atomics.load(this.flag, TAIL);
+    const room = (tail - head - 1 + RING) % RING;
+    const n = Math.min(room, this.waiting.length);
+    for (let i = 0; i < n; i++) {
+      this.ringData[head] = this.waiting[i];
+      head = (head + 1) % RING;
+    }
+    this.waiting.splice(0, n);
+    if (this.waiting.length) Atomics.store(this.flag, WANT_ROOM, 1);
+    Atomics.store(this.flag, HEAD, head); // after WANT_ROOM: a read that frees room sees the request
+    // the worker may have read everything between our room check and WANT_ROOM: look again
+    if (this.waiting.length && Atomics.load(this.flag, TAIL) !== tail) this.feed();
   }
 
   softReset() {
@@ -231,11 +378,14 @@ class Board {
   }
 
   receive(data) {
+    if (this.running) {
+      this.accept(data);
+      return this.feed();
+    }
     for (const c of data) {
       if (c === 3 && this.busy) {
-        // Ctrl-C: interrupt the running code now; do not queue it
-        Atomics.store(this.flag, 0, 1);
-        Atomics.notify(this.flag, 0);
+        // Ctrl-C while booting: not queued; it stops the main.py the boot may run
+        this.bootIntr = true;
         continue;
       }
       this.input.push(c);

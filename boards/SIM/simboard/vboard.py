@@ -1,11 +1,13 @@
 """The virtual board's boot (host_tools/upy/vboard.mjs): the simulated board paced to wall-clock time,
-its flash mounted at / (the host files at /repo), Ctrl-C from the host raised as KeyboardInterrupt."""
+its flash mounted at / (the host files at /repo), Ctrl-C from the host raised as KeyboardInterrupt,
+the host's bytes as the USB stdin of the running code (machine._usb)."""
 import os
 import sys
 import vfs
 import binascii
 import js
-from simboard import vclock, board as _board
+from uctypes import addressof as _addressof  # the port's own: the SIM board installs a simulated uctypes
+from simboard import vclock, machine as _machine, board as _board
 
 _DIR = 0x4000
 
@@ -18,6 +20,31 @@ def _poll(ms):
 
 def _listener(t0, t1):
     _poll(0)  # runs before the plant moves: an interrupt leaves the clock and the plant consistent
+
+
+class Usb:
+    """machine._usb on the virtual board: the board's USB CDC as the firmware's host link sees it.
+    readinto(buf) copies what the host sent while the code runs (at most len(buf) bytes; 0 if
+    none; never blocks; KeyboardInterrupt if the host sent Ctrl-C); write(data) sends the bytes
+    as given. The bytes move through the interpreter's memory: nothing is allocated per call."""
+
+    def __init__(self):
+        self._read = js.vb_usb_read
+        self._write = js.vb_usb_write
+
+    def readinto(self, buf):
+        n = len(buf)
+        if n:
+            n = self._read(_addressof(buf), n)
+            if n < 0:
+                raise KeyboardInterrupt
+        return n
+
+    def write(self, data):
+        n = len(data)
+        if n:
+            self._write(_addressof(data), n)
+        return n
 
 
 def _restore(flash, src, dst):
@@ -47,6 +74,7 @@ def boot(folder, speed=1, start_x_mm=1200, snapshot=None, repo_firmware=True):
                 del sys.modules[name]
     b.clock._listeners.insert(0, _listener)
     _board.install()
+    _machine._usb = Usb()
     if snapshot is not None:
         _restore(b.flash, snapshot, "/")
     vfs.umount("/")
