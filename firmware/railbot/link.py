@@ -285,7 +285,10 @@ class Link:
         if self.rx_seq >= 0 and seq != (self.rx_seq + 1) & 0xFF:
             self.seq_gaps += 1
         self.rx_seq = seq
-        if ftype == T_HELLO:
+        if ftype == T_HELLO:  # a new host session: its ids owe nothing to the last one's
+            ids = self.ids
+            for i in range(len(ids)):
+                ids[i] = -1
             self.send(T_HELLO, rid, HELLO)
             return
         if ftype != T_REQUEST:  # replies and events go the other way

@@ -111,6 +111,10 @@ class Board:
     def bootloader(self) -> None:
         self.exec("import time, machine\ntime.sleep_ms(100)\nmachine.bootloader()\n")
 
+    def start(self) -> None:
+        """Start the firmware: a soft reset in the friendly REPL, after which MicroPython runs
+        main.py (the USB stays up; the board is left running, not at a prompt)."""
+
     # --- built on exec -----------------------------------------------------------------------
     def path(self, p: str) -> str:
         return self.root + p
@@ -233,9 +237,21 @@ class MpremoteBoard(Board):
         except Exception as e:
             raise BoardError(f"could not start the bootloader: {e}") from None
 
-    def close(self) -> None:
+    def start(self) -> None:
         try:
-            self.transport.exit_raw_repl()
-        except Exception:
-            pass
+            self.transport.exit_raw_repl()  # Ctrl-B: the friendly REPL, where Ctrl-D runs main.py
+            self.transport.serial.write(b"\x04")
+            seen = self.transport.read_until(1, b"soft reboot", timeout=10)
+        except Exception as e:
+            raise BoardError(f"could not start main.py: {e}") from None
+        if not seen.endswith(b"soft reboot"):
+            raise BoardError(f"could not start main.py: no soft reboot after Ctrl-D (got {seen[-80:]!r})")
+        self.started = True
+
+    def close(self) -> None:
+        if not getattr(self, "started", False):  # else every byte goes to the running firmware
+            try:
+                self.transport.exit_raw_repl()
+            except Exception:
+                pass
         self.transport.close()

@@ -74,12 +74,14 @@ def build_parser() -> argparse.ArgumentParser:
         "deploy", help="compile the firmware and copy what changed to a board (make deploy)",
         description="Compile firmware/railbot with mpy-cross, refuse a board whose .mpy version "
                     "differs, copy only the files whose sha256 on the board differs, install the "
-                    "board data and main.py, and check the tree the board imports. Exit 3: no "
-                    "board, 4: wrong .mpy version, 5: mpy-cross failed.",
+                    "board data and main.py, check the tree the board imports, then start main.py. "
+                    "Exit 3: no board, 4: wrong .mpy version, 5: mpy-cross failed.",
     )
     dep.add_argument("--port", required=True, help="serial port (/dev/ttyACM0) or socket://HOST:PORT")
     dep.add_argument("--board", choices=("SIM", "PICO"), default="PICO", help="board data to install (default PICO)")
     dep.add_argument("--quiet", action="store_true", help="no progress bar")
+    dep.add_argument("--no-start", action="store_true",
+                     help="leave the board at the REPL (default: soft reset, so main.py runs the robot)")
     dep.set_defaults(sub=dep)
 
     fl = sub.add_parser(

@@ -210,6 +210,8 @@ def main(ns) -> int:
                     bar.update(task, total=total, completed=done, description=f"writing {path}")
 
                 rep = deploy(board, files, emitted, progress=progress)
+            if not ns.no_start:
+                board.start()
     except BoardError as e:
         err.print(f"[bold red]railbot deploy:[/] {escape(str(e))}")
         return e.code
@@ -220,6 +222,8 @@ def main(ns) -> int:
     con.print(f"[green]deployed[/] tree {rep.tree[:12]} to {ns.port}: {len(rep.written)} of "
               f"{rep.files} files written ({rep.bytes_written} bytes), {len(rep.removed)} removed, "
               f"{rep.seconds:.2f} s; the board imports this tree")
+    if not ns.no_start:
+        con.print(f"main.py started: the robot runs; `railbot status --port {ns.port}` talks to it")
     return 0
 
 

@@ -8,6 +8,7 @@ to one that the other does not follow fails there.
 from __future__ import annotations
 
 import binascii
+import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -130,7 +131,7 @@ class Link:
         self.clock = clock
         self.decoder = Decoder()
         self.seq = 0
-        self.next_id = 1
+        self.next_id = random.randint(1, 0xFFFF)  # a new session's ids differ from the last one's
         self.pending: dict[int, Frame] = {}
         self.board_version: int | None = None
         self.sent_retries = 0

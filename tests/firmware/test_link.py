@@ -74,6 +74,17 @@ def test_a_retried_request_is_done_once_and_answered_the_same():
     assert h.replies(8) == ["error: bay 5 already has a request"]
 
 
+def test_a_hello_starts_a_new_session_whose_ids_are_new_requests():
+    rig = Rig(home=False)
+    h = Host(rig)
+    h.send(L.T_HELLO, 1, L.HELLO)
+    h.send(L.T_REQUEST, 2, "status")
+    h.send(L.T_HELLO, 1, L.HELLO)  # the host connects again and numbers from where it likes
+    h.send(L.T_REQUEST, 2, "charge 5")  # the same id as the last session's status: done, not replayed
+    assert h.replies(2)[1] == "ok charge bay 5 queued at 1" and rig.robot.jobs == [5]
+    assert h.link.retries == 0
+
+
 def test_the_window_forgets_old_ids():
     rig = Rig(home=False)
     h = Host(rig)
