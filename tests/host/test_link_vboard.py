@@ -72,3 +72,21 @@ def test_config_set_over_the_link_is_validated_and_saved_on_the_board(vb, capsys
     # mpremote still gets in (Ctrl-C stops main.py) and reads the file main.py saved
     r = vb.mpremote("exec", "import json; print(json.load(open('/robot.json'))['x']['v_max_mm_s'])")
     assert r.returncode == 0 and r.stdout.strip().splitlines()[-1] == "900", r.stdout + r.stderr
+
+
+def test_the_console_over_the_link(vb):
+    """`railbot console --port` as a technician runs it: lines on stdin, one board session."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    vb.reset()  # the last test's mpremote stopped main.py: the board starts it again (and the plant over)
+    wait_for_link(vb.url)
+    script = Path(sys.executable).with_name("railbot")
+    r = subprocess.run([str(script), "console", "--port", vb.url], input="home\njog 300\nhold\nwait 1\nresume\n"
+                       "status\nfrobnicate\nquit\n", capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1, r.stdout + r.stderr  # the unknown command's error
+    assert "ok hold" in r.stdout and "jogged" in r.stdout, r.stdout
+    assert "unknown command 'frobnicate'" in r.stdout
+    status = [ln for ln in r.stdout.splitlines() if ln.startswith("ok <")][-1]
+    assert "|homed:1|" in status and abs(float(status.split("|x:")[1].split("|")[0]) - 305) < 1, status
