@@ -126,7 +126,7 @@ def serial_transport(port: str) -> LinkTransport:
 
     import serial
 
-    from railbot_host.link import LinkError
+    from railbot_host.link import LinkError, LinkVersionError
 
     try:
         stream = serial.serial_for_url(port, baudrate=115200, timeout=0.02)
@@ -134,9 +134,13 @@ def serial_transport(port: str) -> LinkTransport:
         raise NoBoardError(f"no board at {port}: {e}") from None
     try:
         return LinkTransport(stream, lambda ms: time.sleep(ms / 1000))
+    except LinkVersionError as e:
+        stream.close()
+        raise NoBoardError(f"the board at {port}: {e}") from None
     except LinkError as e:
         stream.close()
-        raise NoBoardError(f"the board at {port} does not answer the link handshake: {e}") from None
+        raise NoBoardError(f"the board at {port} does not answer the link handshake ({e}); is main.py "
+                           f"running? `railbot deploy --port {port}` or a reset starts it") from None
 
 
 class NoBoardError(Exception):

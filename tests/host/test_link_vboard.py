@@ -72,6 +72,10 @@ def test_config_set_over_the_link_is_validated_and_saved_on_the_board(vb, capsys
     # mpremote still gets in (Ctrl-C stops main.py) and reads the file main.py saved
     r = vb.mpremote("exec", "import json; print(json.load(open('/robot.json'))['x']['v_max_mm_s'])")
     assert r.returncode == 0 and r.stdout.strip().splitlines()[-1] == "900", r.stdout + r.stderr
+    # now the board sits at the REPL: no link, and the CLI says what to do
+    capsys.readouterr()
+    assert cli.main(["status", "--port", vb.url]) == 3
+    assert "is main.py running?" in capsys.readouterr().err
 
 
 def test_the_console_over_the_link(vb):
