@@ -30,12 +30,16 @@ async def _forever(robot):
 def run(robot, coro=None):
     """Run the robot and its links (or `coro`, which starts what it needs) until Ctrl-C or an
     uncaught exception; then a controlled stop and the drivers off before the REPL prompt can
-    appear (docs/safety.md)."""
+    appear (docs/safety.md). After Ctrl-C the watchdog is paused, so the REPL stays; after a
+    crash it is left to reset the board."""
     try:
         asyncio.run(coro if coro is not None else _forever(robot))
     except BaseException as e:
         t0 = time.ticks_ms()
         robot.shutdown()
+        if isinstance(e, KeyboardInterrupt):  # a technician (or mpremote) wants the REPL: keep it
+            robot.hw.watchdog_off()
+        # else a crash: the watchdog restarts the board, which boots with WATCHDOG_RESET raised
         print("railbot: %s: axes stopped, drivers off after %d ms" % (type(e).__name__, time.ticks_diff(time.ticks_ms(), t0)))
         raise
 

@@ -265,8 +265,9 @@ def interrupt_at_cruise(vb: VirtualBoard, timeout: float = 30.0) -> dict:
     """Ctrl-C while the carriage cruises (issue 5 item 2). Returns what was seen: the lines before
     the interrupt (homing, jog, cruise; "" for one that did not come), the interrupted run's output
     and error text, `interrupt_to_drivers_off_ms` (simulated time, as main.run reports it, None if
-    it did not), the X axis at the prompt (`powered`, `word_idle`, `fifo`) and how far it moved in
-    the 500 ms after (`moved_um`)."""
+    it did not), the X axis at the prompt (`powered`, `word_idle`, `fifo`), how far it moved in
+    the 3 s after (`moved_um`) and whether the watchdog was paused (`watchdog_paused`: else it
+    resets the board under the REPL within those 3 s)."""
     board_dir = upy.REPO_ROOT / "boards" / "SIM"
     r = vb.mpremote("fs", "cp", str(board_dir / "robot.json"), str(board_dir / "pins.csv"), ":", timeout=timeout)
     if r.returncode:
@@ -282,13 +283,14 @@ def interrupt_at_cruise(vb: VirtualBoard, timeout: float = 30.0) -> dict:
         c.write(b"\x03")
         out, err = c.finish_exec(timeout)  # returns at the prompt, "\x04>"
         at_prompt, _ = c.exec(_PLANT, timeout)
-        later, _ = c.exec("import time; time.sleep_ms(500); " + _PLANT, timeout)
+        paused, _ = c.exec("import machine; print(machine._board[0].wdt is None)", timeout)
+        later, _ = c.exec("import time; time.sleep_ms(3000); " + _PLANT, timeout)
     m = _STOPPED.search(out)
     p, q = at_prompt.split(), later.split()
     return {"before": before, "out": out, "err": err,
             "interrupt_to_drivers_off_ms": int(m.group(1)) if m else None,
             "powered": p[0] == "True", "word_idle": p[1] == "True", "fifo": int(p[2]),
-            "moved_um": abs(int(q[3]) - int(p[3]))}
+            "moved_um": abs(int(q[3]) - int(p[3])), "watchdog_paused": paused.strip() == "True"}
 
 
 def measure_interrupt(speed: int = 4) -> dict:

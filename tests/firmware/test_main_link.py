@@ -161,3 +161,34 @@ def test_link_pins_must_be_a_uart_pair():
         folder = board_folder(extra)
         e = support.raises(config.ConfigError, config.load_board, folder)
         assert why in str(e), (extra, str(e))
+
+
+def _run_until_raised(exc):
+    """main.run on a fresh SIM board with a coroutine that starts the robot, then raises `exc`."""
+    from simboard import vasyncio
+
+    board = SimBoard(BOARD)
+    robot = main.build(board_folder(""))
+
+    async def go():
+        robot.start()
+        await vasyncio.sleep_ms(500)
+        raise exc
+
+    support.raises(type(exc), main.run, robot, go())
+    return board
+
+
+def test_ctrl_c_pauses_the_watchdog_so_the_repl_stays():
+    board = _run_until_raised(KeyboardInterrupt())
+    assert board.wdt is None
+    board.clock.advance_to(board.clock.now_ms + 10000)  # ten seconds at the prompt: no reset
+
+
+def test_a_crash_leaves_the_watchdog_to_restart_the_board():
+    from simboard import machine
+
+    board = _run_until_raised(ValueError("a firmware bug"))
+    assert board.wdt is not None
+    e = support.raises(machine.BoardReset, board.clock.advance_to, board.clock.now_ms + 10000)
+    assert e.cause == machine.WDT_RESET

@@ -248,13 +248,20 @@ def idle():
 
 
 _DMA_CHAN_ABORT = 0x50000444
+_WDT_CTRL_CLR = 0x4005B000  # the watchdog's CTRL, atomic bit-clear alias
+_WDT_ENABLE = 0x40000000
 
 
 class _Mem32:
-    """machine.mem32 for the registers the firmware uses: DMA CHAN_ABORT only; anything else raises,
-    so firmware that pokes an unmodelled register fails here instead of passing untested."""
+    """machine.mem32 for the registers the firmware uses: DMA CHAN_ABORT, and clearing the
+    watchdog's ENABLE; anything else raises, so firmware that pokes an unmodelled register fails
+    here instead of passing untested."""
 
     def __setitem__(self, addr, value):
+        if addr == _WDT_CTRL_CLR:
+            if value & _WDT_ENABLE:
+                _board[0].wdt = None  # paused: it no longer resets the board
+            return
         if addr != _DMA_CHAN_ABORT:
             raise RuntimeError("the simulated board models no register at 0x%08x" % addr)
         chans = _board[0].dma_channels  # claimed by the simulated rp2.DMA, index = channel

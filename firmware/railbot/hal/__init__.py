@@ -10,6 +10,10 @@ from railbot.hal.pio import step_pulses, quadrature, READ_COUNT, PULL_BLOCK, MOV
 RING = 128
 _RING_BITS = 9  # 2**9 bytes = RING words
 _DMA_ABORT = 0x50000444  # DMA CHAN_ABORT (RP2040 datasheet 2.5.7): write 1 << channel
+# The watchdog's CTRL (WATCHDOG_BASE 0x40058000) through its atomic bit-clear alias (+0x3000):
+# clearing ENABLE (bit 30) pauses the countdown. MicroPython's machine.WDT has no off switch.
+_WDT_CTRL_CLR = 0x4005B000
+_WDT_ENABLE = 0x40000000
 _DREQ_PIO0_TX0 = 0
 
 
@@ -213,3 +217,7 @@ class Hardware:
         self.cp_adc = machine.ADC(machine.Pin(pins["cp_adc"]))
         self.wdt = machine.WDT(timeout=watchdog_ms)
         self.reset_by_watchdog = machine.reset_cause() == machine.WDT_RESET
+
+    def watchdog_off(self):
+        """Pause the watchdog (main.py, after Ctrl-C: the REPL must not be reset under the technician)."""
+        machine.mem32[_WDT_CTRL_CLR] = _WDT_ENABLE
