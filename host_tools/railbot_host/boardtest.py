@@ -170,6 +170,7 @@ def main(ns) -> int:
                 deploy.sync(board, suite_files())
             con.print(f"running tests/firmware on the board at {ns.port}")
             run = run_on_board(board, Parser(show), k=ns.k, timeout=ns.timeout)
+            board.start()  # a soft reset: the tests' RAM is gone and main.py runs the robot again
     except BoardError as e:
         err.print(f"[bold red]railbot test --port:[/] {escape(str(e))}")
         return e.code

@@ -46,6 +46,13 @@ def test_tests_on_the_board(vb, capsys):
     out = capsys.readouterr().out
     assert "tests/firmware/test_config.py::test_sim_board_loads PASSED" in out
     assert " 0 failed" in out
+    # the board is left running the robot again: its link answers (the technician's next step)
+    import serial
+
+    from railbot_host.link import Link
+
+    with serial.serial_for_url(vb.url, timeout=0.02) as s:
+        assert Link(s, timeout_s=2.0, retries=5).hello() == "railbot-link 1"
 
 
 def test_a_failing_test_on_the_board_fails_the_command(vb, capsys):
