@@ -1,10 +1,10 @@
 """The robot's commands from the `railbot` CLI (status, home, charge, ...), through a transport.
 
 A transport has `command(line) -> reply`, `run_ms(ms)` (let time pass), `now_ms()`, `events()`
-(new event lines), `clock` (what its time is) and `close()`. `SimTransport` is the firmware on a SimBoard in this
-process, on virtual time (the simulator boots unhomed, with the units of boards/SIM/robot.json).
-`LinkTransport` is the host link (railbot_host.link) over a stream: `--port` opens the serial port
-with it (the board must run the link on its USB stdin/stdout).
+(new event lines), `clock` (what its time is) and `close()`. `SimTransport` is the firmware on a
+SimBoard in this process, on virtual time (the simulator boots unhomed, with the units of
+boards/SIM/robot.json). `LinkTransport` is the host link (railbot_host.link) over a stream:
+`--port` opens the serial port with it, to main.py's link on the board's USB.
 Exit status: 0 ok, 1 the robot answered an error or raised an alarm or did not settle, 2 usage,
 3 no board (or no link handshake) on --port.
 """
