@@ -177,33 +177,28 @@ class RawConnection:
         self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
         self.data = b""
 
-    def read_until(self, end: bytes, timeout: float = 30.0) -> bytes:
+    def _fill(self, done, timeout: float, what) -> None:
+        """Receive until done() or the timeout (TimeoutError saying what(), with the tail seen)."""
         deadline = time.monotonic() + timeout
-        while end not in self.data:
+        while not done():
             left = deadline - time.monotonic()
             if left <= 0:
-                raise TimeoutError(f"no {end!r} from the board; got {self.data[-300:]!r}")
+                raise TimeoutError(f"{what()} from the board; got {self.data[-300:]!r}")
             self.sock.settimeout(left)
-            chunk = self.sock.recv(4096)
+            chunk = self.sock.recv(65536)
             if not chunk:
                 raise EOFError(f"the board hung up; got {self.data[-300:]!r}")
             self.data += chunk
+
+    def read_until(self, end: bytes, timeout: float = 30.0) -> bytes:
+        self._fill(lambda: end in self.data, timeout, lambda: f"no {end!r}")
         i = self.data.index(end) + len(end)
         out, self.data = self.data[:i], self.data[i:]
         return out
 
     def read_bytes(self, n: int, timeout: float = 30.0) -> bytes:
         """Exactly the next n bytes from the board (binary output that may hold any byte)."""
-        deadline = time.monotonic() + timeout
-        while len(self.data) < n:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise TimeoutError(f"{len(self.data)} of {n} bytes from the board; got {self.data[-300:]!r}")
-            self.sock.settimeout(left)
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                raise EOFError(f"the board hung up; got {self.data[-300:]!r}")
-            self.data += chunk
+        self._fill(lambda: len(self.data) >= n, timeout, lambda: f"{len(self.data)} of {n} bytes")
         out, self.data = self.data[:n], self.data[n:]
         return out
 
