@@ -207,6 +207,8 @@ class Link:
     (a retry is answered, not executed again), the robot's events as event frames, hello answered
     with the protocol version, realtime bytes as hold / resume / stop / status at once, and the
     request `log`: the last RECENT events again (as event frames `log ...`), then `ok N events`.
+    The robot's events go out once a host has said hello: nothing unasked for reaches a plain
+    terminal on the port, nor fills the USB's buffers while no host reads them.
     write(bytes-like) sends (and must copy what it is given); feed(bytes) receives, or serve(port)
     does as a task."""
 
@@ -231,6 +233,7 @@ class Link:
         self.wrong_direction = 0  # reply or event frames sent to the board
         self.recent = [None] * RECENT
         self.recent_next = 0
+        self.session = False  # a host said hello: the robot's events go out (before, `log` has them)
         self._emit = robot.emit
         robot.emit = self.event
 
@@ -261,7 +264,8 @@ class Link:
         text = kind + "".join(" %s=%s" % (k, v) for k, v in fields)
         self.recent[self.recent_next] = text
         self.recent_next = (self.recent_next + 1) % RECENT
-        self.send(T_EVENT, 0, text)
+        if self.session:
+            self.send(T_EVENT, 0, text)
 
     def _log(self):
         n = 0
@@ -289,6 +293,7 @@ class Link:
             ids = self.ids
             for i in range(len(ids)):
                 ids[i] = -1
+            self.session = True
             self.send(T_HELLO, rid, HELLO)
             return
         if ftype != T_REQUEST:  # replies and events go the other way

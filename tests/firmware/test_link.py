@@ -9,13 +9,16 @@ import linkfuzz
 class Host:
     """The host's side in a test: frames to the board's Link, its frames collected."""
 
-    def __init__(self, rig):
+    def __init__(self, rig, hello=True):
         self.rig = rig
         self.got = []
         self.decoder = L.Parser(self._frame, self._rt)
         self.link = L.Link(rig.robot, self.decoder.feed)
         self.buf = bytearray(2 * (L.HEADER + L.MAX_PAYLOAD + 4) + 1)
         self.seq = 0
+        if hello:
+            self.send(L.T_HELLO, 0, L.HELLO)  # a session: the robot's events come
+            self.got.clear()
 
     def _frame(self, ftype, seq, rid, payload):
         self.got.append((ftype, rid, bytes(payload).decode()))
@@ -60,6 +63,18 @@ def test_round_trip_hello_request_reply_and_events():
     assert "request bay=5" in h.events()
     assert rig.robot.jobs == [5] and rig.kinds()[-1] == "request"  # the board's own sink still gets it
     assert h.link.parser.bad_frames() == 0 and h.link.seq_gaps == 0
+
+
+def test_events_go_out_once_a_host_said_hello_and_log_has_the_earlier_ones():
+    rig = Rig(home=False)
+    h = Host(rig, hello=False)
+    h.send(L.T_REQUEST, 1, "charge 5")
+    assert h.replies(1) == ["ok charge bay 5 queued at 1"] and h.events() == []  # no host session yet
+    h.send(L.T_HELLO, 2, L.HELLO)
+    h.send(L.T_REQUEST, 3, "charge 7")
+    assert h.events() == ["request bay=7"]
+    h.send(L.T_REQUEST, 4, "log")
+    assert h.events()[1:] == ["log request bay=5", "log request bay=7"] and h.replies(4) == ["ok 2 events"]
 
 
 def test_a_retried_request_is_done_once_and_answered_the_same():
@@ -117,7 +132,7 @@ def test_realtime_bytes_act_mid_frame_before_the_frame():
 
 def test_garbage_then_a_valid_frame():
     rig = Rig(home=False)
-    h = Host(rig)
+    h = Host(rig, hello=False)
     h.link.feed(b"\x00\xff hello \x02\x07\x00\x01\x02\x03\x10\x41\x02\xff\xff\x10")
     h.send(L.T_REQUEST, 5, "status")
     assert len(h.replies(5)) == 1
@@ -127,7 +142,7 @@ def test_garbage_then_a_valid_frame():
 
 def test_bad_frames_are_dropped_and_counted():
     rig = Rig(home=False)
-    h = Host(rig)
+    h = Host(rig, hello=False)
     p = h.link.parser
     wire = bytearray(h.frame(L.T_REQUEST, 1, "charge 5"))
     wire[-1] ^= 0x40  # CRC
