@@ -422,8 +422,12 @@ def lookup(r, key):
 def with_value(r, key, text, path):
     """A copy of board data r with dotted `key` set to `text` (read as the type the key holds now),
     validated as a whole; ConfigError naming the key if not (r is never changed)."""
+    new = json.loads(json.dumps(r))
+    i = key.rfind(".")
+    last = key[i + 1:]
     try:
-        old = lookup(r, key)
+        parent = lookup(new, key[:i]) if i >= 0 else new
+        old = lookup(parent, last)
     except KeyError:
         _fail(path, key, "no such key")
     if type(old) is int:
@@ -435,13 +439,7 @@ def with_value(r, key, text, path):
         value = text
     else:
         _fail(path, key, "is %s: set the keys inside it" % _show(old))
-    new = json.loads(json.dumps(r))
-    parts = key.split(".")
-    node = new
-    for part in parts[:-1]:
-        node = node[int(part)] if type(node) is list else node[part]
-    last = parts[-1]
-    node[int(last) if type(node) is list else last] = value
+    parent[int(last) if type(parent) is list else last] = value
     return check_robot(new, path)
 
 
