@@ -70,20 +70,12 @@ for _p in _all:
 print(repr(_found))
 """
 
-_MKDIRS = """\
+# os.mkdir or os.remove on each path; one that exists already (mkdir) or is gone (remove) is fine
+_EACH = """\
 import os
-for _d in %(dirs)r:
+for _p in %(paths)r:
     try:
-        os.mkdir(_d)
-    except OSError:
-        pass
-"""
-
-_REMOVE = """\
-import os
-for _p in %(files)r:
-    try:
-        os.remove(_p)
+        os.%(op)s(_p)
     except OSError:
         pass
 """
@@ -138,12 +130,12 @@ class Board:
     def mkdirs(self, dirs: Iterable[str]) -> None:
         dirs = sorted(set(dirs), key=lambda d: d.count("/"))
         if dirs:
-            self.exec(_MKDIRS % {"dirs": dirs})
+            self.exec(_EACH % {"op": "mkdir", "paths": dirs})
 
     def remove(self, files: Iterable[str]) -> None:
         files = list(files)
         if files:
-            self.exec(_REMOVE % {"files": files})
+            self.exec(_EACH % {"op": "remove", "paths": files})
 
     def close(self) -> None:
         pass
