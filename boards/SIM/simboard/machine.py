@@ -247,32 +247,54 @@ def idle():
     pass
 
 
+# machine.mem32: the registers the firmware touches, each modelled by a handler registered at its
+# address (register_mem32); anything else raises, so firmware that pokes an unmodelled register fails
+# here instead of passing untested. The RP2040's atomic aliases (+0x1000 XOR, +0x2000 SET, +0x3000
+# CLR) are addresses of their own: a peripheral registers the ones the firmware uses.
+_MEM32_READ = {}
+_MEM32_WRITE = {}
+
+
+def register_mem32(addr, read=None, write=None):
+    """Model the 32-bit register at `addr`: read() -> int, write(value)."""
+    if read is not None:
+        _MEM32_READ[addr] = read
+    if write is not None:
+        _MEM32_WRITE[addr] = write
+
+
+class _Mem32:
+    def __setitem__(self, addr, value):
+        fn = _MEM32_WRITE.get(addr)
+        if fn is None:
+            raise RuntimeError("the simulated board models no register at 0x%08x" % addr)
+        fn(value)
+
+    def __getitem__(self, addr):
+        fn = _MEM32_READ.get(addr)
+        if fn is None:
+            raise RuntimeError("the simulated board models no register read at 0x%08x" % addr)
+        return fn()
+
+
+mem32 = _Mem32()
+
 _DMA_CHAN_ABORT = 0x50000444
 _WDT_CTRL_CLR = 0x4005B000  # the watchdog's CTRL, atomic bit-clear alias
 _WDT_ENABLE = 0x40000000
 
 
-class _Mem32:
-    """machine.mem32 for the registers the firmware uses: DMA CHAN_ABORT, and clearing the
-    watchdog's ENABLE; anything else raises, so firmware that pokes an unmodelled register fails
-    here instead of passing untested."""
-
-    def __setitem__(self, addr, value):
-        if addr == _WDT_CTRL_CLR:
-            if value & _WDT_ENABLE:
-                _board[0].wdt = None  # paused: it no longer resets the board
-            return
-        if addr != _DMA_CHAN_ABORT:
-            raise RuntimeError("the simulated board models no register at 0x%08x" % addr)
-        chans = _board[0].dma_channels  # claimed by the simulated rp2.DMA, index = channel
-        for ch in range(len(chans)):
-            if value >> ch & 1 and chans[ch] is not None:
-                chans[ch]._abort()
-
-    def __getitem__(self, addr):
-        if addr != _DMA_CHAN_ABORT:
-            raise RuntimeError("the simulated board models no register read at 0x%08x" % addr)
-        return 0  # an abort completes at once here: no transfer is ever in flight
+def _wdt_ctrl_clr(value):
+    if value & _WDT_ENABLE:
+        _board[0].wdt = None  # paused: it no longer resets the board
 
 
-mem32 = _Mem32()
+def _dma_abort(value):
+    chans = _board[0].dma_channels  # claimed by the simulated rp2.DMA, index = channel
+    for ch in range(len(chans)):
+        if value >> ch & 1 and chans[ch] is not None:
+            chans[ch]._abort()
+
+
+register_mem32(_WDT_CTRL_CLR, write=_wdt_ctrl_clr)
+register_mem32(_DMA_CHAN_ABORT, read=lambda: 0, write=_dma_abort)  # an abort completes at once here
