@@ -21,8 +21,9 @@ def build(folder=""):
 
 async def _forever(robot):
     robot.start()
-    for link, port in robot.links:
-        asyncio.create_task(link.serve(port))
+    for i in range(len(robot.links)):
+        link, port = robot.links[i]
+        robot.spawn("link%d" % i, link.serve, port)
     while True:
         await asyncio.sleep_ms(1000)
 

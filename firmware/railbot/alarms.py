@@ -21,6 +21,7 @@ SOFT_LIMIT = const(17)
 GRIP_JAM = const(18)
 INTERLOCK = const(19)
 LEDGER_INVALID = const(20)
+TASK_CRASH = const(21)
 
 # code: (name, meaning, position may be lost so re-homing is needed before the next traverse)
 TABLE = {
@@ -44,6 +45,7 @@ TABLE = {
     GRIP_JAM: ("GRIP_JAM", "the gripper motor stalled twice (a jam): motor off", False),
     INTERLOCK: ("INTERLOCK", "an action was refused by a rule of PRODUCT.md (1: cable in use, 3: unit not latched or not gripped); nothing moved", False),
     LEDGER_INVALID: ("LEDGER_INVALID", "the ledger stored on flash could not be taken (unreadable, or not this site's units): check every unit's place, then reset", False),
+    TASK_CRASH: ("TASK_CRASH", "a firmware task stopped on an error (a bug; the event log names it): controlled stop, drivers off, the task restarted", True),
 }
 
 

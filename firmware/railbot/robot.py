@@ -27,6 +27,7 @@ _CP_E = const((12000 - 6000) * 65535 // 24000)
 _FAST_TRIES = const(4)  # fast moves towards a station's approach point (lost steps leave it short)
 _CORRECTIONS = const(3)  # short moves after the marker re-reference
 _TRAVEL_CAP = const(0x400000)  # travel counters stop here: limits stay small ints
+_RESTARTS_MAX = const(5)  # a task that keeps crashing stays down (the watchdog has the last word)
 
 
 class Abort(Exception):
@@ -211,7 +212,8 @@ class Robot:
         self.transit_unit = 0  # the unit being picked or placed (journalled), 0 = none
         self.transit_to = 0  # ... and where to: CARRIED, or a port index
         self.manual = None  # a technician's `lift` or `grip` command waiting for the mission task
-        self.tasks = None
+        self.tasks = None  # [name, coroutine function, args, task, restarts] of each task spawn() started
+        self.crashes = 0  # tasks ended by an uncaught exception since boot
         self.wake = asyncio.Event()
         self.motion = asyncio.Event()
         self.moving = False
@@ -977,11 +979,60 @@ class Robot:
             await self.wake.wait()
 
     def start(self):
-        """Create the robot's tasks on the running event loop (once: a second call returns them)."""
+        """Create the robot's tasks on the running event loop and take over the loop's exception
+        handler (once: a second call returns the tasks)."""
         if self.tasks is None:
-            self.tasks = (asyncio.create_task(self.supervise_task()), asyncio.create_task(self.motion_task()),
-                          asyncio.create_task(self.mission_task()))
+            self.tasks = []
+            asyncio.get_event_loop().set_exception_handler(self._on_crash)
+            self.spawn("supervise", self.supervise_task)
+            self.spawn("motion", self.motion_task)
+            self.spawn("mission", self.mission_task)
         return self.tasks
+
+    def spawn(self, name, fn, *args):
+        """Run fn(*args) as the task `name`, restarted by the crash handler (main.py's links too)."""
+        entry = [name, fn, args, asyncio.create_task(fn(*args)), 0]
+        self.tasks.append(entry)
+        return entry[3]
+
+    def task(self, name):
+        """The running task `name` (its latest start), or None."""
+        for e in self.tasks or ():
+            if e[0] == name:
+                return e[3]
+        return None
+
+    def _on_crash(self, loop, context):
+        """The event loop's exception handler. On MicroPython only the main task's exception leaves
+        asyncio.run: any other task that raises just ends, with a message. Whichever it was (the
+        tick's tasks, the mission, a link), the queued steps are ramped down here at once, the
+        drivers are switched off, an alarm is raised and the task is started again, so the robot
+        still answers and waits for `reset` and `home` (docs/safety.md, "Task crashes")."""
+        exc = context.get("exception")
+        task = context.get("future")
+        entry = None
+        for e in self.tasks or ():
+            if e[3] is task:
+                entry = e
+        name = entry[0] if entry is not None else "a task"
+        self.crashes += 1
+        detail = "%s in %s: %s" % (type(exc).__name__, name, exc)
+        self.emit("task_crash", (("task", name), ("error", detail)))
+        try:
+            import sys
+            sys.print_exception(exc)
+        except (ImportError, AttributeError):
+            pass
+        self.trip(alarms.TASK_CRASH, detail)
+        self.shutdown()  # the control tick may be the task that died: ramp down here, drivers off
+        self.stopping = False
+        self.busy_bay = 0
+        self.manual = None
+        self.jog_target = -1
+        self.hold = False
+        if entry is not None and entry[4] < _RESTARTS_MAX:
+            entry[4] += 1
+            entry[3] = asyncio.create_task(entry[1](*entry[2]))
 
     # --- the command interface ---------------------------------------------------------------------
     def command(self, line):

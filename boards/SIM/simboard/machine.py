@@ -1,5 +1,6 @@
 """The simulated board's `machine` module: the parts of MicroPython's API the firmware uses, wired to the plant."""
 from simboard import vclock
+from simboard.vasyncio import Halt
 
 _board = [None]  # the SimBoard these objects are wired to (simboard.board sets it)
 _usb = None  # the board's USB CDC for the host link (railbot.port): none, unless the virtual board sets one
@@ -8,8 +9,9 @@ PWRON_RESET = 1
 WDT_RESET = 3
 
 
-class BoardReset(Exception):
-    """Raised out of the event loop when the board resets (watchdog or machine.reset())."""
+class BoardReset(Halt):
+    """Raised out of the event loop when the board resets (watchdog, machine.reset(), a power cut):
+    a BaseException, so no firmware `except Exception` can swallow a reset a real board would make."""
 
     def __init__(self, cause):
         super().__init__(cause)

@@ -50,6 +50,7 @@ class Rig:
         self.plant = self.board.plant
         wire_gripper(self.board, gripper)
         self.events = []
+        self.crashes_allowed = 0  # a test that crashes firmware tasks on purpose raises this
         self.robot = self._boot()
         if home:
             assert self.robot.command("home").startswith("ok")
@@ -75,8 +76,16 @@ class Rig:
     def now_ms(self):
         return self.board.clock.now_ms
 
+    def _no_crash(self):
+        """A task that crashed is a firmware bug (the firmware turns it into an alarm, but a test
+        must not pass over it): fail, unless the test crashed it on purpose."""
+        robot = self.robot
+        if robot.crashes > self.crashes_allowed:
+            raise AssertionError("a firmware task crashed: %s" % robot.alarm_detail)
+
     def run(self, seconds):
         self.board.loop.run_until(self.now_ms() + seconds * 1000)
+        self._no_crash()
 
     def until(self, cond, limit_s, step_ms=100):
         """Run until cond() is true; fail if it is not within limit_s simulated seconds."""
@@ -85,6 +94,7 @@ class Rig:
             if self.now_ms() >= end:
                 raise AssertionError("condition not reached within %d s (status %s)" % (limit_s, self.robot.command("status")))
             self.board.loop.run_until(self.now_ms() + step_ms)
+            self._no_crash()
 
     def cmd(self, line):
         return self.robot.command(line)
@@ -331,3 +341,148 @@ def powercut_campaign(stride=1):
         failed += 1 if b else 0
         bad += b
     return cases, failed, bad
+
+
+# --- task crashes (docs/safety.md, "Task crashes") --------------------------------------------------
+TASK_CRASH_CASES = ("supervise_idle", "motion_cruise", "mission_cruise", "mission_lift", "link_cruise")
+
+
+class _CrashPort:
+    """A link port (railbot.port protocol) whose readinto raises once when armed."""
+
+    def __init__(self):
+        self.armed = False
+        self.reads = 0
+
+    def readinto(self, buf):
+        self.reads += 1
+        if self.armed:
+            self.armed = False
+            raise OSError(5, "injected port fault")
+        return 0
+
+    def write(self, data):
+        return len(data)
+
+
+def _speed_trace(rig):
+    """(t_ms, x steps) after every advance of the virtual clock: the carriage's real motion."""
+    trace = []
+    plant = rig.plant
+    rig.board.clock.listen(lambda t0, t1: trace.append((t1, plant.x.steps)))
+    return trace
+
+
+def _max_decel_mm_s2(trace, spm, t_from, window_ms=20):
+    """The carriage's largest drop in speed (mm/s^2) between consecutive windows after t_from; the
+    position between two samples of the trace is interpolated (time moves in uneven steps)."""
+    pts = [p for p in trace if p[0] >= t_from - 2 * window_ms]
+    if len(pts) < 2:
+        return 0
+    i = [0]
+
+    def at(t):
+        while i[0] + 1 < len(pts) and pts[i[0] + 1][0] <= t:
+            i[0] += 1
+        k = i[0]
+        if k + 1 >= len(pts):
+            return pts[k][1]
+        (t0, s0), (t1, s1) = pts[k], pts[k + 1]
+        return s0 + (s1 - s0) * (t - t0) // (t1 - t0)
+
+    worst = 0
+    v_prev = None
+    t = pts[0][0]
+    s_prev = at(t)
+    while t + window_ms <= pts[-1][0]:
+        t += window_ms
+        s = at(t)
+        v = abs(s - s_prev)  # steps a window
+        if v_prev is not None and v_prev - v > worst:
+            worst = v_prev - v
+        v_prev, s_prev = v, s
+    return worst * 1000 * 1000 // (window_ms * window_ms) // spm
+
+
+def task_crash_case(name):
+    """Crash one firmware task (TASK_CRASH_CASES) in the phase the name gives; the robot must stop
+    under control (no faster than 2 x a_max), switch the drivers off, raise TASK_CRASH, keep its
+    watchdog fed and its tasks running, and serve again after `reset` and `home`. Returns the
+    list of what went wrong ([]: handled)."""
+    from railbot import alarms
+    from railbot.link import Link
+    rig = Rig(units=[(1, "D24L")])
+    rig.crashes_allowed = 1
+    robot, plant = rig.robot, rig.plant
+    trace = _speed_trace(rig)
+    port = _CrashPort()
+    robot.spawn("link0", Link(robot, port.write).serve, port)
+    task, phase = name.split("_")
+    real_tick = robot.tick
+
+    def tick_raises():
+        robot.tick = real_tick
+        raise RuntimeError("injected fault in tick")
+
+    if phase == "cruise":  # at full speed: a jog, or carrying the unit from the dock to the far end
+        busy = task == "mission" or task == "link"
+        assert rig.cmd("charge 44" if busy else "jog 40000").startswith("ok")
+        rig.until(lambda: robot.x.busy() and robot.x.v >= robot.x.v_max and (plant.held or not busy), 300, 10)
+    elif phase == "lift":  # the lift rising into the dock's port to fetch the unit
+        assert rig.cmd("charge 44").startswith("ok")
+        rig.until(lambda: robot.z.busy() and robot.z.pos > robot.z_clear, 300, 10)
+    t_crash = rig.now_ms()
+    if task in ("supervise", "motion"):
+        robot.tick = tick_raises  # called next by supervise_task at rest, by motion_task while moving
+    elif task == "link":
+        port.armed = True
+    else:
+        robot.task(task).throw_in = RuntimeError("injected fault in the %s task" % task)
+    bad = []
+    try:
+        rig.run(5)
+        reads = port.reads
+        rig.run(5)  # ten seconds in all: the watchdog (2 s) would have reset a robot whose tick died
+    except machine.BoardReset as e:
+        return ["%s: the board reset (cause %d): the tick did not survive" % (name, e.cause)]
+    except AssertionError as e:
+        return ["%s: %s" % (name, e)]
+    if robot.crashes != 1:
+        bad.append("%s: %d crashes seen, not 1" % (name, robot.crashes))
+    if robot.alarm != alarms.TASK_CRASH:
+        bad.append("%s: alarm %d, not TASK_CRASH" % (name, robot.alarm))
+    if robot.hw.x_step.enabled() or robot.hw.z_step.enabled() or robot.x.busy() or robot.z.busy():
+        bad.append("%s: not at rest with the drivers off 10 s after the crash" % name)
+    decel = _max_decel_mm_s2(trace, robot.x_spm, t_crash)
+    if decel > 2 * robot.cfg["x"]["a_max_mm_s2"]:
+        bad.append("%s: the carriage stopped at %d mm/s^2 (a_max %d): no controlled stop"
+                   % (name, decel, robot.cfg["x"]["a_max_mm_s2"]))
+    if port.reads == reads:
+        bad.append("%s: the link task no longer reads its port" % name)
+    if plant.violations:
+        bad.append("%s: %r" % (name, plant.violations))
+    if bad:
+        return bad
+    try:
+        rig.until(lambda: not robot.z.busy(), 10)
+        assert rig.cmd("reset").startswith("ok"), "reset refused"
+        assert rig.cmd("home").startswith("ok"), "home refused"
+        rig.until(lambda: robot.homed and robot.state == "IDLE", 300)
+        if 44 not in robot.jobs and robot.ledger.unit_at(rig.port("B44")) != 1:
+            assert rig.cmd("charge 44").startswith("ok")
+        rig.until(lambda: rig.unit_port_name(1) == "B44" and not robot.jobs, 600)
+    except (AssertionError, machine.BoardReset) as e:
+        bad.append("%s: after reset and home: %s" % (name, e))
+    if robot.alarm or plant.violations:
+        bad.append("%s: after the job: alarm %d, %r" % (name, robot.alarm, plant.violations))
+    return bad
+
+
+def task_crash_campaign():
+    """(cases, uncontrolled cases, what went wrong) over TASK_CRASH_CASES."""
+    bad, failed = [], 0
+    for name in TASK_CRASH_CASES:
+        b = task_crash_case(name)
+        failed += 1 if b else 0
+        bad += b
+    return len(TASK_CRASH_CASES), failed, bad

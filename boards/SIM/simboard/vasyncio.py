@@ -4,9 +4,20 @@ Semantics follow MicroPython's asyncio: a task yields only at an `await`; `sleep
 the others run; tasks that wake at the same time run in the order they were scheduled. Time
 moves only when every runnable task has yielded, so a day of the car park runs as fast as the
 host can compute it (or paced, see `vclock.Clock.speed`).
+
+A task's exception is MicroPython's too (extmod/asyncio/core.py): only the main task's leaves
+`run`/`run_until_complete`; a task nobody awaits is queued once more and then handed to the
+loop's exception handler ("Task exception wasn't retrieved"; the default one prints it), and
+the loop goes on without it. A `Halt` (the board resets or loses power) is no task's exception:
+it leaves the loop at once, as a real reset leaves nothing running.
 """
 import heapq
+import sys
 from simboard import vclock
+
+
+class Halt(BaseException):
+    """The board stops running (simboard.machine.BoardReset): out of every task and the loop."""
 
 
 class CancelledError(BaseException):
@@ -26,12 +37,14 @@ class Task:
         self.waiting = []
         self.throw_in = None
         self.seq = 0
+        self.unretrieved = False  # ended on an exception nobody has awaited (yet)
 
     def __iter__(self):
         if not self.done:
             self.waiting.append(_loop[0].cur)
             yield
         if self.exc is not None:
+            self.unretrieved = False
             raise self.exc
         return self.value
 
@@ -165,7 +178,18 @@ class Loop:
         self.queue = []
         self.seq = 0
         self.cur = None
-        self.error = None
+        self.main = None  # the task run_until_complete runs: its exception leaves the loop
+        self.handler = None  # set_exception_handler's; None: default_exception_handler
+        self.unretrieved = []  # exceptions the default handler reported, for tests to look at
+
+    def set_exception_handler(self, handler):
+        self.handler = handler
+
+    def get_exception_handler(self):
+        return self.handler
+
+    def call_exception_handler(self, context):
+        (self.handler or default_exception_handler)(self, context)
 
     def push(self, task, t_ms):
         self.seq += 1
@@ -191,10 +215,12 @@ class Loop:
             task.value = e.value
         except CancelledError as e:
             task.exc = e
-        except Exception as e:  # a crashed task is a firmware bug: stop the run loudly
+        except Exception as e:
             task.exc = e
-            if not task.waiting:
-                self.error = e
+            if not task.waiting and task is not self.main:
+                # nobody awaits it: queued once more, then reported (another task may take it first)
+                task.unretrieved = True
+                self.push(task, self.clock.now_ms)
         finally:
             self.cur = None
         task.done = True
@@ -207,21 +233,24 @@ class Loop:
         q = self.queue
         while q and q[0][0] <= t_ms:
             wake, seq, task = heapq.heappop(q)
-            if task.done or seq != task.seq:
+            if seq != task.seq:
+                continue
+            if task.done:
+                if task.unretrieved:
+                    task.unretrieved = False
+                    self.call_exception_handler(
+                        {"message": "Task exception wasn't retrieved", "exception": task.exc, "future": task})
                 continue
             if wake > self.clock.now_ms:
                 self.clock.advance_to(wake)
             self._step(task)
-            if self.error is not None:
-                e = self.error
-                self.error = None
-                raise e
             if stop is not None and stop():
                 return self.clock.now_ms
         self.clock.advance_to(t_ms)
         return t_ms
 
     def run_until_complete(self, task, limit_ms=None):
+        self.main = task
         limit = limit_ms if limit_ms is not None else self.clock.now_ms + 10 * 24 * 3600 * 1000
         self.run_until(limit, lambda: task.done)
         if not task.done:
@@ -229,6 +258,19 @@ class Loop:
         if task.exc is not None:
             raise task.exc
         return task.value
+
+
+def default_exception_handler(loop, context):
+    """MicroPython's default: print the message, the task and the traceback; the loop goes on."""
+    exc = context["exception"]
+    loop.unretrieved.append(exc)
+    print(context["message"])
+    print("future:", context["future"], "coro=", context["future"].coro)
+    if hasattr(sys, "print_exception"):
+        sys.print_exception(exc)
+    else:
+        import traceback
+        traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stdout)
 
 
 _loop = [None]
