@@ -5,7 +5,8 @@ the same programs (and that the emulator runs to the step-word law there).
 """
 # ruff: noqa: F821 - the @asm_pio DSL names (pins, x, jmp, ...) are put into the module's globals
 import rp2
-from railbot.hal.pio import step_pulses, quadrature, READ_COUNT, PULL_BLOCK, MOV_ISR_OSR
+from railbot.hal.pio import step_pulses, quadrature, READ_COUNT, PULL_BLOCK, MOV_ISR_OSR, SET_X_4, MOV_X_REVERSE_X, \
+    COUNT_MID
 
 STEP_PULSES_WORDS = [
     0x80A0,  # pull block       side 0   (side-set on every instruction: bit 12 is STEP, no enable bit)
@@ -18,25 +19,24 @@ STEP_PULSES_WORDS = [
     0x0083,  # jmp y-- step     side 0   falling edge
 ]
 
-QUADRATURE_WORDS = [
-    0xE020,  # set x, 0
+QUADRATURE_WORDS = [  # no `set x, 0`: Encoder preloads X with COUNT_MID before it starts the program
     0xA0E0,  # mov osr, pins             A is bit 0
     0x6041,  # out y, 1
-    0x008B,  # jmp y-- fall
+    0x008A,  # jmp y-- fall
     0x20A0,  # rise: wait 1 pin 0        (wrap target)
-    0x00CA,  # jmp pin rise_down
+    0x00C9,  # jmp pin rise_down
     0xA049,  # mov y, ~x                 +1
-    0x0088,  # jmp y-- rise_up
+    0x0087,  # jmp y-- rise_up
     0xA02A,  # rise_up: mov x, ~y
-    0x000B,  # jmp fall
-    0x004B,  # rise_down: jmp x-- fall   -1
+    0x000A,  # jmp fall
+    0x004A,  # rise_down: jmp x-- fall   -1
     0x2020,  # fall: wait 0 pin 0
-    0x00CE,  # jmp pin fall_up
-    0x0044,  # jmp x-- rise              -1 (wrap)
+    0x00CD,  # jmp pin fall_up
+    0x0043,  # jmp x-- rise              -1 (wrap)
     0xA049,  # fall_up: mov y, ~x        +1
-    0x0090,  # jmp y-- fall_up2
+    0x008F,  # jmp y-- fall_up2
     0xA02A,  # fall_up2: mov x, ~y
-    0x0004,  # jmp rise
+    0x0003,  # jmp rise
 ]
 
 
@@ -51,7 +51,7 @@ def test_step_pulses_words():
 def test_quadrature_words():
     p = quadrature
     assert p.words == QUADRATURE_WORDS
-    assert (p.wrap_target, p.wrap) == (4, 13)
+    assert (p.wrap_target, p.wrap) == (3, 12)
     assert (p.sideset_pins, p.sideset_opt, p.sideset_count, p.delay_max) == (0, False, 0, 31)
     assert p.name == "quadrature"
 
@@ -65,6 +65,14 @@ def test_exec_words():
         mov(isr, osr)
 
     assert start.words == [PULL_BLOCK, MOV_ISR_OSR]
+
+    # executed once by Encoder on the stopped quadrature machine: X = 4 bit-reversed = 2**29
+    @rp2.asm_pio()
+    def preload():
+        set(x, 4)
+        mov(x, reverse(x))
+
+    assert preload.words == [SET_X_4, MOV_X_REVERSE_X] and COUNT_MID == 1 << 29
 
 
 def test_side_set_delays_wrap_and_labels():

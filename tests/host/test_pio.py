@@ -56,7 +56,6 @@ SHIPPED_PIOASM = {
             jmp y-- step    side 0
     """,
     "quadrature": """
-            set x, 0
             mov osr, pins
             out y, 1
             jmp y-- fall
@@ -117,7 +116,7 @@ def test_shipped_programs_fields():
     # side-set on every instruction: no enable bit (pioemu has no SIDE_EN), 4 delay bits
     assert (sp.sideset_pins, sp.sideset_opt, sp.sideset_count, sp.delay_max, sp.wrap_target, sp.wrap) == (
         1, False, 1, 15, 0, 7)
-    assert (q.sideset_pins, q.sideset_opt, q.sideset_count, q.wrap_target, q.wrap) == (0, False, 0, 4, 13)
+    assert (q.sideset_pins, q.sideset_opt, q.sideset_count, q.wrap_target, q.wrap) == (0, False, 0, 3, 12)
     # the recording API the simulated board binds by
     assert sp.name == "step_pulses" and len(sp.instructions) == 8 and sp.labels == {"step": 3, "low": 4, "high": 6}
     assert [i.op for i in sp.instructions] == ["pull", "out", "out", "mov", "jmp", "mov", "jmp", "jmp"]
@@ -1289,8 +1288,9 @@ def test_quadrature_read_latency_for_each_kind_of_edge():
 # ---------------------------------------------------------------------------------------------
 
 def test_simulated_encoder_follows_the_read_protocol():
-    """exec(READ_COUNT) latches the plant's count into a one-deep RX FIFO, get() takes it; a get()
-    without it (a hang on the board) and any other exec word raise; Encoder.count() signs the word."""
+    """exec(READ_COUNT) latches X (preloaded with COUNT_MID, then counting the plant's wheel from the
+    start) into a one-deep RX FIFO, get() takes it; a get() without it (a hang on the board) and any
+    other exec word raise; Encoder.count() takes COUNT_MID off."""
     from pathlib import Path
 
     from railbot.hal import Encoder
@@ -1306,12 +1306,14 @@ def test_simulated_encoder_follows_the_read_protocol():
         sm.get()
     with pytest.raises(RuntimeError, match="READ_COUNT"):
         sm.exec(0xA042)  # nop
+    with pytest.raises(RuntimeError, match="READ_COUNT"):
+        sm.exec(shipped.SET_X_4)  # only on the stopped machine
     with pytest.raises(TypeError):
         sm.exec("in_(x, 32)")
     sm.exec(shipped.READ_COUNT)
     assert sm.rx_fifo() == 1
-    assert sm.get() == plant.encoder_counts() & 0xFFFFFFFF and sm.rx_fifo() == 0
-    assert enc.count() == plant.encoder_counts()
+    assert sm.get() == shipped.COUNT_MID and sm.rx_fifo() == 0
+    assert enc.count() == 0
     enc.zero()
     plant.x.steps -= 3 * plant.x.steps_per_mm  # 3 mm back: 60 counts (20 counts/mm)
     assert enc.count() == -60 and enc.last - enc.offset == -60 and sm.rx_fifo() == 0

@@ -63,18 +63,49 @@ class _StepModel:
 class _QuadModel:
     """The quadrature program's state machine: X holds the count; the program pushes nothing.
 
-    exec(READ_COUNT) (`in x, 32` with autopush) latches the plant's count into the RX FIFO, get()
-    takes it: a one-deep FIFO, as the firmware uses it (exec, then get). A get() with nothing in the
-    FIFO raises: on the board a blocking get() would hang there.
+    X is a 32-bit register, 0 at reset as on the chip, and counts the plant's wheel from the moment
+    the machine is started (active(1)); a program that begins with `set x, N` sets it to N then.
+    exec() models what the chip does with the words the firmware executes on it: `set x, N` and
+    `mov x, ::x` (the preload, on the stopped machine) and READ_COUNT (`in x, 32` with autopush),
+    which latches X into the RX FIFO for get(): a one-deep FIFO, as the firmware uses it. get()
+    returns X as the rp2 port does, an unsigned 32-bit int (a big int, allocated, from 2**30 on).
+    A get() with nothing in the FIFO raises: on the board a blocking get() would hang there.
     """
 
-    def __init__(self, plant):
+    def __init__(self, plant, program):
         from railbot.hal.pio import READ_COUNT
         self.read_word = READ_COUNT
         self.plant = plant
-        self.active = False
-        self.offset = 0
+        self.x = 0  # X when the machine was started (or last exec'd), counting from base
+        self.base = 0  # the plant's wheel count at that moment
+        first = program.words[0]
+        self.start_x = first & 0x1F if first & 0xFFE0 == 0xE020 else None  # set x, N
+        self._active = False
         self.rx = None
+
+    @property
+    def active(self):
+        return self._active
+
+    @active.setter
+    def active(self, on):
+        if on and not self._active:
+            self.base = self.plant.encoder_counts()
+            if self.start_x is not None:
+                self.x = self.start_x
+        elif not on and self._active:
+            self.x = self._x()
+        self._active = on
+
+    def _x(self):
+        if not self._active:
+            return self.x
+        v = self.x + self.plant.encoder_counts() - self.base
+        # 32 bits without `& 0xFFFFFFFF` (a big int on every read under MicroPython): only a value the
+        # real port would box as a big int is one here
+        if v < 0:
+            return v + 0x100000000
+        return v - 0x100000000 if v >= 0x100000000 else v
 
     def put(self, word):
         raise RuntimeError("the quadrature program pulls nothing")
@@ -86,13 +117,22 @@ class _QuadModel:
         return 0 if self.rx is None else 1
 
     def exec(self, word):
+        if word & 0xFFE0 == 0xE020 and not self._active:  # set x, N (no delay, no side-set)
+            self.x = word & 0x1F
+            return
+        if word == 0xA031 and not self._active:  # mov x, ::x
+            v, r = self.x, 0
+            for _ in range(32):
+                r = (r << 1) | (v & 1)
+                v >>= 1
+            self.x = r
+            return
         if word != self.read_word:
-            raise RuntimeError("quadrature: the simulated board models only exec(READ_COUNT) (in x, 32), got %r"
-                               % (word,))
+            raise RuntimeError("quadrature: the simulated board models exec of `set x, N` and `mov x, ::x` on the "
+                               "stopped machine and READ_COUNT (in x, 32), got %r" % (word,))
         if self.rx is not None:
             raise RuntimeError("quadrature: exec(READ_COUNT) with a count not yet taken by get()")
-        c = self.plant.encoder_counts() - self.offset
-        self.rx = c if c >= 0 else c + 0x100000000  # X as 32 bits (no `& 0xFFFFFFFF`: a big int per read)
+        self.rx = self._x()
 
     def get(self):
         w = self.rx
@@ -103,8 +143,7 @@ class _QuadModel:
         return w
 
     def restart(self):
-        self.offset = self.plant.encoder_counts()
-        self.rx = None
+        self.rx = None  # SM_RESTART clears the shift counters and a stall, not X
 
 
 RECORD = "railbot.rec"  # the robot's record (ledger, requests, journal) on the board's flash
@@ -165,7 +204,7 @@ class SimBoard:
             pin = kw.get("in_base")
             if pin is None or pin.name != "enc_a":
                 raise ValueError("quadrature: in_base must be enc_a")
-            return _QuadModel(self.plant)
+            return _QuadModel(self.plant, program)
         raise ValueError("the simulated board has no model of PIO program %r" % name)
 
     def robot(self, emit=None):

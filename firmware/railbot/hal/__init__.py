@@ -3,7 +3,8 @@ import array
 import machine
 import rp2
 import uctypes
-from railbot.hal.pio import step_pulses, quadrature, READ_COUNT, PULL_BLOCK, MOV_ISR_OSR, HIGH_OVERHEAD
+from railbot.hal.pio import step_pulses, quadrature, READ_COUNT, PULL_BLOCK, MOV_ISR_OSR, HIGH_OVERHEAD, \
+    SET_X_4, MOV_X_REVERSE_X, COUNT_MID
 
 # Step words reach the step program through a DMA ring: RING words in a 4*RING-byte aligned window of
 # a buffer twice that size, read with the DMA's address wrap (RING_BITS) and paced by the SM's TX DREQ.
@@ -109,11 +110,14 @@ class Encoder:
 
     The program keeps the count in X and pushes nothing; count() executes READ_COUNT (`in x, 32`) on
     the state machine, autopush puts X into the RX FIFO, and get() takes it: always the newest count.
+    X is preloaded with COUNT_MID before the program starts, so every read is a small int.
     """
 
     def __init__(self, sm_id, a_pin, b_pin):
-        self.sm = rp2.StateMachine(sm_id, quadrature, freq=10000000, in_base=a_pin, jmp_pin=b_pin)
-        self.sm.active(1)
+        self.sm = sm = rp2.StateMachine(sm_id, quadrature, freq=10000000, in_base=a_pin, jmp_pin=b_pin)
+        sm.exec(SET_X_4)
+        sm.exec(MOV_X_REVERSE_X)
+        sm.active(1)
         self.offset = 0
         self.last = 0
 
@@ -122,9 +126,7 @@ class Encoder:
         while sm.rx_fifo():  # nothing else pushes; a word left by an interrupted read is stale
             sm.get()
         sm.exec(READ_COUNT)
-        raw = sm.get()
-        # a comparison with a big constant does not box, `raw & 0x80000000` does
-        self.last = raw if raw < 0x80000000 else raw - 0x100000000
+        self.last = sm.get() - COUNT_MID
         return self.last - self.offset
 
     def zero(self):

@@ -42,9 +42,9 @@ LOW_MAX = 0x3FFFFF
 # nothing: the firmware reads X on demand by executing READ_COUNT (`in x, 32`) on the state
 # machine, which autopush (threshold 32) puts into the RX FIFO (docs/motion.md, "Measuring wheel").
 # +1 is done in Y (mov y, ~x; jmp y--; mov x, ~y) so X always holds a valid count for the read.
+# The program never sets X: the firmware preloads it mid-range (PRELOAD_X) before starting it.
 @rp2.asm_pio(out_shiftdir=rp2.PIO.SHIFT_RIGHT, autopush=True, push_thresh=32, fifo_join=rp2.PIO.JOIN_RX)
 def quadrature():
-    set(x, 0)
     mov(osr, pins)          # A (in_base) is bit 0
     out(y, 1)
     jmp(y_dec, "fall")      # A high: wait for it to fall; A low: on to rise
@@ -75,3 +75,12 @@ def quadrature():
 # `in x, 32` (RP2040 datasheet 3.4.4: IN 0b010, source X 0b001, bit count 32 encoded as 0), for
 # StateMachine.exec: a small int, computed once, so the read allocates nothing.
 READ_COUNT = 0x4020
+
+# X starts at COUNT_MID = 2**29, not at 0 (its reset value): a count read left of the power-up place
+# is then still below 2**30, a small int, where 0xFFFFxxxx would box a big int on every read (and its
+# sign correction another). Executed on the stopped machine (the TX FIFO is joined to RX, so X cannot
+# come through `pull`): `set x, 4` then `mov x, ::x` (bit-reversed: bit 2 -> bit 29). +-2**29 counts
+# is +-26 km of rail at 0.05 mm a count.
+SET_X_4 = 0xE024
+MOV_X_REVERSE_X = 0xA031
+COUNT_MID = 0x20000000
