@@ -155,7 +155,7 @@ class Robot:
         self.cfg_path = None  # the board data file cfg came from (main.py sets it): `config set` writes it
         record = store.load() if store is not None else None
         side = 1 if record is not None and "\ns=1\n" in record else 0
-        self.hw = hw = Hardware(pins, t["watchdog_ms"], hz, xh, zh, side)
+        self.hw = hw = Hardware(pins, t["watchdog_ms"], hz, xh, zh, side, cx["marker_baud"])
         self.gripper = gripper(cfg["gripper"], pins, hw, self)
         self.x = _axis(hw.x_step, cx, hz, xh, True)
         self.z = _axis(hw.z_step, cz, hz, zh, False)  # no measuring system on the lift
@@ -214,6 +214,7 @@ class Robot:
         self.manual = None  # a technician's `lift` or `grip` command waiting for the mission task
         self.tasks = None  # [name, coroutine function, args, task, restarts] of each task spawn() started
         self.crashes = 0  # tasks ended by an uncaught exception since boot
+        self.tick_late_max_ms = 0  # the longest a control tick of a move came late (motion_task)
         self.wake = asyncio.Event()
         self.motion = asyncio.Event()
         self.moving = False
@@ -417,10 +418,20 @@ class Robot:
             await asyncio.sleep_ms(self.idle_tick_ms)
 
     async def motion_task(self):
+        """The control tick every tick_ms while an axis moves. tick_late_max_ms keeps the longest a
+        tick came later than that (anything that blocked the CPU meanwhile: the step ring's lead
+        shrinks by as much; docs/motion.md, "What may block")."""
         while True:
             await self.motion.wait()
             self.motion.clear()
+            last = -1
             while self.moving or self.x.busy() or self.z.busy():
+                now = time.ticks_ms()
+                if last >= 0:
+                    late = time.ticks_diff(now, last) - self.tick_ms
+                    if late > self.tick_late_max_ms:
+                        self.tick_late_max_ms = late
+                last = now
                 self.tick()
                 await asyncio.sleep_ms(self.tick_ms)
             self.moving = False

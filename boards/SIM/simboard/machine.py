@@ -135,7 +135,15 @@ class ADC:
 
 
 class UART:
-    def __init__(self, uart_id, baudrate=9600, tx=None, rx=None, **kw):
+    """A UART as MicroPython's rp2 port runs it (ports/rp2/machine_uart.c), its waits on the virtual
+    clock: read()/readinto() wait up to `timeout` ms for the first byte and then up to `timeout_char`
+    ms (at least 13000/baud + 1) for each next one, until the buffer is full: a read of more than
+    any() bytes stalls the caller. write() puts what fits in the `txbuf` ring at once; the rest
+    waits, a byte time each, as the line drains (at 10 bits a byte the wait never reaches
+    timeout_char, so the whole write blocks). txdone(): nothing left to send."""
+
+    def __init__(self, uart_id, baudrate=9600, tx=None, rx=None, timeout=0, timeout_char=0, txbuf=256, rxbuf=256,
+                 **kw):
         name = rx.name if isinstance(rx, Pin) else _name(rx) if rx is not None else None
         b = _board[0]
         self._out = None
@@ -146,34 +154,68 @@ class UART:
             self._out = b.link_out
         else:
             raise ValueError("UART(%r): rx must be marker_rx or link_rx on the simulated board" % (uart_id,))
+        self._baud = baudrate
+        self._timeout = timeout
+        self._timeout_char = max(timeout_char, 13000 // baudrate + 1)
+        self._txbuf = txbuf
+        self._byte_us = 10000000 // baudrate
+        self._tx_end_us = 0  # when the last byte written will have left the line
 
     def any(self):
         return len(self._buf)
 
+    def _wait_byte(self, start, timeout):
+        """Wait (blocking: the plant moves, nothing else runs) for a byte; False after `timeout` ms."""
+        clock = vclock._current[0]
+        while not self._buf:
+            if clock.now_ms - start > timeout:
+                return False
+            clock.advance_to(clock.now_ms + 1)
+        return True
+
     def read(self, n=-1):
-        if not self._buf:
-            return None
-        n = len(self._buf) if n < 0 or n > len(self._buf) else n
-        out = bytes(self._buf[:n])
-        self._buf[:n] = b""
-        return out
+        buf = bytearray(len(self._buf) if n < 0 else n)
+        k = self.readinto(buf) if len(buf) else 0
+        return bytes(buf[:k]) if k else None
 
     def readinto(self, buf, nbytes=-1):
-        n = len(self._buf)
-        if not n:
-            return None
-        m = len(buf) if nbytes < 0 else nbytes
-        if n > m:
-            n = m
-        for i in range(n):
-            buf[i] = self._buf[i]
-        self._buf[:n] = b""
-        return n
+        want = len(buf) if nbytes < 0 else nbytes
+        clock = vclock._current[0]
+        start, timeout = clock.now_ms, self._timeout
+        i = 0
+        while i < want:
+            if not self._wait_byte(start, timeout):
+                return i if i else None
+            buf[i] = self._buf[0]
+            self._buf[:1] = b""
+            i += 1
+            start, timeout = clock.now_ms, self._timeout_char
+        return want
+
+    def _now_us(self):
+        from simboard import vtime
+        return vclock._current[0].now_ms * 1000 + vtime.sub_us()
+
+    def _queued(self):
+        left = self._tx_end_us - self._now_us()
+        return (left + self._byte_us - 1) // self._byte_us if left > 0 else 0
 
     def write(self, data):
+        n = len(data)
         if self._out is not None:
             self._out.extend(data)
-        return len(data)
+        now = self._now_us()
+        if self._tx_end_us < now:
+            self._tx_end_us = now
+        over = self._queued() + n - self._txbuf
+        self._tx_end_us += n * self._byte_us
+        if over > 0:  # the bytes beyond the ring go in as the line frees room, a byte time each
+            clock = vclock._current[0]
+            clock.advance_to(clock.now_ms + (over * self._byte_us + 999) // 1000)
+        return n
+
+    def txdone(self):
+        return self._tx_end_us <= self._now_us()
 
 
 class Timer:

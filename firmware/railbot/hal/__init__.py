@@ -135,7 +135,11 @@ class Encoder:
 
 
 class MarkerReader:
-    """Station marker tags from the reader on a UART: lines `T<id>` as a tag enters the window."""
+    """Station marker tags from the reader on a UART: lines `T<id>` as a tag enters the window.
+
+    poll() reads only what any() says has arrived: the rp2 port's readinto(buf) would wait for the
+    buffer to fill, each next byte up to the inter-character timeout (13000/baud + 1 ms, 3 ms at
+    9600 baud), and a tag line would stall the control tick by several ms (docs/motion.md)."""
 
     def __init__(self, uart):
         self.uart = uart
@@ -147,11 +151,15 @@ class MarkerReader:
     def poll(self):
         """Read pending bytes; return the last complete tag id seen so far (-1 if none)."""
         uart = self.uart
-        if not uart.any():
+        k = uart.any()
+        if not k:
             return self.last_tag
-        k = uart.readinto(self.buf) or 0
+        buf = self.buf
+        if k > len(buf):
+            k = len(buf)
+        k = uart.readinto(buf, k) or 0
         for i in range(k):
-            c = self.buf[i]
+            c = buf[i]
             if c == 10:  # end of line
                 if self.n >= 2 and self.line[0] == 84:  # 'T'
                     v = 0
@@ -191,7 +199,8 @@ def grip_drive(g, pins):
 class Hardware:
     """Every driver of the robot, built from the board's pin map (name -> pin id)."""
 
-    def __init__(self, pins, watchdog_ms, pio_hz=125000000, x_high_cycles=125, z_high_cycles=125, side=0):
+    def __init__(self, pins, watchdog_ms, pio_hz=125000000, x_high_cycles=125, z_high_cycles=125, side=0,
+                 marker_baud=9600):
         def inp(name):
             return machine.Pin(pins[name], machine.Pin.IN, machine.Pin.PULL_UP)
 
@@ -201,7 +210,7 @@ class Hardware:
         self.x_step = StepOutput(0, out("x_step"), out("x_dir"), out("x_enable", 1), pio_hz, x_high_cycles)
         self.z_step = StepOutput(1, out("z_step"), out("z_dir"), out("z_enable", 1), pio_hz, z_high_cycles)
         self.encoder = Encoder(2, inp("enc_a"), inp("enc_b"))
-        self.marker = MarkerReader(machine.UART(0, 9600, rx=machine.Pin(pins["marker_rx"])))
+        self.marker = MarkerReader(machine.UART(0, marker_baud, rx=machine.Pin(pins["marker_rx"])))
         self.home_sw = inp("home_sw")
         self.limit_min = inp("limit_min")
         self.limit_max = inp("limit_max")
