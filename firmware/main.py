@@ -15,7 +15,7 @@ def build(folder=""):
     cfg, pins = config.load_board(folder)
     robot = Robot(cfg, pins, store=Store(None, folder + "/railbot.rec"))
     robot.cfg_path = folder + "/robot.json"
-    robot.links = [(Link(robot, p.write), p) for p in open_ports(pins)]
+    robot.links = [(Link(robot, port=p), p) for p in open_ports(pins)]
     return robot
 
 

@@ -1,4 +1,5 @@
 """The link: framed requests, replies, events and hello over USB CDC or a UART, with grbl-style realtime bytes (docs/protocol.md)."""
+import array
 import asyncio
 import binascii
 
@@ -29,6 +30,9 @@ HEADER = const(6)  # length (u16 LE), seq (u8), id (u16 LE), type (u8)
 MAX_PAYLOAD = const(480)
 WINDOW = const(8)  # request ids remembered with their reply
 RECENT = const(16)  # events remembered for the `log` request
+TXQ_BYTES = const(1536)  # frames waiting for a port (a `log` answer: 16 events and the reply)
+TXQ_FRAMES = const(24)
+DRAIN_BYTES = const(64)  # written to a port in one turn of the link task, at most
 
 _PLAIN = const(0)
 _SOF = const(1)
@@ -202,6 +206,111 @@ def _printable(mv):
     return True
 
 
+class TxQueue:
+    """Frames waiting for a port that must never make the robot wait (docs/protocol.md, "Sending"):
+    a ring of bytes and a record of each frame in it, drained by the link task a piece at a time,
+    as much as the port says it takes at once. A frame that does not fit makes room by dropping
+    the oldest event frames not yet begun (counted in `dropped`); if that is not enough, the new
+    frame itself is dropped (a reply: the host asks again). Nothing here allocates."""
+
+    def __init__(self, nbytes=TXQ_BYTES, nframes=TXQ_FRAMES):
+        self.buf = bytearray(nbytes)
+        self.mv = memoryview(self.buf)
+        self.size = nbytes
+        self.head = 0  # ring index of the first byte not yet written to the port
+        self.used = 0  # bytes waiting
+        self.flen = array.array("H", bytes(2 * nframes))  # bytes of each waiting frame still to write
+        self.fevent = bytearray(nframes)  # 1: an event frame (may be dropped)
+        self.fh = 0  # record of the head frame
+        self.fn = 0  # frames waiting
+        self.begun = False  # the head frame is partly written
+        self.one = bytearray(1)
+        self.dropped = 0  # event frames dropped to make room
+        self.dropped_replies = 0  # other frames that found no room
+
+    def _drop_event(self):
+        """Drop the oldest waiting event frame not yet begun; False if there is none."""
+        nf = len(self.flen)
+        before = 0  # bytes of the frames ahead of it (moved up over it)
+        for i in range(self.fn):
+            r = (self.fh + i) % nf
+            if self.fevent[r] and not (i == 0 and self.begun):
+                gone = self.flen[r]
+                j = before
+                size, buf, head = self.size, self.buf, self.head
+                while j > 0:
+                    j -= 1
+                    buf[(head + j + gone) % size] = buf[(head + j) % size]
+                while i > 0:
+                    self.flen[(self.fh + i) % nf] = self.flen[(self.fh + i - 1) % nf]
+                    self.fevent[(self.fh + i) % nf] = self.fevent[(self.fh + i - 1) % nf]
+                    i -= 1
+                self.head = (head + gone) % size
+                self.used -= gone
+                self.fh = (self.fh + 1) % nf
+                self.fn -= 1
+                self.dropped += 1
+                return True
+            before += self.flen[r]
+        return False
+
+    def push(self, mv, n, event):
+        """Queue the n bytes of one frame; False if it was dropped."""
+        while self.used + n > self.size or self.fn == len(self.flen):
+            if not self._drop_event():
+                if event:
+                    self.dropped += 1
+                else:
+                    self.dropped_replies += 1
+                return False
+        size, buf = self.size, self.buf
+        at = (self.head + self.used) % size
+        first = size - at if size - at < n else n
+        self.mv[at:at + first] = mv[:first]
+        if first < n:
+            self.mv[:n - first] = mv[first:n]
+        r = (self.fh + self.fn) % len(self.flen)
+        self.flen[r] = n
+        self.fevent[r] = 1 if event else 0
+        self.fn += 1
+        self.used += n
+        return True
+
+    def drain(self, port, budget=DRAIN_BYTES):
+        """Write to port what its room() says it takes now, up to budget bytes; how many it took."""
+        sent = 0
+        while self.used and sent < budget:
+            k = port.room()
+            if k <= 0:
+                break
+            left = self.flen[self.fh]
+            if k > left:
+                k = left
+            if k > budget - sent:
+                k = budget - sent
+            if k > self.size - self.head:
+                k = self.size - self.head
+            if k == 1:  # what a USB port's POLLOUT promises: one byte, written without a slice
+                self.one[0] = self.buf[self.head]
+                n = port.write(self.one)
+            else:
+                n = port.write(self.mv[self.head:self.head + k])
+            if not n:
+                break
+            self.head = (self.head + n) % self.size
+            self.used -= n
+            sent += n
+            left -= n
+            self.flen[self.fh] = left
+            self.begun = left > 0
+            if not left:
+                self.fh = (self.fh + 1) % len(self.flen)
+                self.fn -= 1
+            if n < k:  # the port took less than it offered: the rest goes next turn
+                break
+        return sent
+
+
 class Link:
     """The robot's end of the link: requests -> Robot.command, replies remembered by request id
     (a retry is answered, not executed again), the robot's events as event frames, hello answered
@@ -209,12 +318,15 @@ class Link:
     request `log`: the last RECENT events again (as event frames `log ...`), then `ok N events`.
     The robot's events go out once a host has said hello: nothing unasked for reaches a plain
     terminal on the port, nor fills the USB's buffers while no host reads them.
-    write(bytes-like) sends (and must copy what it is given); feed(bytes) receives, or serve(port)
-    does as a task."""
+    feed(bytes) receives, or serve(port) does as a task. Frames go to write(bytes-like) at once
+    (a sink that never waits: tests, a loopback), or, with a `port` (railbot.port: a USB or a
+    UART whose write can wait), into a TxQueue that serve(port) drains as the port takes it."""
 
-    def __init__(self, robot, write, max_payload=MAX_PAYLOAD, window=WINDOW):
+    def __init__(self, robot, write=None, max_payload=MAX_PAYLOAD, window=WINDOW, port=None):
         self.robot = robot
         self.write = write
+        self.txq = TxQueue() if port is not None else None
+        self.dropped_said = 0  # txq.dropped when the host was last told
         self.parser = Parser(self._on_frame, self._on_realtime, max_payload)
         self.tx = bytearray(2 * (HEADER + max_payload + 4) + 1)
         self.body = bytearray(HEADER + max_payload + 4)
@@ -241,20 +353,31 @@ class Link:
         self.parser.feed(data)
 
     async def serve(self, port, idle_ms=5):
-        """Feed what `port` (railbot.port) receives, forever: a task beside the robot's."""
+        """Feed what `port` (railbot.port) receives and drain the frames waiting for it, forever: a
+        task beside the robot's; at once again while bytes move, else every idle_ms."""
         buf = bytearray(64)
         mv = memoryview(buf)
+        q = self.txq
         while True:
             n = port.readinto(buf)
             if n:
                 self.parser.feed(mv[:n])
+            if q is not None:
+                if q.dropped != self.dropped_said and self.session and q.used == 0:
+                    self.dropped_said = q.dropped  # said once the queue has emptied: it fits
+                    self.send(T_EVENT, 0, "link_dropped events=%d" % q.dropped)
+                if q.used:
+                    n += q.drain(port)
             await asyncio.sleep_ms(0 if n else idle_ms)
 
     def send(self, ftype, rid, payload):
         try:
             n = encode(self.tx, ftype, self.seq, rid, payload, self.parser.max_payload, self.body)
             self.seq = (self.seq + 1) & 0xFF
-            self.write(self.txmv[:n])
+            if self.txq is not None:
+                self.txq.push(self.txmv, n, ftype == T_EVENT)
+            else:
+                self.write(self.txmv[:n])
         except Exception:  # a link that cannot send must not stop the robot
             self.send_failed += 1
 

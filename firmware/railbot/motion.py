@@ -139,6 +139,10 @@ class Axis:
         self.drained_at = -1
 
     # --- state -------------------------------------------------------------------------------------
+    def planning(self):
+        """True while words of the move are still to be planned and queued (the feed must come)."""
+        return self.phase != _DONE
+
     def busy(self):
         """True until the last word has been executed, not only pulled from the FIFO."""
         if self.phase != _DONE or self.out.pending() > 0:

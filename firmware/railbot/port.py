@@ -1,6 +1,7 @@
 """The link's byte ports: the USB CDC (the REPL's stdin and stdout) and a UART (pins.csv link_tx,
 link_rx). A port has readinto(buf) -> how many bytes it put in buf (0 when none wait; never
-blocks) and write(data) (binary, sent as given)."""
+blocks), room() -> how many bytes a write takes now without waiting (0: none; docs/protocol.md,
+"Sending") and write(data) (binary, sent as given; it may wait when given more than room())."""
 import sys
 
 try:
@@ -10,6 +11,7 @@ except ImportError:  # CPython
         return x
 
 LINK_BAUD = const(115200)
+_TXBUF = const(256)  # the link UART's transmit ring
 
 
 class Usb:
@@ -23,7 +25,16 @@ class Usb:
         self.write = sys.stdout.buffer.write
         self._poll = select.poll()
         self._poll.register(sys.stdin, select.POLLIN)
+        self._out = select.poll()
+        self._out.register(sys.stdout, select.POLLOUT)
         self._one = bytearray(1)
+
+    def room(self):
+        """1 when POLLOUT: the CDC's transmit FIFO has at least one byte free (or no host has the
+        port open: then nothing waits). A longer write waits for the host, up to 500 ms."""
+        for _ in self._out.ipoll(0):
+            return 1
+        return 0
 
     def readinto(self, buf):
         one = self._one
@@ -44,11 +55,23 @@ class Uart:
     def __init__(self, uart_id, tx, rx, baud=LINK_BAUD):
         from machine import UART, Pin
 
-        self._uart = UART(uart_id, baudrate=baud, tx=Pin(tx), rx=Pin(rx), timeout=0, rxbuf=1024)
+        self._uart = UART(uart_id, baudrate=baud, tx=Pin(tx), rx=Pin(rx), timeout=0, rxbuf=1024, txbuf=_TXBUF)
         self.write = self._uart.write
 
     def readinto(self, buf):
-        return self._uart.readinto(buf) or 0  # None when nothing waits
+        """Only what has arrived: a longer read waits for each next byte up to timeout_char."""
+        uart = self._uart
+        n = uart.any()
+        if not n:
+            return 0
+        if n > len(buf):
+            n = len(buf)
+        return uart.readinto(buf, n) or 0
+
+    def room(self):
+        """The whole ring once it has drained (txdone): the rp2 port tells no more than that, and a
+        write beyond the free room waits for the line, a byte time each."""
+        return _TXBUF if self._uart.txdone() else 0
 
 
 def usb():

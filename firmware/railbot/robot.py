@@ -215,6 +215,7 @@ class Robot:
         self.tasks = None  # [name, coroutine function, args, task, restarts] of each task spawn() started
         self.crashes = 0  # tasks ended by an uncaught exception since boot
         self.tick_late_max_ms = 0  # the longest a control tick of a move came late (motion_task)
+        self.save_due = False  # a save asked for while an axis moved: made at the next standstill
         self.wake = asyncio.Event()
         self.motion = asyncio.Event()
         self.moving = False
@@ -230,11 +231,20 @@ class Robot:
 
     # --- the record on flash: the ledger, the requests, the unit in transit -----------------------
     def save(self):
-        """Persist the ledger, the requests and the unit in transit (atomically: railbot/store.py)."""
-        if self.store is not None:
-            self.store.save("%sj=%s\nt=%d,%d\ns=%d\n" % (
-                self.ledger.dump(), ",".join("%d" % b for b in self.jobs), self.transit_unit, self.transit_to,
-                self.hw.side_sel.value()))
+        """Persist the ledger, the requests and the unit in transit (atomically: railbot/store.py).
+        Not while an axis moves: a flash erase stops the CPU (interrupts off, 45 ms typical, 400 ms
+        at worst) for longer than the step ring's lead, so the save waits for the next standstill
+        (save_due; docs/storage.md, "Saves and motion"). False when it waits."""
+        if self.store is None:
+            return True
+        if self.x.busy() or self.z.busy():
+            self.save_due = True
+            return False
+        self.save_due = False
+        self.store.save("%sj=%s\nt=%d,%d\ns=%d\n" % (
+            self.ledger.dump(), ",".join("%d" % b for b in self.jobs), self.transit_unit, self.transit_to,
+            self.hw.side_sel.value()))
+        return True
 
     def _restore(self, record):
         """After a reset: take the record, then place the unit that was in transit by what the gripper's
@@ -415,6 +425,8 @@ class Robot:
         while True:
             if not self.moving:
                 self.tick()
+                if self.save_due:
+                    self.save()
             await asyncio.sleep_ms(self.idle_tick_ms)
 
     async def motion_task(self):
@@ -424,17 +436,19 @@ class Robot:
         while True:
             await self.motion.wait()
             self.motion.clear()
-            last = -1
+            last = -1  # the previous tick, if the move still had words to queue then
             while self.moving or self.x.busy() or self.z.busy():
                 now = time.ticks_ms()
                 if last >= 0:
                     late = time.ticks_diff(now, last) - self.tick_ms
                     if late > self.tick_late_max_ms:
                         self.tick_late_max_ms = late
-                last = now
                 self.tick()
+                last = now if self.x.planning() or self.z.planning() else -1
                 await asyncio.sleep_ms(self.tick_ms)
             self.moving = False
+            if self.save_due:
+                self.save()
 
     # --- waiting, moving ---------------------------------------------------------------------------
     async def _wait(self, cond, timeout_ms):
@@ -1083,10 +1097,10 @@ class Robot:
         if uid and self.ledger.state[uid] == SERVING:
             return "error: bay %d already has unit %d" % (bay, uid)
         self.jobs.append(bay)
-        self.save()
+        saved = self.save()
         self.emit("request", (("bay", bay),))
         self.wake.set()
-        return "ok charge bay %d queued at %d" % (bay, len(self.jobs))
+        return "ok charge bay %d queued at %d%s" % (bay, len(self.jobs), "" if saved else ", saved at the next stop")
 
     def cmd_release(self, arg):
         bay, err = self._bay(arg)

@@ -40,8 +40,10 @@ def read(path):
 class Wire:
     """The host at the far end of the board's UART: frames in, frames out."""
 
-    def __init__(self, board):
+    def __init__(self, board, inbox=None, outbox=None):
         self.board = board
+        self.inbox = board.link_in if inbox is None else inbox  # host -> board
+        self.outbox = board.link_out if outbox is None else outbox  # board -> host
         self.got = []
         self.parser = L.Parser(self._frame, self._realtime)
         self.buf = bytearray(2 * (L.HEADER + L.MAX_PAYLOAD + 4) + 1)
@@ -57,15 +59,15 @@ class Wire:
     def run(self, ms):
         b = self.board
         b.loop.run_until(b.clock.now_ms + ms)
-        data = bytes(b.link_out)
-        b.link_out[:] = b""
+        data = bytes(self.outbox)
+        self.outbox[:] = b""
         self.parser.feed(data)
 
     def send(self, ftype, payload):
         self.rid += 1
         n = L.encode(self.buf, ftype, self.seq, self.rid, payload)
         self.seq = (self.seq + 1) & 0xFF
-        self.board.link_in.extend(self.buf[:n])
+        self.inbox.extend(self.buf[:n])
         return self.rid
 
     def request(self, line, ms=50):
@@ -79,17 +81,82 @@ class Wire:
         return [p for t, i, p in self.got if t == L.T_EVENT]
 
 
-def boot(pins_extra=LINK_PINS):
+def boot(pins_extra=LINK_PINS, usb=False):
     board = SimBoard(BOARD)
     for line in pins_extra.split():
         name, pin = line.split(",")
         board.wiring[pin] = name  # the link's UART wired on the simulated board
+    if usb:
+        board.attach_usb().connected = True  # a host holds the port open
     folder = board_folder(pins_extra)
     robot = main.build(folder)
     board.loop.create_task(main._forever(robot))
-    wire = Wire(board)
+    wire = Wire(board, board.usb.from_host, board.usb.to_host) if usb else Wire(board)
     wire.run(300)
     return board, folder, robot, wire
+
+
+def _homed(wire, robot):
+    rid = wire.send(L.T_HELLO, L.HELLO)
+    wire.run(50)
+    assert (L.T_HELLO, rid, L.HELLO) in wire.got
+    assert wire.request("home").startswith("ok")
+    for _ in range(600):
+        wire.run(100)
+        if robot.homed:
+            return
+    raise AssertionError("not homed")
+
+
+def test_a_usb_write_waits_for_a_host_that_does_not_read_up_to_500_ms():
+    board = SimBoard(BOARD)
+    usb = board.attach_usb()
+    t0 = board.clock.now_ms
+    assert usb.write(bytes(1000)) == 1000 and board.clock.now_ms == t0  # no host: nothing waits
+    usb.connected = True
+    assert usb.write(bytes(1000)) == 1000 and board.clock.now_ms - t0 == 3  # a host reads: a FIFO a ms
+    board.clock.advance_to(board.clock.now_ms + 10)
+    usb.reading = False  # the host holds the port open, reads no more
+    t0 = board.clock.now_ms
+    assert usb.room() == 1 and usb.write(bytes(300)) == 256 and board.clock.now_ms - t0 == 500
+    assert usb.room() == 0
+
+
+def test_a_host_that_stops_reading_the_usb_never_delays_the_control_tick():
+    board, folder, robot, wire = boot("", usb=True)
+    _homed(wire, robot)
+    board.usb.reading = False  # the host keeps the port open and reads nothing more
+    robot.tick_late_max_ms = 0
+    wire.send(L.T_REQUEST, "jog 20000")  # its reply waits in the queue
+    for _ in range(60):
+        wire.inbox.append(L.RT_STATUS)  # each answered by an event: they pile up while it moves
+        wire.run(100)
+    for _ in range(600):
+        wire.run(100)
+        if robot.state == "IDLE" and not robot.moving:
+            break
+    assert robot.tick_late_max_ms <= 2, robot.tick_late_max_ms
+    assert robot.enc_steps > 20000 * robot.x_spm
+    board.usb.reading = True
+    wire.run(500)
+    events = wire.events()
+    assert any(e.startswith("jogged") for e in events), events
+    assert any(e.startswith("link_dropped events=") for e in events), events
+
+
+def test_a_log_burst_on_the_link_uart_mid_move_never_delays_the_tick_and_arrives_whole():
+    board, folder, robot, wire = boot()
+    _homed(wire, robot)
+    for _ in range(L.RECENT // 2):  # events enough for a full log
+        assert wire.request("hold") == "ok hold" and wire.request("resume") == "ok resumed"
+    robot.tick_late_max_ms = 0
+    assert wire.request("jog 20000").startswith("ok")
+    wire.run(1000)
+    before = len(wire.events())
+    reply = wire.request("log", 500)  # 16 events and the reply: far more than the UART's 256-byte ring
+    logged = wire.events()[before:]
+    assert reply == "ok %d events" % L.RECENT and len([e for e in logged if e.startswith("log ")]) == L.RECENT
+    assert robot.tick_late_max_ms <= 2, robot.tick_late_max_ms
 
 
 def test_main_serves_the_link_on_the_uart_requests_events_realtime_and_log():

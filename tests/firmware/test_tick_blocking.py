@@ -45,3 +45,40 @@ def test_marker_tags_do_not_delay_the_control_tick():
     rig.until(lambda: rig.unit_port_name(1) == "B44", 600)
     assert rig.robot.tags_seen >= 20
     assert motion_late_ms(rig) <= 2, motion_late_ms(rig)
+
+
+def _record_jobs(rig):
+    from railbot.store import Store
+    from simboard.board import RECORD
+    rec = Store(rig.board.flash, RECORD).load() or ""
+    return [line for line in rec.split("\n") if line.startswith("j=")]
+
+
+def test_a_flash_save_takes_its_erase_and_program_time():
+    rig = Rig(home=False)
+    flash = rig.board.flash
+    t0 = rig.now_ms()
+    assert rig.robot.save()
+    assert rig.now_ms() - t0 >= 1  # .new created, committed, renamed: a page program each
+    flash.erase_every_step, flash.erase_ms = True, 400  # the chip's worst case
+    t0 = rig.now_ms()
+    assert rig.robot.save()
+    assert rig.now_ms() - t0 >= 3 * 400
+
+
+def test_a_request_taken_mid_traverse_is_saved_at_the_next_stop_and_never_delays_the_tick():
+    rig = Rig(units=[(1, "D24L")])
+    robot, flash = rig.robot, rig.board.flash
+    flash.erase_every_step, flash.erase_ms = True, 400
+    assert rig.cmd("jog 40000").startswith("ok")
+    rig.until(lambda: robot.x.busy() and robot.x.v >= robot.x.v_max, 120, 10)
+    robot.tick_late_max_ms = 0
+    reply = rig.cmd("charge 44")
+    on_flash = _record_jobs(rig)
+    rig.until(lambda: not robot.x.busy(), 120, 10)
+    rig.run(0)
+    assert robot.tick_late_max_ms <= 2, robot.tick_late_max_ms
+    assert reply == "ok charge bay 44 queued at 1, saved at the next stop"
+    assert "j=44" not in on_flash and _record_jobs(rig) == ["j=44"]  # at the stop, before the job starts
+    rig.until(lambda: rig.unit_port_name(1) == "B44", 600)
+    assert not robot.alarm and not rig.plant.violations

@@ -175,7 +175,15 @@ class SimBoard:
         self.flash = Flash(self)  # the board's file system: kept across reboots, can lose power
         self.link_in = bytearray()  # the host link's UART (pins link_tx, link_rx): host -> board
         self.link_out = bytearray()  # board -> host
+        self.usb = None  # the USB CDC, once attach_usb() gave the board one
+        machine._usb = None
         self.make_current()
+
+    def attach_usb(self):
+        """Give the board a USB CDC (simboard.usb), as machine._usb: main.py's link finds it."""
+        from simboard.usb import UsbCdc
+        self.usb = machine._usb = UsbCdc(self)
+        return self.usb
 
     def make_current(self):
         vclock.set_current(self.clock)

@@ -7,6 +7,12 @@ Contents live in this object, which the SimBoard keeps across reboots. Two model
 - FAT-like (fat=True, deliberately pessimistic): open("w") truncates at once; every write()
   goes straight to the file and a cut keeps the first half of its bytes; rename() onto an
   existing file is remove() then rename(), two steps.
+Every step takes the time the chip takes, on the virtual clock and blocking (the rp2 port erases and
+programs with interrupts off: nothing else runs, DMA and PIO go on): a page program (256 bytes) a
+`page_us` each (W25Q16JV: 0.4 ms typical, 3 ms at most), and a 4 KB sector erase of `erase_ms`
+(45 ms typical, 400 ms at most) each time a step's bytes fill the block being appended to (littlefs
+appends its commits to a metadata block and erases one to compact it or for new data). Set
+`erase_every_step` for the worst case: every step erases.
 Every step that changes flash is counted in `steps`; cut_after(n) makes the n-th step from now
 torn (FAT write: a prefix kept) or not applied (every other step), then the power goes: the
 board's reset cause becomes PWRON_RESET and machine.BoardReset(PWRON_RESET) is raised. Until
@@ -51,6 +57,12 @@ class Flash:
         self.cuts = 0
         self.powered = True
         self.boot = 0  # file objects of an earlier boot are dead
+        self.page_us = 400
+        self.erase_ms = 45
+        self.erase_every_step = False
+        self.log_bytes = 0  # bytes appended to the block being filled (an erase when it is full)
+        self.erases = 0
+        self.busy_ms = 0  # time spent erasing and programming
 
     # -- power --------------------------------------------------------------------------------
     def cut_after(self, n):
@@ -72,13 +84,28 @@ class Flash:
         if not self.powered:
             raise machine.BoardReset(machine.PWRON_RESET)
 
-    def _step(self):
-        """Count a durable write step; True if the power goes at this one (apply it torn or not, then _cut)."""
+    def _step(self, nbytes=64):
+        """Count a durable write step of nbytes (a metadata commit is about 64); it takes its erase and
+        program time; True if the power goes at this one (apply it torn or not, then _cut)."""
         self._live()
         if self.readonly:
             raise _err(EROFS)
         self.steps += 1
+        self._wait(nbytes)
         return self.steps == self.cut_at
+
+    def _wait(self, nbytes):
+        if self.board is None or not nbytes:
+            return
+        us = ((nbytes + 255) // 256) * self.page_us
+        self.log_bytes += nbytes
+        if self.erase_every_step or self.log_bytes > self.block_size:
+            self.log_bytes = nbytes if not self.erase_every_step else 0
+            self.erases += 1
+            us += self.erase_ms * 1000
+        self.busy_ms += us // 1000
+        from simboard import vtime
+        vtime.sleep_us(us)  # blocking, as the chip is
 
     def _cut(self):
         self.powered = False
@@ -348,7 +375,7 @@ class FlashFile(_Stream):
             data = data.encode()
         n = len(data)
         fs = self.fs
-        if fs._step():
+        if fs._step(n if fs.fat else 0):  # littlefs: in its cache until the commit (no flash time)
             if fs.fat:  # torn: the first half of the bytes reached the file
                 self._place(data[:n // 2])
                 fs._put(self.path, self.buf)
@@ -371,7 +398,7 @@ class FlashFile(_Stream):
         self._ok()
         if self.dirty:
             fs = self.fs
-            if fs._step():
+            if fs._step(len(self.buf)):
                 fs._cut()  # littlefs commits atomically: not applied
             fs._put(self.path, self.buf)
             self.dirty = False

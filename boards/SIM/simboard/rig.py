@@ -361,6 +361,9 @@ class _CrashPort:
             raise OSError(5, "injected port fault")
         return 0
 
+    def room(self):
+        return 64
+
     def write(self, data):
         return len(data)
 
@@ -416,7 +419,7 @@ def task_crash_case(name):
     robot, plant = rig.robot, rig.plant
     trace = _speed_trace(rig)
     port = _CrashPort()
-    robot.spawn("link0", Link(robot, port.write).serve, port)
+    robot.spawn("link0", Link(robot, port=port).serve, port)
     task, phase = name.split("_")
     real_tick = robot.tick
 

@@ -46,6 +46,9 @@ class Usb:
             self._write(_addressof(data), n)
         return n
 
+    def room(self):
+        return 1  # POLLOUT, as a board's USB says it: the host's socket never makes a write wait here
+
 
 def _restore(flash, src, dst):
     for ent in os.ilistdir(src):
