@@ -3,6 +3,7 @@ import array
 import machine
 import rp2
 import uctypes
+from railbot.config import uart_of_rx
 from railbot.hal.pio import step_pulses, quadrature, READ_COUNT, PULL_BLOCK, MOV_ISR_OSR, HIGH_OVERHEAD
 
 # Step words reach the step program through a DMA ring: RING words in a 4*RING-byte aligned window of
@@ -210,7 +211,8 @@ class Hardware:
         self.x_step = StepOutput(0, out("x_step"), out("x_dir"), out("x_enable", 1), pio_hz, x_high_cycles)
         self.z_step = StepOutput(1, out("z_step"), out("z_dir"), out("z_enable", 1), pio_hz, z_high_cycles)
         self.encoder = Encoder(2, inp("enc_a"), inp("enc_b"))
-        self.marker = MarkerReader(machine.UART(0, 9600, rx=machine.Pin(pins["marker_rx"])))
+        marker_uart = uart_of_rx(pins["marker_rx"])  # the UART whose RX that pin is (config checked it)
+        self.marker = MarkerReader(machine.UART(marker_uart, 9600, rx=machine.Pin(pins["marker_rx"])))
         self.home_sw = inp("home_sw")
         self.limit_min = inp("limit_min")
         self.limit_max = inp("limit_max")
