@@ -118,11 +118,14 @@ class SimBoard:
         if robot_cfg is not None:
             cfg = robot_cfg
         self.robot_cfg = cfg
+        self.pin_table = config.PIN_TABLES[cfg["pin_names"]]  # the names Pin() takes on this board
+        self.pad_pulls = [machine.Pin.PULL_DOWN] * machine.GPIO_COUNT  # each pad's pull (reset: down)
         self.pins = pins
         self.wiring = {}
         for name in pins:
             self.wiring[pins[name]] = name
         self.rng = Rng(seed)
+        self.pad_rng = Rng(seed + 7919)  # a floating input's noise (simboard.machine.Pin), apart from the plant's
         self.plant = _plant.Plant(cfg, self.rng)
         self.plant.make_readers()
         self.plant.x.steps = start_x_mm * self.plant.x.steps_per_mm
@@ -201,6 +204,7 @@ class SimBoard:
             self.reset_cause = cause
         if cause != machine.SOFT_RESET:
             self.wdt = None
+            self.pad_pulls = [machine.Pin.PULL_DOWN] * machine.GPIO_COUNT
         self.dma_channels = [None] * 12
         self.ram = []  # buffers given addresses by the simulated uctypes.addressof
         self.plant.irq_pins = []

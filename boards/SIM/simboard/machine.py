@@ -17,17 +17,44 @@ class BoardReset(Exception):
         self.cause = cause
 
 
+GPIO_COUNT = 30  # RP2040: GPIO0..GPIO29
+
+
+def _gpio_of(pin_id):
+    """The GPIO number of a Pin id as the rp2 port takes it: an int 0..29, a board name of the
+    board's pin_names (railbot.config.PIN_TABLES: "GP23" is none on a Pico), or a CPU name "GPIO23"
+    (every rp2 build has those). Anything else raises ValueError, as on the board."""
+    if isinstance(pin_id, int):
+        if 0 <= pin_id < GPIO_COUNT:
+            return pin_id
+        raise ValueError("invalid pin")
+    n = -1
+    if isinstance(pin_id, str):
+        cpu = pin_id[:4] == "GPIO"
+        digits = pin_id[4:] if cpu else pin_id[2:] if pin_id[:2] == "GP" else ""
+        if digits.isdigit() and str(int(digits)) == digits:
+            n = int(digits)
+            if not cpu and n not in _board[0].pin_table:
+                n = -1
+    if 0 <= n < GPIO_COUNT:
+        return n
+    raise ValueError('unknown named pin "%s"' % (pin_id,))
+
+
 def _name(pin_id):
-    b = _board[0]
+    # the plant signal wired to a pin (None: nothing is connected to it)
     if isinstance(pin_id, Pin):
         return pin_id.name
-    name = b.wiring.get(pin_id if isinstance(pin_id, str) else "GP%d" % pin_id)
-    if name is None:
-        raise ValueError("invalid pin %r: not wired on the simulated board" % (pin_id,))
-    return name
+    return _board[0].wiring.get("GP%d" % _gpio_of(pin_id))
 
 
 class Pin:
+    """A GPIO as the rp2 port's Pin. An input reads the plant signal wired to it; with nothing
+    driving it (no signal wired, or plant.open_wire(name)) it reads its pad's pull: PULL_UP 1,
+    PULL_DOWN 0, both (the pad's bus keeper) the last level it read, none: a floating input, a
+    seeded random bit each read (noise). The pad's pull is the board's (SimBoard.pad_pulls): set
+    by Pin(id, mode, pull) (no pull given: none, as the port), kept by Pin(id) alone; after a reset
+    every pad has its pull-down (the RP2040's reset state)."""
     IN = 0
     OUT = 1
     OPEN_DRAIN = 2
@@ -37,27 +64,56 @@ class Pin:
     IRQ_RISING = 8
 
     def __init__(self, pin_id, mode=-1, pull=-1, value=None):
+        self.gpio = pin_id.gpio if isinstance(pin_id, Pin) else _gpio_of(pin_id)
         self.name = _name(pin_id)
         self.id = pin_id
         plant = _board[0].plant
         self._plant = plant
         self._readers = plant.readers
         self._read = plant.readers.get(self.name) and self._sense
+        self._mode = -1
+        self._kept = 0
         self._out = 0
         self._handler = None
         self._trigger = 0
         self._last = 0
+        if mode != -1 or pull != -1 or value is not None:
+            self.init(mode, pull, value)
+
+    def init(self, mode=-1, pull=-1, value=None):
         if value is not None:
             self.value(value)
+        if mode != -1:
+            self._mode = mode
+        _board[0].pad_pulls[self.gpio] = 0 if pull is None or pull == -1 else pull
 
     def _sense(self):
-        return self._readers[self.name]()  # looked up each time: a test may stick a sensor
+        v = self._readers[self.name]()  # looked up each time: a test may stick a sensor or open its wire
+        if v < 0:
+            return self._open()
+        self._kept = v
+        return v
+
+    def _open(self):
+        pull = _board[0].pad_pulls[self.gpio]
+        if pull == Pin.PULL_UP:
+            return 1
+        if pull == Pin.PULL_DOWN:
+            return 0
+        if pull:
+            return self._kept
+        return _board[0].pad_rng.below(2)
 
     def value(self, v=None):
         if v is None:
-            return self._read() if self._read is not None else self._out
+            if self._read is not None:
+                return self._read()
+            if self._mode == Pin.IN:
+                return self._open()
+            return self._out
         self._out = 1 if v else 0
-        self._plant.write(self.name, self._out)
+        if self.name is not None:
+            self._plant.write(self.name, self._out)
 
     def __call__(self, v=None):
         return self.value(v)
@@ -79,7 +135,7 @@ class Pin:
             irq_pins.append(self)
 
     def check_irq(self):
-        v = self._read()
+        v = self.value()
         if v != self._last:
             self._last = v
             if self._trigger & (Pin.IRQ_RISING if v else Pin.IRQ_FALLING):
