@@ -19,8 +19,22 @@ PIN_NAMES = (
 DC_GRIP_PINS = ("grip_dir", "grip_isense")
 # The host link on a UART (docs/protocol.md), besides the USB: both pins or neither.
 LINK_PINS = ("link_tx", "link_rx")
-# RP2040: the UART a TX pin belongs to (its RX pin is the next one).
+# The pin names a board's MicroPython build gives Pin(name) (robot.json pin_names): only the pins the
+# board brings out, as GPIO numbers named GP<n>. RPI_PICO: MicroPython 1.28 ports/rp2/boards/RPI_PICO/
+# pins.csv (GP23, GP24 and GP29 are not on the header, Pin("GP23") raises there; GP25 is the LED).
+# GP0-29: a board that brings out all 30 GPIOs under those names (the simulated board, boards/SIM).
+PIN_TABLES = {
+    "RPI_PICO": tuple(range(23)) + (25, 26, 27, 28),
+    "GP0-29": tuple(range(30)),
+}
+# RP2040 pin functions (datasheet 1.4.3, MicroPython's ports/rp2/boards/rp2040_af.csv): the UART a
+# TX pin belongs to (its RX pin is the next one), the UART of each RX pin, the ADC inputs; PWM slice
+# (gpio >> 1) & 7, channel gpio & 1 (A, B).
 UART_OF_TX = {0: 0, 12: 0, 16: 0, 28: 0, 4: 1, 8: 1, 20: 1, 24: 1}
+UART_OF_RX = {1: 0, 13: 0, 17: 0, 29: 0, 5: 1, 9: 1, 21: 1, 25: 1}
+ADC_PINS = (26, 27, 28, 29)
+# Pins driven by machine.PWM: no two on one slice and channel (they would be one output).
+PWM_PINS = ("grip_pwm",)
 
 # What one PIO state machine at 125 MHz can pulse with margin, and what a TMC2209 takes.
 STEP_RATE_MAX = 500000  # steps/s
@@ -59,6 +73,7 @@ def _one_of(*choices):
 # function returning an error message (or None) for anything else.
 SCHEMA = {
     "board": _nonempty_str,
+    "pin_names": _one_of(*sorted(PIN_TABLES)),
     "x": {
         "steps_per_mm": (1, 1000),
         "counts_per_mm": (1, 1000),
@@ -347,13 +362,26 @@ def check_robot(r, path):
     return r
 
 
-def _is_rp2_pin(pin):
-    return pin[:2] == "GP" and 0 <= _uint(pin[2:]) <= 29
+def _gpio(pin):
+    # "GP<n>" -> n (canonical decimal), else -1
+    return _uint(pin[2:]) if pin[:2] == "GP" else -1
 
 
-def load_pins(path, required=None, optional=()):
+def _show_table(table):
+    # (0, 1, ..., 22, 25, 26) -> "GP0..GP22, GP25..GP26"
+    runs = []
+    for n in table:
+        if runs and runs[-1][1] == n - 1:
+            runs[-1][1] = n
+        else:
+            runs.append([n, n])
+    return ", ".join("GP%d" % a if a == b else "GP%d..GP%d" % (a, b) for a, b in runs)
+
+
+def load_pins(path, required=None, optional=(), names="GP0-29"):
     """Read pins.csv (`name,pin` lines) at `path`; with `required`, exactly those names (and any of
-    `optional`). Returns name -> pin."""
+    `optional`); every pin one of the board's PIN_TABLES[names]. Returns name -> pin."""
+    table = PIN_TABLES[names]
     pins = {}
     line_of = {}  # name -> line number
     owner = {}  # pin -> name
@@ -373,8 +401,8 @@ def load_pins(path, required=None, optional=()):
             raise ConfigError(where + ": " + name + ": duplicate pin name (first on line %d)" % line_of[name])
         if required is not None and name not in required and name not in optional:
             raise ConfigError(where + ": " + name + ": unknown pin name")
-        if not _is_rp2_pin(pin):
-            raise ConfigError(where + ": " + name + ": %r is not a pin GP0..GP29" % pin)
+        if _gpio(pin) not in table:
+            raise ConfigError(where + ": " + name + ": %r is not a pin of %s (%s)" % (pin, names, _show_table(table)))
         if pin in owner:
             raise ConfigError(where + ": " + name + ": pin %s already used by %s" % (pin, owner[pin]))
         pins[name] = pin
@@ -387,23 +415,60 @@ def load_pins(path, required=None, optional=()):
     return pins
 
 
-def _check_link_pins(pins, path):
+def _uart_pins(uarts):
+    # {pin: uart} -> "UART0: GP1, 13, 17, 29; UART1: GP5, 9, 21, 25"
+    parts = []
+    for u in (0, 1):
+        parts.append("UART%d: GP%s" % (u, ", ".join(str(p) for p in sorted(uarts) if uarts[p] == u)))
+    return "; ".join(parts)
+
+
+def check_pwm(pins, users, path):
+    """No two of the pins named in `users` on one PWM slice and channel (RP2040: slice (gpio >> 1) & 7,
+    channel gpio & 1): they would be the same output."""
+    seen = {}  # (slice, channel) -> name
+    for name in users:
+        if name not in pins:
+            continue
+        g = _gpio(pins[name])
+        key = ((g >> 1) & 7, g & 1)
+        if key in seen:
+            _fail(path, name, "%s is PWM slice %d channel %s, as %s %s" % (
+                pins[name], key[0], "AB"[key[1]], seen[key], pins[seen[key]]))
+        seen[key] = name
+
+
+def _check_peripheral_pins(pins, path):
+    rx = pins["marker_rx"]
+    if _gpio(rx) not in UART_OF_RX:
+        _fail(path, "marker_rx", "%s is not a UART RX pin (%s)" % (rx, _uart_pins(UART_OF_RX)))
+    adc = pins["cp_adc"]
+    if _gpio(adc) not in ADC_PINS:
+        _fail(path, "cp_adc", "%s is not an ADC pin (GP26..GP29)" % adc)
+    check_pwm(pins, PWM_PINS, path)
     tx, rx = pins.get("link_tx"), pins.get("link_rx")
     if tx is None and rx is None:
         return
     if tx is None or rx is None:
         _fail(path, "link_rx" if rx is None else "link_tx", "missing pin: the UART link needs link_tx and link_rx")
-    n = _uint(tx[2:])
+    n = _gpio(tx)
     if n not in UART_OF_TX:
-        _fail(path, "link_tx", "%s is not a UART TX pin (GP0, 4, 8, 12, 16, 20, 24, 28)" % tx)
+        _fail(path, "link_tx", "%s is not a UART TX pin (%s)" % (tx, _uart_pins(UART_OF_TX)))
     if rx != "GP%d" % (n + 1):
         _fail(path, "link_rx", "%s is not the RX pin of %s's UART (GP%d)" % (rx, tx, n + 1))
+    if UART_OF_TX[n] == uart_of_rx(pins["marker_rx"]):
+        _fail(path, "link_tx", "%s is on UART%d, which marker_rx %s uses" % (tx, UART_OF_TX[n], pins["marker_rx"]))
 
 
 def uart_of(pins):
     """The UART id of the board's link pins (pins.csv link_tx, link_rx), or -1 if it has none."""
     tx = pins.get("link_tx")
-    return -1 if tx is None else UART_OF_TX[_uint(tx[2:])]
+    return -1 if tx is None else UART_OF_TX[_gpio(tx)]
+
+
+def uart_of_rx(pin):
+    """The UART id whose RX the pin ("GP13") can be (load_board checked marker_rx is one)."""
+    return UART_OF_RX[_gpio(pin)]
 
 
 def lookup(r, key):
@@ -466,12 +531,12 @@ def save_robot(r, path):
 
 def load_board(folder):
     """Load `folder`/robot.json and `folder`/pins.csv (all of PIN_NAMES, and DC_GRIP_PINS for a DC
-    gripper); return (robot, pins)."""
+    gripper; pins of the board's pin_names, each peripheral's on a pin it can use); return (robot, pins)."""
     if folder.endswith("/"):
         folder = folder[:-1]
     robot = load_robot(folder + "/robot.json")
-    pins = load_pins(folder + "/pins.csv", PIN_NAMES, DC_GRIP_PINS + LINK_PINS)
-    _check_link_pins(pins, folder + "/pins.csv")
+    pins = load_pins(folder + "/pins.csv", PIN_NAMES, DC_GRIP_PINS + LINK_PINS, robot["pin_names"])
+    _check_peripheral_pins(pins, folder + "/pins.csv")
     if robot["gripper"]["kind"] == "dc":
         from railbot import config_dc
 

@@ -1,5 +1,5 @@
 """Board data of a DC gear-motor gripper (gripper.kind "dc"): its keys and checks, loaded only for such boards."""
-from railbot.config import _fail, _nonempty_str
+from railbot.config import _fail, _nonempty_str, _gpio, ADC_PINS
 
 GRIPPER = {
     "kind": _nonempty_str,
@@ -32,5 +32,5 @@ def check_pins(pins, path):
     for name in ("grip_dir", "grip_isense"):
         if name not in pins:
             _fail(path, name, "missing pin (gripper.kind is dc)")
-    if pins["grip_isense"] not in ("GP26", "GP27", "GP28", "GP29"):
+    if _gpio(pins["grip_isense"]) not in ADC_PINS:
         _fail(path, "grip_isense", "%s is not an ADC pin GP26..GP29" % pins["grip_isense"])

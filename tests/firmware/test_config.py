@@ -42,7 +42,9 @@ def test_pico_board_loads_with_sim_mechanics_and_site():
     robot, pins = load_board(PICO + "/")
     sim, _ = load_board(SIM)
     assert robot["board"] == "PICO"
+    assert robot["pin_names"] == "RPI_PICO" and sim["pin_names"] == "GP0-29"
     sim["board"] = "PICO"
+    sim["pin_names"] = "RPI_PICO"
     assert robot == sim
     assert sorted(pins) == sorted(config.PIN_NAMES)
     assert pins["cp_adc"] in ("GP26", "GP27", "GP28")
@@ -234,3 +236,104 @@ def test_missing_pin():
     text = _sim_pins_text().replace("holster_sw,GP22\n", "")
     msg = _pins_error(text, "missing.csv")
     assert "missing.csv" in msg and "holster_sw" in msg and "missing pin" in msg
+
+
+# -- pins: the board's real names, and what each peripheral can use ------------------------------
+
+_folders = [0]
+
+
+def _board_with(pins_text, pin_names=None):
+    """A folder with the SIM board's robot.json (pin_names replaced if given) and `pins_text`."""
+    import os
+
+    _folders[0] += 1
+    folder = write_tmp("pinboard%d" % _folders[0], "")
+    os.remove(folder)
+    os.mkdir(folder)
+    r = _sim_robot()
+    if pin_names is not None:
+        r["pin_names"] = pin_names
+    with open(folder + "/robot.json", "w") as f:
+        f.write(json.dumps(r))
+    with open(folder + "/pins.csv", "w") as f:
+        f.write(pins_text)
+    return folder
+
+
+def _board_error(pins_text, pin_names=None):
+    return str(raises(ConfigError, load_board, _board_with(pins_text, pin_names)))
+
+
+def _moved(text, name, pin):
+    # pins.csv text with `name` moved to `pin`
+    lines = [line for line in text.split("\n") if line and not line.startswith(name + ",")]
+    return "\n".join(lines) + "\n%s,%s\n" % (name, pin)
+
+
+def test_pin_names_must_be_a_known_table():
+    r = _sim_robot()
+    r["pin_names"] = "RPI_PICO_W"
+    msg = _robot_error(r, "pin_names.json")
+    assert "pin_names" in msg and "RPI_PICO" in msg and "GP0-29" in msg, msg
+
+
+def test_a_pico_has_no_gp23_gp24_gp29():
+    with open(PICO + "/pins.csv") as f:
+        pico = f.read()
+    for pin in ("GP23", "GP24", "GP29", "GPIO23", "GP30"):
+        msg = _board_error(_moved(pico, "side_sel", pin), "RPI_PICO")
+        assert "pins.csv:" in msg and "side_sel" in msg and pin in msg and "not a pin of RPI_PICO" in msg, msg
+        assert "GP0..GP22, GP25..GP28" in msg, msg
+    # the same pins are real on the SIM board (all 30 GPIOs brought out): GP29 is a UART0 RX pin
+    robot, pins = load_board(_board_with(_moved(_sim_pins_text(), "marker_rx", "GP29")))
+    assert pins["marker_rx"] == "GP29" and config.uart_of_rx("GP29") == 0
+
+
+def test_marker_rx_must_be_a_uart_rx_pin():
+    for pin in ("GP23", "GP24", "GP27"):  # free on the SIM board: no UART, a TX pin, an ADC pin
+        msg = _board_error(_moved(_sim_pins_text(), "marker_rx", pin))
+        assert "marker_rx: %s is not a UART RX pin (UART0: GP1, 13, 17, 29; UART1: GP5, 9, 21, 25)" % pin in msg, msg
+    for pin, uart in (("GP1", 0), ("GP13", 0), ("GP17", 0), ("GP29", 0), ("GP5", 1), ("GP9", 1), ("GP21", 1),
+                      ("GP25", 1)):
+        assert config.uart_of_rx(pin) == uart
+
+
+def test_the_link_may_not_share_the_markers_uart():
+    # SIM: marker_rx GP13 is UART0; GP28/GP29 are UART0's too (estop_in moved off GP28)
+    text = _moved(_sim_pins_text(), "estop_in", "GP27") + "link_tx,GP28\nlink_rx,GP29\n"
+    msg = _board_error(text)
+    assert "pins.csv: link_tx: GP28 is on UART0, which marker_rx GP13 uses" in msg, msg
+    robot, pins = load_board(_board_with(_sim_pins_text() + "link_tx,GP24\nlink_rx,GP25\n"))  # UART1
+    assert config.uart_of(pins) == 1
+
+
+def test_cp_adc_must_be_an_adc_pin():
+    msg = _board_error(_moved(_sim_pins_text(), "cp_adc", "GP25"))
+    assert "pins.csv: cp_adc: GP25 is not an ADC pin (GP26..GP29)" in msg, msg
+    robot, pins = load_board(_board_with(_moved(_sim_pins_text(), "cp_adc", "GP29")))
+    assert pins["cp_adc"] == "GP29"
+
+
+def test_two_pwm_users_on_one_slice_and_channel():
+    # RP2040: slice (gpio >> 1) & 7, channel gpio & 1: GP0 and GP16 are both 0A; GP14 is 7A, GP15 7B
+    for a, b, clash in (("GP0", "GP16", "PWM slice 0 channel A"), ("GP15", "GP14", None), ("GP0", "GP17", None),
+                        ("GP3", "GP19", "PWM slice 1 channel B"), ("GP28", "GP12", "PWM slice 6 channel A")):
+        pins = {"grip_pwm": a, "other_pwm": b}
+        if clash is None:
+            config.check_pwm(pins, ("grip_pwm", "other_pwm"), "pins.csv")
+        else:
+            msg = str(raises(ConfigError, config.check_pwm, pins, ("grip_pwm", "other_pwm"), "pins.csv"))
+            assert msg == "pins.csv: other_pwm: %s is %s, as grip_pwm %s" % (b, clash, a), msg
+    assert config.PWM_PINS == ("grip_pwm",)  # the only PWM user today; load_board checks them all
+
+
+def test_every_shipped_pin_is_a_real_pin_of_its_board():
+    checked = 0
+    for folder in (SIM, PICO):
+        robot, pins = load_board(folder)
+        table = config.PIN_TABLES[robot["pin_names"]]
+        for name in pins:
+            assert int(pins[name][2:]) in table, (folder, name)
+            checked += 1
+    assert checked == 2 * len(config.PIN_NAMES)

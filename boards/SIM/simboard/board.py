@@ -157,11 +157,14 @@ class SimBoard:
         if robot_cfg is not None:
             cfg = robot_cfg
         self.robot_cfg = cfg
+        self.pin_table = config.PIN_TABLES[cfg["pin_names"]]  # the names Pin() takes on this board
+        self.pad_pulls = [machine.Pin.PULL_DOWN] * machine.GPIO_COUNT  # each pad's pull (reset: down)
         self.pins = pins
         self.wiring = {}
         for name in pins:
             self.wiring[pins[name]] = name
         self.rng = Rng(seed)
+        self.pad_rng = Rng(seed + 7919)  # a floating input's noise (simboard.machine.Pin), apart from the plant's
         self.plant = _plant.Plant(cfg, self.rng)
         self.plant.make_readers()
         self.plant.x.steps = start_x_mm * self.plant.x.steps_per_mm
@@ -171,7 +174,8 @@ class SimBoard:
         self.wdt = None
         self.dma_channels = [None] * 12
         self.ram = []  # buffers given addresses by the simulated uctypes.addressof
-        self.reset_cause = machine.PWRON_RESET
+        self.wdt_reason = 0  # the watchdog's REASON and SCRATCH0..7 (simboard.machine: WDT_BASE)
+        self.wdt_scratch = [0] * 8
         self.flash = Flash(self)  # the board's file system: kept across reboots, can lose power
         self.link_in = bytearray()  # the host link's UART (pins link_tx, link_rx): host -> board
         self.link_out = bytearray()  # board -> host
@@ -185,6 +189,20 @@ class SimBoard:
         self.usb = machine._usb = UsbCdc(self)
         return self.usb
 
+    @property
+    def reset_cause(self):
+        """What machine.reset_cause() answers now (from REASON, as the rp2 port)."""
+        return machine.WDT_RESET if self.wdt_reason else machine.PWRON_RESET
+
+    @reset_cause.setter
+    def reset_cause(self, cause):
+        # PWRON_RESET: the power went (a cut): the watchdog's registers with it. WDT_RESET: a timeout.
+        if cause == machine.PWRON_RESET:
+            self.wdt_reason = 0
+            self.wdt_scratch = [0] * 8
+        else:
+            self.wdt_reason = machine.REASON_TIMER
+
     def make_current(self):
         vclock.set_current(self.clock)
         vasyncio._loop[0] = self.loop
@@ -197,7 +215,7 @@ class SimBoard:
         w = self.wdt
         if w is not None and t1 - w.last_feed_ms > w.timeout_ms:
             self.wdt = None
-            self.reset_cause = machine.WDT_RESET
+            self.wdt_reason = machine.REASON_TIMER  # the countdown ran out; SCRATCH kept
             raise machine.BoardReset(machine.WDT_RESET)
 
     def bind_state_machine(self, program, kw):
@@ -224,17 +242,30 @@ class SimBoard:
 
     def reboot(self, cause):
         """After a reset or a power cut: a fresh event loop, RAM lost; the plant (the physical
-        world) and the flash contents carry on."""
+        world) and the flash contents carry on. The watchdog's registers (REASON, SCRATCH0..7)
+        survive every reset but a power-on (cause PWRON_RESET); machine.SOFT_RESET is no reset of
+        the chip at all: the registers stay and a running watchdog keeps counting."""
         self.flash.reboot()
         self.loop = vasyncio.new_event_loop(self.clock)
-        self.reset_cause = cause
-        self.wdt = None
+        if cause == machine.PWRON_RESET:
+            self.reset_cause = cause
+        if cause != machine.SOFT_RESET:
+            self.wdt = None
+            self.pad_pulls = [machine.Pin.PULL_DOWN] * machine.GPIO_COUNT
         self.dma_channels = [None] * 12
         self.ram = []  # buffers given addresses by the simulated uctypes.addressof
         self.plant.irq_pins = []
         for ax in (self.plant.x, self.plant.z):
             ax.fifo, ax.word, ax.active, ax.dma = [], None, False, None
         self.make_current()
+
+    def flash_uf2(self):
+        """In the USB bootloader (after machine.bootloader()), a UF2 image is copied to the board:
+        the bootrom writes it and reboots into it with watchdog_reboot(0, SRAM_END, 1000)
+        (SCRATCH4 = 0, then the countdown: REASON = TIMER). The firmware on the flash boots."""
+        self.wdt_scratch[4] = 0
+        self.wdt_reason = machine.REASON_TIMER
+        self.reboot(machine.WDT_RESET)
 
 
 def install():

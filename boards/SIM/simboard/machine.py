@@ -10,25 +10,53 @@ WDT_RESET = 3
 
 
 class BoardReset(Halt):
-    """Raised out of the event loop when the board resets (watchdog, machine.reset(), a power cut):
-    a BaseException, so no firmware `except Exception` can swallow a reset a real board would make."""
+    """Raised out of the event loop when the board resets (watchdog, machine.reset(), bootloader(),
+    a power cut) or the interpreter soft-resets (cause SOFT_RESET); SimBoard.reboot(cause) follows.
+    A BaseException (vasyncio.Halt), so no firmware `except Exception` swallows what a board would do."""
 
     def __init__(self, cause):
         super().__init__(cause)
         self.cause = cause
 
 
+GPIO_COUNT = 30  # RP2040: GPIO0..GPIO29
+
+
+def _gpio_of(pin_id):
+    """The GPIO number of a Pin id as the rp2 port takes it: an int 0..29, a board name of the
+    board's pin_names (railbot.config.PIN_TABLES: "GP23" is none on a Pico), or a CPU name "GPIO23"
+    (every rp2 build has those). Anything else raises ValueError, as on the board."""
+    if isinstance(pin_id, int):
+        if 0 <= pin_id < GPIO_COUNT:
+            return pin_id
+        raise ValueError("invalid pin")
+    n = -1
+    if isinstance(pin_id, str):
+        cpu = pin_id[:4] == "GPIO"
+        digits = pin_id[4:] if cpu else pin_id[2:] if pin_id[:2] == "GP" else ""
+        if digits.isdigit() and str(int(digits)) == digits:
+            n = int(digits)
+            if not cpu and n not in _board[0].pin_table:
+                n = -1
+    if 0 <= n < GPIO_COUNT:
+        return n
+    raise ValueError('unknown named pin "%s"' % (pin_id,))
+
+
 def _name(pin_id):
-    b = _board[0]
+    # the plant signal wired to a pin (None: nothing is connected to it)
     if isinstance(pin_id, Pin):
         return pin_id.name
-    name = b.wiring.get(pin_id if isinstance(pin_id, str) else "GP%d" % pin_id)
-    if name is None:
-        raise ValueError("invalid pin %r: not wired on the simulated board" % (pin_id,))
-    return name
+    return _board[0].wiring.get("GP%d" % _gpio_of(pin_id))
 
 
 class Pin:
+    """A GPIO as the rp2 port's Pin. An input reads the plant signal wired to it; with nothing
+    driving it (no signal wired, or plant.open_wire(name)) it reads its pad's pull: PULL_UP 1,
+    PULL_DOWN 0, both (the pad's bus keeper) the last level it read, none: a floating input, a
+    seeded random bit each read (noise). The pad's pull is the board's (SimBoard.pad_pulls): set
+    by Pin(id, mode, pull) (no pull given: none, as the port), kept by Pin(id) alone; after a reset
+    every pad has its pull-down (the RP2040's reset state)."""
     IN = 0
     OUT = 1
     OPEN_DRAIN = 2
@@ -38,27 +66,56 @@ class Pin:
     IRQ_RISING = 8
 
     def __init__(self, pin_id, mode=-1, pull=-1, value=None):
+        self.gpio = pin_id.gpio if isinstance(pin_id, Pin) else _gpio_of(pin_id)
         self.name = _name(pin_id)
         self.id = pin_id
         plant = _board[0].plant
         self._plant = plant
         self._readers = plant.readers
         self._read = plant.readers.get(self.name) and self._sense
+        self._mode = -1
+        self._kept = 0
         self._out = 0
         self._handler = None
         self._trigger = 0
         self._last = 0
+        if mode != -1 or pull != -1 or value is not None:
+            self.init(mode, pull, value)
+
+    def init(self, mode=-1, pull=-1, value=None):
         if value is not None:
             self.value(value)
+        if mode != -1:
+            self._mode = mode
+        _board[0].pad_pulls[self.gpio] = 0 if pull is None or pull == -1 else pull
 
     def _sense(self):
-        return self._readers[self.name]()  # looked up each time: a test may stick a sensor
+        v = self._readers[self.name]()  # looked up each time: a test may stick a sensor or open its wire
+        if v < 0:
+            return self._open()
+        self._kept = v
+        return v
+
+    def _open(self):
+        pull = _board[0].pad_pulls[self.gpio]
+        if pull == Pin.PULL_UP:
+            return 1
+        if pull == Pin.PULL_DOWN:
+            return 0
+        if pull:
+            return self._kept
+        return _board[0].pad_rng.below(2)
 
     def value(self, v=None):
         if v is None:
-            return self._read() if self._read is not None else self._out
+            if self._read is not None:
+                return self._read()
+            if self._mode == Pin.IN:
+                return self._open()
+            return self._out
         self._out = 1 if v else 0
-        self._plant.write(self.name, self._out)
+        if self.name is not None:
+            self._plant.write(self.name, self._out)
 
     def __call__(self, v=None):
         return self.value(v)
@@ -80,7 +137,7 @@ class Pin:
             irq_pins.append(self)
 
     def check_irq(self):
-        v = self._read()
+        v = self.value()
         if v != self._last:
             self._last = v
             if self._trigger & (Pin.IRQ_RISING if v else Pin.IRQ_FALLING):
@@ -249,26 +306,89 @@ class Timer:
 
 
 class WDT:
+    """machine.WDT as the rp2 port's: pico-sdk watchdog_enable() marks SCRATCH4 (0x6ab73121) and
+    starts the countdown; the board resets when it runs out (SimBoard._advance: REASON = TIMER)."""
+
     def __init__(self, id=0, timeout=5000):
+        if id != 0:
+            raise ValueError("WDT(%d) doesn't exist" % id)
+        if timeout > WDT_TIMEOUT_MAX_MS:
+            raise ValueError("timeout exceeds %d" % WDT_TIMEOUT_MAX_MS)
         board = _board[0]
+        board.wdt_scratch[4] = SDK_WDT_MAGIC
         self.timeout_ms = timeout
         board.wdt = self
         self.feed()
 
     def feed(self):
-        self.last_feed_ms = vclock._current[0].now_ms
+        # one watchdog in the chip: any WDT object's feed reloads it (a paused one stays paused)
+        now = vclock._current[0].now_ms
+        self.last_feed_ms = now
+        w = _board[0].wdt
+        if w is not None:
+            w.last_feed_ms = now
+
+
+# The watchdog's registers (RP2040 datasheet 4.7, WATCHDOG_BASE 0x40058000): REASON (+0x08, read
+# only: bit 0 TIMER, bit 1 FORCE; both 0 after a power-on or RUN-pin reset) and SCRATCH0..7
+# (+0x0C..+0x28). Only a power-on (or RUN-pin) reset clears them: they survive the watchdog's own
+# resets and, as everything else of the chip, MicroPython's soft reset. Their state is the
+# SimBoard's (wdt_reason, wdt_scratch), so it survives SimBoard.reboot(); a power cut clears it.
+WDT_BASE = 0x40058000
+WDT_REASON = WDT_BASE + 0x08
+WDT_SCRATCH0 = WDT_BASE + 0x0C
+REASON_TIMER = 1
+REASON_FORCE = 2
+WDT_TIMEOUT_MAX_MS = 8388  # 0xffffff / 2 / 1000 (ports/rp2/machine_wdt.c)
+SDK_WDT_MAGIC = 0x6AB73121  # pico-sdk watchdog_enable(): SCRATCH4 (watchdog_enable_caused_reboot)
+BOOT_VECTOR_MAGIC = 0xB007C0D3  # watchdog_reboot(pc != 0): SCRATCH4, the bootrom jumps to SCRATCH7
+_SRAM_END = 0x20042000
+_ROM_USB_BOOT_PC = 0x000025A1  # stand-in for the bootrom's USB-boot entry (thumb bit set); any ROM address
+SOFT_RESET = 0  # BoardReset cause of soft_reset(): RAM lost, the chip (registers, watchdog) runs on
+
+
+def _watchdog_reboot(board, pc, delay_ms):
+    # pico-sdk/bootrom watchdog_reboot(pc, SRAM_END, delay_ms); the countdown (delay_ms > 0) ends in
+    # REASON = TIMER, a delay of 0 sets CTRL.TRIGGER: REASON = FORCE.
+    s = board.wdt_scratch
+    if pc:
+        s[4] = BOOT_VECTOR_MAGIC
+        s[5] = pc ^ (-BOOT_VECTOR_MAGIC & 0xFFFFFFFF)
+        s[6] = _SRAM_END
+        s[7] = pc
+    else:
+        s[4] = 0
+    board.wdt = None
+    board.wdt_reason = REASON_TIMER if delay_ms else REASON_FORCE
 
 
 def reset():
-    raise BoardReset(PWRON_RESET)
+    """mp_machine_reset(): watchdog_reboot(0, SRAM_END, 0)."""
+    _watchdog_reboot(_board[0], 0, 0)
+    raise BoardReset(WDT_RESET)
+
+
+def bootloader():
+    """mp_machine_bootloader() -> the bootrom's reset_usb_boot(0, 0): SCRATCH0 and 1 = its two
+    arguments, then watchdog_reboot(USB-boot entry, SRAM_END, 10): the chip resets into the USB
+    bootloader. The board waits there until a UF2 image is copied to it (SimBoard.flash_uf2())."""
+    b = _board[0]
+    b.wdt_scratch[0] = 0
+    b.wdt_scratch[1] = 0
+    _watchdog_reboot(b, _ROM_USB_BOOT_PC, 10)
+    raise BoardReset(WDT_RESET)
 
 
 def soft_reset():
-    raise BoardReset(PWRON_RESET)
+    """MicroPython's soft reset: the interpreter starts over (RAM lost); the chip is not reset, so
+    the watchdog registers stay and a running watchdog keeps counting (SimBoard.reboot(SOFT_RESET))."""
+    raise BoardReset(SOFT_RESET)
 
 
 def reset_cause():
-    return _board[0].reset_cause
+    """As the rp2 port (modmachine.c): WDT_RESET if REASON has any bit set (watchdog_caused_reboot()),
+    else PWRON_RESET; so also after reset(), after the bootloader and a UF2 copy, and after a soft reset."""
+    return WDT_RESET if _board[0].wdt_reason else PWRON_RESET
 
 
 def freq(hz=None):
@@ -340,5 +460,23 @@ def _dma_abort(value):
             chans[ch]._abort()
 
 
+def _scratch_register(i):
+    def read():
+        return _board[0].wdt_scratch[i]
+
+    def write(value):
+        _board[0].wdt_scratch[i] = value & 0xFFFFFFFF
+
+    return read, write
+
+
+def _ignore(value):
+    pass
+
+
 register_mem32(_WDT_CTRL_CLR, write=_wdt_ctrl_clr)
+register_mem32(WDT_REASON, read=lambda: _board[0].wdt_reason, write=_ignore)  # read only on the chip: a write does nothing
+for _i in range(8):
+    _r, _w = _scratch_register(_i)
+    register_mem32(WDT_SCRATCH0 + 4 * _i, read=_r, write=_w)
 register_mem32(_DMA_CHAN_ABORT, read=lambda: 0, write=_dma_abort)  # an abort completes at once here

@@ -22,6 +22,11 @@ from simboard.rng import Rng
 CP_VOLTS = {"A": 12, "B": 9, "C": 6, "D": 3, "E": 0, "F": -12}
 VEHICLE_STATES = ("B", "C", "D")
 CP_PERIOD_US = 1000
+OPEN = -1  # what a reader answers for an input whose wire is open (Plant.open_wire): nothing drives it
+
+
+def _open_wire():
+    return OPEN
 
 
 def decode_word(word):
@@ -625,6 +630,15 @@ class Plant:
         """A sensor fault: `name` reads `value` whatever the plant does, until unstick(name)."""
         self.stuck[name] = self.readers[name]
         self.readers[name] = lambda: value
+
+    def open_wire(self, name):
+        """A broken wire: input `name` is driven by nothing, its pin reads its pull (simboard.machine.Pin),
+        until mend_wire(name)."""
+        self.stuck[name] = self.readers[name]
+        self.readers[name] = _open_wire
+
+    def mend_wire(self, name):
+        self.unstick(name)
 
     def unstick(self, name):
         self.readers[name] = self.stuck.pop(name)

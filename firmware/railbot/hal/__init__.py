@@ -3,6 +3,7 @@ import array
 import machine
 import rp2
 import uctypes
+from railbot.config import uart_of_rx
 from railbot.hal.pio import step_pulses, quadrature, READ_COUNT, PULL_BLOCK, MOV_ISR_OSR, HIGH_OVERHEAD, \
     SET_X_4, MOV_X_REVERSE_X, COUNT_MID
 
@@ -15,6 +16,17 @@ _DMA_ABORT = 0x50000444  # DMA CHAN_ABORT (RP2040 datasheet 2.5.7): write 1 << c
 # clearing ENABLE (bit 30) pauses the countdown. MicroPython's machine.WDT has no off switch.
 _WDT_CTRL_CLR = 0x4005B000
 _WDT_ENABLE = 0x40000000
+# Why the chip last reset (docs/safety.md, "Reset cause"): REASON (read only; bit 0 TIMER: a countdown
+# ran out) and SCRATCH4, which machine.WDT sets to the SDK's magic and machine.reset(), the bootloader
+# and the bootrom's reboot after a UF2 copy overwrite. SCRATCH3 is railbot's: _ARMED from arming the
+# watchdog until watchdog_off() pauses it, so a timeout is railbot's watchdog, and a soft reset after
+# Ctrl-C does not report the timeout still in REASON again.
+_WDT_REASON = 0x40058008
+_WDT_SCRATCH3 = 0x40058018
+_WDT_SCRATCH4 = 0x4005801C
+_REASON_TIMER = 1
+_SDK_WDT_MAGIC = 0x6AB73121
+_ARMED = 0x2A11B07
 _DREQ_PIO0_TX0 = 0
 
 
@@ -210,7 +222,8 @@ class Hardware:
         self.x_step = StepOutput(0, out("x_step"), out("x_dir"), out("x_enable", 1), pio_hz, x_high_cycles)
         self.z_step = StepOutput(1, out("z_step"), out("z_dir"), out("z_enable", 1), pio_hz, z_high_cycles)
         self.encoder = Encoder(2, inp("enc_a"), inp("enc_b"))
-        self.marker = MarkerReader(machine.UART(0, marker_baud, rx=machine.Pin(pins["marker_rx"])))
+        marker_uart = uart_of_rx(pins["marker_rx"])  # the UART whose RX that pin is (config checked it)
+        self.marker = MarkerReader(machine.UART(marker_uart, marker_baud, rx=machine.Pin(pins["marker_rx"])))
         self.home_sw = inp("home_sw")
         self.limit_min = inp("limit_min")
         self.limit_max = inp("limit_max")
@@ -226,9 +239,21 @@ class Hardware:
         self.side_sel = out("side_sel", side)  # as before a reset: never turn the head with the lift up
         self.unlatch = out("unlatch")
         self.cp_adc = machine.ADC(machine.Pin(pins["cp_adc"]))
+        self.reset_by_watchdog = watchdog_timed_out()  # before arming: machine.WDT rewrites SCRATCH4
+        machine.mem32[_WDT_SCRATCH3] = _ARMED
         self.wdt = machine.WDT(timeout=watchdog_ms)
-        self.reset_by_watchdog = machine.reset_cause() == machine.WDT_RESET
 
     def watchdog_off(self):
         """Pause the watchdog (main.py, after Ctrl-C: the REPL must not be reset under the technician)."""
         machine.mem32[_WDT_CTRL_CLR] = _WDT_ENABLE
+        machine.mem32[_WDT_SCRATCH3] = 0
+
+
+def watchdog_timed_out():
+    """True if the chip's last reset was a timeout of the watchdog railbot armed, and railbot has not
+    paused that watchdog since (a soft reset after Ctrl-C does not report it again).
+    machine.reset_cause() cannot tell: it says WDT_RESET for any REASON bit, so also after
+    machine.reset(), after the bootloader and a UF2 copy, and after every soft reset that follows."""
+    mem = machine.mem32
+    return bool(mem[_WDT_REASON] & _REASON_TIMER) and mem[_WDT_SCRATCH4] == _SDK_WDT_MAGIC \
+        and mem[_WDT_SCRATCH3] == _ARMED
