@@ -107,6 +107,7 @@ def run_day(seed: int = 1, hours: int = 24, units: int = 6, rate: float = 1.0,
         "travel_m": round(f["travel_mm"] / 1000, 1),
         "alarms": f["alarms"],
         "violations": f["violations"],
+        "tick_late_max_ms": f["tick_late_max_ms"],
         "wall_s": round(wall_s, 2),
         "sim_speedup": round(end_ms / 1000 / wall_s) if wall_s > 0 else 0,
     }
@@ -274,6 +275,7 @@ def _table(s: dict):
         ("max wait", f"{s['max_wait_s'] / 60:.1f} min"),
         ("carriage travel", f"{s['travel_m'] / 1000:.2f} km"),
         ("alarms", s["alarms"]), ("plant violations", s["violations"]),
+        ("control tick late (moving), max", f"{s['tick_late_max_ms']} ms"),
         ("wall time", f"{s['wall_s']:.1f} s ({s['sim_speedup']}x real time)"),
     ]
     for k, v in rows:

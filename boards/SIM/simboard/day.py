@@ -219,4 +219,5 @@ class Day:
             "travel_mm": self.plant.travel_steps // self.plant.x.steps_per_mm,
             "alarms": self.alarms,
             "violations": len(self.plant.violations),
+            "tick_late_max_ms": self.robot.tick_late_max_ms,
         }
