@@ -417,6 +417,7 @@ class DMA:
         self._adc = False
         self._dst = None
         self._dst_i = 0
+        self._dst_off = -1
         self._dst_ctrl = -1
         self._dst_size = 0
 
@@ -491,16 +492,18 @@ class DMA:
             if not isinstance(write, int):
                 write = uctypes_addressof(write)
             dst, off = uctypes_resolve(write)
-            if self._sm is not None:
-                self._sm._model.axis.dma = None
-                self._sm = None
-            self._dst = dst
-            self._dst_ctrl = -1
-            elem = len(bytes(dst)) // len(dst) if len(dst) else 1
-            if off % elem:
-                raise RuntimeError("simulated DMA: write address 0x%08x is not on an element of its buffer" % write)
-            self._dst_i = off // elem
-            self._dst_size = elem
+            if dst is not self._dst or off != self._dst_off:  # else the same capture again: checked already
+                if self._sm is not None:
+                    self._sm._model.axis.dma = None
+                    self._sm = None
+                elem = len(bytes(dst)) // len(dst) if len(dst) else 1
+                if off % elem:
+                    raise RuntimeError("simulated DMA: write address 0x%08x is not on an element of its buffer" % write)
+                self._dst = dst
+                self._dst_off = off
+                self._dst_size = elem
+                self._dst_ctrl = -1
+            self._dst_i = off // self._dst_size  # WRITE_ADDR; without write= it goes on from where it got to
         if self._dst is None:
             raise RuntimeError("simulated DMA: reading the ADC FIFO needs a buffer to write")
         if self._ctrl != self._dst_ctrl:
