@@ -219,7 +219,8 @@ class Hardware:
         self.port_occupied_sw = inp("port_occupied_sw")
         self.side_sel = out("side_sel", side)  # as before a reset: never turn the head with the lift up
         self.unlatch = out("unlatch")
-        self.cp_adc = machine.ADC(machine.Pin(pins["cp_adc"]))
+        from railbot.hal.pilot import PilotCapture
+        self.pilot = PilotCapture(pins["cp_adc"])  # the control pilot, captured by ADC and DMA
         self.wdt = machine.WDT(timeout=watchdog_ms)
         self.reset_by_watchdog = machine.reset_cause() == machine.WDT_RESET
 
