@@ -272,9 +272,11 @@ class _AdcHw:
             return
         thresh = self.fcs >> 24 & 0xF
         if thresh == 0:
+            ch._busy = False  # the capture is void; the error is raised once
             raise RuntimeError("simulated ADC: FCS.THRESH 0 asserts DREQ_ADC with the FIFO empty: the DMA would "
                                "read garbage (use 1)")
         if ch._dst_size == 1 and not self.fcs & _FCS_SHIFT:
+            ch._busy = False
             raise RuntimeError("simulated ADC: byte transfers of 12-bit results need FCS.SHIFT")
         while self.level >= thresh and ch._adc_paced():
             ch._put_sample(self.pop())
