@@ -252,3 +252,23 @@ def test_holster_switch_chatter_errs_towards_gun_out():
     assert ok >= 970, ok  # a holstered gun almost always reads so (77 % a window, 3 windows)
     plant.holster_chatter_ppm = 0
     assert all(holster_in(pin) for _ in range(20))
+
+
+def test_a_capture_that_never_completes_reads_unknown_and_frees_its_channel():
+    from simboard import machine
+
+    rig = Rig(home=False)
+    u = _gripped(rig)
+    u.cp, u.cp_pwm_in_a, u.cp_duty_pct = "A", False, 100
+    u.gun_out = False
+    cap = rig.robot.hw.pilot
+    assert rig.robot.cable_in_use() == ""
+    fcs_write = machine._MEM32_WRITE[0x4004C008]
+    machine.register_mem32(0x4004C008, write=lambda v: fcs_write(v & ~0x8))  # DREQ never enabled: no result moves
+    try:
+        assert not cap.capture()
+        assert not cap.dma.active()  # aborted, nothing in flight
+        assert rig.robot.cable_in_use() == "control pilot state ?"  # blocks a pick like a vehicle
+    finally:
+        machine.register_mem32(0x4004C008, write=fcs_write)
+    assert cap.capture() and rig.robot.cable_in_use() == ""

@@ -24,9 +24,10 @@ class StepOutput:
     TX FIFO as it empties. Nothing here blocks: `put` is only called while `space()` > 0.
 
     `commit()` hands the words written since the last call to the DMA: it aborts the running transfer,
-    waits for the channel's BUSY to fall (RP2040-E13), reads from READ_ADDR where it had got to, and re-arms one transfer for the words left plus the new
-    ones (the 8 words in the FIFO keep the program busy meanwhile). So the queue ahead of the program is everything in
-    the ring, however the feeding ticks fall (docs/motion.md, "Feeding").
+    waits for the channel's BUSY to fall (RP2040-E13), reads from READ_ADDR where it had got to, and
+    re-arms one transfer for the words left plus the new ones (the 8 words in the FIFO keep the program
+    busy meanwhile). So the queue ahead of the program is everything in the ring, however the feeding
+    ticks fall (docs/motion.md, "Feeding").
     """
 
     def __init__(self, sm_id, step_pin, dir_pin, enable_pin, pio_hz, high_cycles):
