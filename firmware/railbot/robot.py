@@ -9,21 +9,21 @@ from railbot.motion import Axis
 from railbot.site import Site
 from railbot.ledger import Ledger, CARRIED, UNKNOWN, FREE, SERVING, IN_USE
 
-# Control pilot (docs/safety.md): 46 ADC samples 24 us apart span 1.1 ms, a whole 1 kHz PWM period
-# plus its shortest HIGH phase (5 %, 50 us), which then holds at least 2 neighbouring samples.
-_CP_SAMPLES = const(46)
-_CP_GAP_US = const(24)
+# Control pilot (docs/safety.md): railbot.hal.pilot captures 46 ADC samples 24 us apart in hardware,
+# a whole 1 kHz PWM period plus its shortest HIGH phase (5 %, 50 us), which then holds at least 2
+# neighbouring samples; the reader classifies the capture.
 _CP_TRIES = const(6)  # classifications to find two in a row that agree
 _HOLSTER_SAMPLES = const(5)
 _HOLSTER_GAP_US = const(200)
 _HOLSTER_TRIES = const(3)
-# IEC 61851 HIGH-level thresholds on the raw ADC value (-12..+12 V -> 0..65535). A needs 11 V (the
-# norm's lower bound for A) rather than the 10.5 V midpoint: noise errs towards B, a vehicle.
-_CP_A = const((12000 + 11000) * 65535 // 24000)
-_CP_B = const((12000 + 7500) * 65535 // 24000)
-_CP_C = const((12000 + 4500) * 65535 // 24000)
-_CP_D = const((12000 + 1500) * 65535 // 24000)
-_CP_E = const((12000 - 6000) * 65535 // 24000)
+# IEC 61851 HIGH-level thresholds on the 12-bit ADC result (-12..+12 V -> 0..4095 through the divider:
+# code = (mV + 12000) * 4096 // 24000). A needs 11 V (the norm's lower bound for A) rather than the
+# 10.5 V midpoint, rounded up to the next code: noise errs towards B, a vehicle.
+_CP_A = const(((12000 + 11000) * 4096 + 23999) // 24000)
+_CP_B = const((12000 + 7500) * 4096 // 24000)
+_CP_C = const((12000 + 4500) * 4096 // 24000)
+_CP_D = const((12000 + 1500) * 4096 // 24000)
+_CP_E = const((12000 - 6000) * 4096 // 24000)
 _FAST_TRIES = const(4)  # fast moves towards a station's approach point (lost steps leave it short)
 _CORRECTIONS = const(3)  # short moves after the marker re-reference
 _TRAVEL_CAP = const(0x400000)  # travel counters stop here: limits stay small ints
@@ -34,14 +34,13 @@ class Abort(Exception):
     """Unwinds a sequence when an alarm is raised; the alarm itself is the record."""
 
 
-def cp_high(adc):
-    """The pilot's HIGH level (raw ADC) over one PWM period: the highest median of three neighbouring
-    samples, so a single-sample spike never counts, whatever the PWM's phase and duty."""
+def cp_high(samples):
+    """The pilot's HIGH level (12-bit ADC result) in one capture: the highest median of three
+    neighbouring samples, so a single-sample spike never counts, whatever the PWM's phase and duty."""
     a = b = 0
     top = 0
-    t = time.ticks_us()
-    for _ in range(_CP_SAMPLES):
-        c = adc.read_u16()
+    for i in range(len(samples)):
+        c = samples[i]
         if a < b:
             lo, hi = a, b
         else:
@@ -50,10 +49,6 @@ def cp_high(adc):
         if m > top:
             top = m
         a, b = b, c
-        t = time.ticks_add(t, _CP_GAP_US)  # on a grid: the loop's own cost is part of the gap
-        d = time.ticks_diff(t, time.ticks_us())
-        if d > 0:
-            time.sleep_us(d)
     return top
 
 
@@ -73,7 +68,7 @@ def holster_in(pin):
 
 
 def cp_state(raw):
-    """IEC 61851 control-pilot state from the HIGH level (raw ADC)."""
+    """IEC 61851 control-pilot state from the HIGH level (12-bit ADC result)."""
     if raw >= _CP_A:
         return "A"
     if raw >= _CP_B:
@@ -87,12 +82,13 @@ def cp_state(raw):
     return "F"
 
 
-def cp_read(adc):
-    """The pilot state, debounced: the first state two classifications in a row agree on, else "?"
-    (unstable: never read as A, so it blocks a move like a vehicle does)."""
+def cp_read(pilot):
+    """The pilot state from hardware captures (railbot.hal.pilot), debounced: the first state two
+    classifications in a row agree on, else "?" (unstable, or a capture that did not complete: never
+    read as A, so it blocks a move like a vehicle does)."""
     last = "?"
     for _ in range(_CP_TRIES):
-        s = cp_state(cp_high(adc))
+        s = cp_state(cp_high(pilot.buf)) if pilot.capture() else "?"
         if s == last:
             return s
         last = s
@@ -742,7 +738,7 @@ class Robot:
     def cable_in_use(self):
         """Rule 1, read through the gripper: "" when the gun is holstered and the pilot reads A (no
         vehicle), else why not: "gun out of holster, pilot <state>" or "control pilot state <state>"."""
-        state = cp_read(self.hw.cp_adc)
+        state = cp_read(self.hw.pilot)
         if not holster_in(self.hw.holster_sw):
             return "gun out of holster, pilot " + state
         if state != "A":

@@ -177,18 +177,270 @@ class PWM:
 
 
 class ADC:
+    """One ADC input, as MicroPython's rp2 port gives it: read_u16() selects the input, converts once
+    and scales the 12-bit result to 16 bits. `read_us` is what one read costs on the virtual clock
+    (0: free; the real port spends about 37 us a sample in a Python loop around it, docs/safety.md)."""
+
+    read_us = 0
+
     def __init__(self, pin):
         self.name = pin.name if isinstance(pin, Pin) else _name(pin)
-        plant = _board[0].plant
-        if self.name == "cp_adc":
-            self._read = plant.cp_raw
-        elif self.name == "grip_isense":
-            self._read = plant.grip_isense
-        else:
+        self.ainsel = _ainsel(pin.id if isinstance(pin, Pin) else pin)
+        if self.name not in _ANALOG:
             raise ValueError("no analog signal on %s" % self.name)
+        _adc_hw()  # the ADC's registers exist once an input is set up (MicroPython powers it here)
 
     def read_u16(self):
-        return self._read()
+        hw = _adc_hw()
+        hw.sync()
+        if hw.cs & _CS_START_MANY:
+            raise RuntimeError("simulated ADC: read_u16() while the ADC runs free (CS.START_MANY): on the board "
+                               "it would switch the running capture to input %d" % self.ainsel)
+        if self.read_us:
+            from simboard import vtime
+            vtime.sleep_us(self.read_us)
+        hw.cs = (hw.cs & ~_CS_AINSEL) | self.ainsel << 12  # adc_select_input
+        if self.name == "grip_isense":  # the gripper's motor current, kept at the plant's 16 bits
+            return _board[0].plant.grip_isense()
+        r = hw.convert_now()
+        return r << 4 | r >> 8
+
+
+_ANALOG = ("cp_adc", "grip_isense")
+
+
+def _ainsel(pin_id):
+    """The ADC input of a pin: GP26..GP29 are inputs 0..3."""
+    if isinstance(pin_id, Pin):
+        pin_id = pin_id.id
+    n = pin_id if isinstance(pin_id, int) else int(pin_id[2:]) if pin_id[:2] == "GP" and pin_id[2:].isdigit() else -1
+    if not 26 <= n <= 29:
+        raise ValueError("%r is not an ADC pin GP26..GP29" % (pin_id,))
+    return n - 26
+
+
+# The RP2040 ADC (datasheet 4.9; SDK hardware/regs/adc.h): a 12-bit SAR clocked at 48 MHz, 96 cycles
+# a conversion; CS.START_MANY converts free-running, one conversion every 1 + DIV.INT + DIV.FRAC/256
+# cycles (never under 96); results go into a 4-deep FIFO (FCS.EN) that asserts DREQ_ADC (36) while it
+# holds at least FCS.THRESH results (FCS.DREQ_EN). A result made with the FIFO full is dropped (OVER).
+ADC_BASE = 0x4004C000
+ADC_FIFO_ADDR = ADC_BASE + 0x0C
+DREQ_ADC = 36
+_ADC_CS = ADC_BASE
+_ADC_RESULT = ADC_BASE + 0x04
+_ADC_FCS = ADC_BASE + 0x08
+_ADC_DIV = ADC_BASE + 0x10
+_CS_EN = 0x1
+_CS_TS_EN = 0x2
+_CS_START_ONCE = 0x4
+_CS_START_MANY = 0x8
+_CS_READY = 0x100
+_CS_AINSEL = 0x7000
+_CS_RROBIN = 0x1F0000
+_FCS_EN = 0x1
+_FCS_SHIFT = 0x2
+_FCS_ERR = 0x4
+_FCS_DREQ_EN = 0x8
+_FCS_EMPTY = 0x100
+_FCS_FULL = 0x200
+_FCS_UNDER = 0x400
+_FCS_OVER = 0x800
+_FCS_THRESH = 0xF000000
+_FCS_RW = _FCS_EN | _FCS_SHIFT | _FCS_ERR | _FCS_DREQ_EN | _FCS_THRESH
+_ADC_FIFO_DEPTH = 4
+_CONV_CYCLES = 96
+_UNIT = 256 * 48  # 1/256 cycles of the 48 MHz clock in one us
+
+
+class _AdcHw:
+    """The ADC's registers and its free-running conversions, computed lazily: each register access
+    (and the DMA channel's) first makes every conversion whose result is due by now, each sampled at
+    its own instant (start + i * period) from the plant."""
+
+    def __init__(self, board):
+        self.board = board
+        self.ram = board.ram  # a reboot gives the board new RAM, and with it a reset ADC
+        self.cs = 0
+        self.fcs = 0
+        self.div = 0
+        self.result = 0
+        self.fifo = [0] * _ADC_FIFO_DEPTH
+        self.head = 0
+        self.level = 0
+        self.t0_ms = 0  # the instant START_MANY was set (ms, us into it)
+        self.t0_us = 0
+        self.next_i = 0  # the next free-running conversion
+
+    def _period(self):
+        p = 256 + self.div  # (1 + INT) * 256 + FRAC
+        return p if self.div and p > _CONV_CYCLES * 256 else _CONV_CYCLES * 256
+
+    def _elapsed_us(self):
+        clock = vclock._current[0]
+        from simboard import vtime
+        return (clock.now_ms - self.t0_ms) * 1000 + vtime.sub_us() - self.t0_us
+
+    def _convert(self, t_ms, t_us):
+        """A conversion of the selected input sampled at t_ms ms + t_us us: 12 bits."""
+        name = self.board.wiring.get("GP%d" % (26 + (self.cs >> 12 & 7)))
+        plant = self.board.plant
+        if name == "cp_adc":
+            return plant.cp_code_at(t_ms, t_us)
+        if name == "grip_isense":
+            return plant.grip_isense() >> 4
+        raise RuntimeError("simulated ADC: input %d (CS.AINSEL) has no analog signal wired" % (self.cs >> 12 & 7))
+
+    def convert_now(self):
+        from simboard import vtime
+        self.result = r = self._convert(vclock._current[0].now_ms, vtime.sub_us())
+        if self.fcs & _FCS_EN:
+            self._push(r)
+        return r
+
+    def _push(self, r):
+        if self.level == _ADC_FIFO_DEPTH:
+            self.fcs |= _FCS_OVER  # the result is dropped
+            return
+        if self.fcs & _FCS_SHIFT:
+            r >>= 4
+        self.fifo[(self.head + self.level) % _ADC_FIFO_DEPTH] = r
+        self.level += 1
+
+    def pop(self):
+        if not self.level:
+            self.fcs |= _FCS_UNDER
+            return 0
+        r = self.fifo[self.head]
+        self.head = (self.head + 1) % _ADC_FIFO_DEPTH
+        self.level -= 1
+        return r
+
+    def _dma(self):
+        for ch in self.board.dma_channels:
+            if ch is not None and ch._adc_paced():
+                return ch
+        return None
+
+    def _drain(self):
+        """DREQ_ADC: a channel paced by it takes results while the FIFO holds FCS.THRESH of them."""
+        if not self.fcs & _FCS_DREQ_EN:
+            return
+        ch = self._dma()
+        if ch is None:
+            return
+        thresh = self.fcs >> 24 & 0xF
+        if thresh == 0:
+            ch._busy = False  # the capture is void; the error is raised once
+            raise RuntimeError("simulated ADC: FCS.THRESH 0 asserts DREQ_ADC with the FIFO empty: the DMA would "
+                               "read garbage (use 1)")
+        if ch._dst_size == 1 and not self.fcs & _FCS_SHIFT:
+            ch._busy = False
+            raise RuntimeError("simulated ADC: byte transfers of 12-bit results need FCS.SHIFT")
+        while self.level >= thresh and ch._adc_paced():
+            ch._put_sample(self.pop())
+
+    def sync(self):
+        """Make every free-running conversion due by now, in order, and let the DMA take them."""
+        if self.cs & (_CS_START_MANY | _CS_EN) == _CS_START_MANY | _CS_EN:
+            now = self._elapsed_us() * _UNIT
+            p = self._period()
+            conv = _CONV_CYCLES * 256
+            while self.next_i * p + conv <= now:
+                if not self.fcs & _FCS_EN or self.level == _ADC_FIFO_DEPTH and not self._takes():
+                    # nothing reaches RAM any more: the results until now only pass through RESULT
+                    if self.fcs & _FCS_EN:
+                        self.fcs |= _FCS_OVER
+                    last = (now - conv) // p
+                    self.result = self._convert(self.t0_ms, self.t0_us + last * p // _UNIT)
+                    self.next_i = last + 1
+                    break
+                i = self.next_i
+                self.result = r = self._convert(self.t0_ms, self.t0_us + i * p // _UNIT)
+                self.next_i = i + 1
+                self._push(r)
+                self._drain()
+        self._drain()
+
+    def _takes(self):
+        """True while a DMA channel takes results from the FIFO."""
+        return self.fcs & _FCS_DREQ_EN and self._dma() is not None
+
+    def _converting(self):
+        return self.cs & _CS_START_MANY and self.next_i * self._period() <= self._elapsed_us() * _UNIT
+
+    def read_cs(self):
+        self.sync()
+        return self.cs | (0 if self._converting() else _CS_READY)
+
+    def write_cs(self, v):
+        self.sync()
+        if v & _CS_RROBIN:
+            raise RuntimeError("simulated ADC: round-robin sampling (CS.RROBIN) is not modelled")
+        was = self.cs
+        self.cs = v & (_CS_EN | _CS_TS_EN | _CS_START_MANY | _CS_AINSEL)
+        if was & _CS_START_MANY and not v & _CS_START_MANY and self._converting_since(was):
+            self.convert_now()  # the conversion under way finishes (2 us: before the firmware looks again)
+        if v & _CS_START_MANY and not was & _CS_START_MANY:
+            from simboard import vtime
+            self.t0_ms = vclock._current[0].now_ms
+            self.t0_us = vtime.sub_us()
+            self.next_i = 0
+        elif v & _CS_START_ONCE and not v & _CS_START_MANY:
+            self.convert_now()
+        self._drain()
+
+    def _converting_since(self, was):
+        cs, self.cs = self.cs, was
+        busy = self._converting()
+        self.cs = cs
+        return busy
+
+    def read_fcs(self):
+        self.sync()
+        v = self.fcs | self.level << 16
+        if self.level == 0:
+            v |= _FCS_EMPTY
+        if self.level == _ADC_FIFO_DEPTH:
+            v |= _FCS_FULL
+        return v
+
+    def write_fcs(self, v):
+        self.sync()
+        sticky = self.fcs & (_FCS_OVER | _FCS_UNDER) & ~v  # write 1 to clear
+        self.fcs = (v & _FCS_RW) | sticky
+        self._drain()
+
+    def read_fifo(self):
+        self.sync()
+        return self.pop()
+
+    def read_result(self):
+        self.sync()
+        return self.result
+
+    def write_div(self, v):
+        self.sync()
+        self.div = v & 0xFFFFFF
+        if self.cs & _CS_START_MANY:  # the divider restarts when written
+            from simboard import vtime
+            self.t0_ms = vclock._current[0].now_ms
+            self.t0_us = vtime.sub_us()
+            self.next_i = 0
+
+
+_adc = [None]
+
+
+def _adc_hw():
+    hw = _adc[0]
+    b = _board[0]
+    if hw is None or hw.board is not b or hw.ram is not b.ram:
+        hw = _adc[0] = _AdcHw(b)
+    return hw
+
+
+def _adc_sync():
+    _adc_hw().sync()
 
 
 class UART:
@@ -443,6 +695,7 @@ class _Mem32:
 
 mem32 = _Mem32()
 
+_DMA_BASE = 0x50000000  # channel n's registers at n * 0x40: READ_ADDR, WRITE_ADDR, TRANS_COUNT, CTRL_TRIG
 _DMA_CHAN_ABORT = 0x50000444
 _WDT_CTRL_CLR = 0x4005B000  # the watchdog's CTRL, atomic bit-clear alias
 _WDT_ENABLE = 0x40000000
@@ -474,9 +727,26 @@ def _ignore(value):
     pass
 
 
+def _ctrl_trig(ch):
+    def read():
+        c = _board[0].dma_channels[ch]
+        return 0 if c is None else c._ctrl_trig()
+
+    return read
+
+
 register_mem32(_WDT_CTRL_CLR, write=_wdt_ctrl_clr)
 register_mem32(WDT_REASON, read=lambda: _board[0].wdt_reason, write=_ignore)  # read only on the chip: a write does nothing
 for _i in range(8):
     _r, _w = _scratch_register(_i)
     register_mem32(WDT_SCRATCH0 + 4 * _i, read=_r, write=_w)
-register_mem32(_DMA_CHAN_ABORT, read=lambda: 0, write=_dma_abort)  # an abort completes at once here
+# CHAN_ABORT reads clear at once, even while a read is still in flight (erratum RP2040-E13): the
+# channel's BUSY (CTRL_TRIG bit 24) says when it has retired
+register_mem32(_DMA_CHAN_ABORT, read=lambda: 0, write=_dma_abort)
+for _ch in range(12):
+    register_mem32(_DMA_BASE + 0x40 * _ch + 0x0C, read=_ctrl_trig(_ch))  # CTRL_TRIG (read only here)
+register_mem32(_ADC_CS, read=lambda: _adc_hw().read_cs(), write=lambda v: _adc_hw().write_cs(v))
+register_mem32(_ADC_RESULT, read=lambda: _adc_hw().read_result())
+register_mem32(_ADC_FCS, read=lambda: _adc_hw().read_fcs(), write=lambda v: _adc_hw().write_fcs(v))
+register_mem32(ADC_FIFO_ADDR, read=lambda: _adc_hw().read_fifo())
+register_mem32(_ADC_DIV, read=lambda: _adc_hw().div, write=lambda v: _adc_hw().write_div(v))

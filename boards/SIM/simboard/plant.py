@@ -598,14 +598,18 @@ class Plant:
             c += self.rng.between(-self.encoder_noise_counts, self.encoder_noise_counts)
         return c
 
-    def cp_mv(self, u):
-        """The pilot voltage of unit u now, in mV, noise-free: the PWM is HIGH for the first
-        duty % of each period (shifted by the unit's phase), on the virtual clock in us."""
+    def cp_mv_at(self, u, t_ms, t_us):
+        """The pilot voltage of unit u at the instant t_ms ms + t_us us (t_us may pass 1000), in mV,
+        noise-free: the PWM is HIGH for the first duty % of each period, shifted by the unit's phase."""
         high = CP_VOLTS[u.cp] * 1000
         if u.cp in ("E", "F") or (u.cp == "A" and not u.cp_pwm_in_a):
             return high
-        t = ((vclock._current[0].now_ms % CP_PERIOD_US) * 1000 + vtime.sub_us() + u.cp_phase_us) % CP_PERIOD_US
+        t = ((t_ms % CP_PERIOD_US) * 1000 + t_us + u.cp_phase_us) % CP_PERIOD_US
         return high if t * 100 < u.cp_duty_pct * CP_PERIOD_US else -12000
+
+    def cp_mv(self, u):
+        """The pilot voltage of unit u now (virtual ms and the us slept into it), noise-free."""
+        return self.cp_mv_at(u, vclock._current[0].now_ms, vtime.sub_us())
 
     def _chatter(self, v):
         """A switch read through the gripper contacts, flipped with holster_chatter_ppm (the CP noise's
@@ -614,16 +618,17 @@ class Plant:
             return 1 - v
         return v
 
-    def cp_raw(self):
-        """The gripped unit's control pilot on the ADC (-12..+12 V -> 0..65535), noisy, with spikes."""
+    def cp_code_at(self, t_ms, t_us):
+        """One ADC conversion of the gripped unit's pilot sampled at t_ms ms + t_us us: 12 bits through
+        the divider (-12..+12 V -> 0..4095), with +-cp_noise_mv of noise and spikes."""
         u = self.units[self.held] if self.held is not None else None
-        mv = self.cp_mv(u) if u is not None else -12000
+        mv = self.cp_mv_at(u, t_ms, t_us) if u is not None else -12000
         rng = self.cp_rng
         mv += rng.between(-self.cp_noise_mv, self.cp_noise_mv)
         if rng.below(1000) < self.cp_spike_per_mille:
             mv += rng.between(1500, 6000) * (1 if rng.below(2) else -1)
-        raw = (mv + 12000) * 65535 // 24000
-        return 0 if raw < 0 else 65535 if raw > 65535 else raw
+        code = (mv + 12000) * 4096 // 24000
+        return 0 if code < 0 else 4095 if code > 4095 else code
 
     # --- injections used by the day and by tests -----------------------------------------------
     def stick(self, name, value):

@@ -197,7 +197,7 @@ def cp_readings(rig, count):
         u.cp_duty_pct = 100 if rng.below(10) == 0 else rng.between(5, 96)
         u.cp_pwm_in_a = rng.below(2) == 1
         u.cp_phase_us = rng.below(1000)
-        got = cp_read(rig.robot.hw.cp_adc)  # a few blocking ms, as in a pick
+        got = cp_read(rig.robot.hw.pilot)  # a few blocking ms, as in a pick
         rig.board.loop.run_until(rig.now_ms() + 1 + rng.below(4))  # the firmware's tasks (watchdog)
         if got == u.cp:
             correct += 1

@@ -372,11 +372,21 @@ _CTRL_FIELDS = (("enable", 0, 1), ("high_pri", 1, 1), ("size", 2, 2), ("inc_read
 
 
 class DMA:
-    """A DMA channel that can feed a step program's TX FIFO from RAM (the only use the firmware has).
+    """A DMA channel, in the two uses the firmware has: a step ring feeding a step program's TX FIFO
+    from RAM, and a capture moving ADC results from its FIFO into a buffer (DREQ_ADC).
 
     The step model pulls words through `_next_word()` as its FIFO empties (DREQ pacing); a word is
     read from the buffer at that moment, so firmware that overwrites a slot the DMA has not read yet
-    is caught. Abort is machine.mem32[CHAN_ABORT] (simboard.machine), as on the board.
+    is caught. The simulated ADC (simboard.machine) hands its results to `_put_sample()` as it makes
+    them; a channel reads the ADC up to now whenever the firmware looks at it (count, read, active).
+    Abort is machine.mem32[CHAN_ABORT], BUSY is bit 24 of machine.mem32[CTRL_TRIG], as on the board.
+
+    Erratum RP2040-E13: CHAN_ABORT reads clear while a transfer is still in flight. Modelled in its
+    worst case, as if the step program had just pulled a word: an abort that finds the channel busy
+    with words left leaves one read in flight; CHAN_ABORT reads 0 at once, BUSY stays 1 until the
+    read retires, and it retires (READ_ADDR moves on, its word is on its way to the FIFO, which takes
+    it before any other) at the first read of BUSY, the next config() or the FIFO's next pull,
+    whichever comes first.
     """
 
     def __init__(self):
@@ -391,6 +401,8 @@ class DMA:
         self._read = 0
         self._count = 0
         self._busy = False
+        self._inflight = False  # an aborted read not yet retired (RP2040-E13)
+        self._held = None  # the word that read brought, on its way to the FIFO
         self._ctrl = 0
         self._mask = 0
         # What config() has checked, kept so that re-arming the same ring (every feed) and reading
@@ -401,6 +413,13 @@ class DMA:
         self._buf = None
         self._buf_addr = 0
         self._buf_words = 0
+        # An ADC capture: the buffer written, the next element's index, and the ctrl checked for it
+        self._adc = False
+        self._dst = None
+        self._dst_i = 0
+        self._dst_off = -1
+        self._dst_ctrl = -1
+        self._dst_size = 0
 
     def pack_ctrl(self, default=None, **kw):
         v = default if default is not None else (
@@ -423,6 +442,10 @@ class DMA:
         return d
 
     def config(self, read=None, write=None, count=-1, ctrl=-1, trigger=False):
+        if self._inflight:  # the firmware's register writes take longer than the read in flight
+            self._retire()
+        if self._adc:
+            _machine._adc_sync()  # what the ADC made before this (re)configuration
         if self._busy:
             raise RuntimeError("simulated DMA: config() on a busy channel (abort it first)")
         if read is not None:
@@ -433,11 +456,23 @@ class DMA:
             self._count = count
         if ctrl >= 0:
             self._ctrl = ctrl
+        if self._read == _machine.ADC_FIFO_ADDR:
+            self._config_adc(write)
+        else:
+            self._adc = False
+            self._config_ring(write)
+        if trigger and self._count > 0 and self._ctrl & 1:
+            self._busy = True
+            if self._adc:
+                _machine._adc_sync()  # results already waiting in the ADC FIFO move at once
+
+    def _config_ring(self, write):
         if write is not None and (write is not self._sm or self._ctrl != self._sm_ctrl):
             model = getattr(write, "_model", None)
             axis = getattr(model, "axis", None)
             if axis is None:
-                raise RuntimeError("simulated DMA: only a step program's state machine can be written")
+                raise RuntimeError("simulated DMA: a channel either reads the ADC FIFO (0x%08x) or writes a "
+                                   "step program's state machine, got write=%r" % (_machine.ADC_FIFO_ADDR, write))
             f = self.unpack_ctrl(self._ctrl)
             if f["size"] != 2 or not f["inc_read"] or f["inc_write"] or f["ring_sel"] or f["treq_sel"] != write.id:
                 raise RuntimeError("simulated DMA: a step ring needs size=2, inc_read, not inc_write, read ring, "
@@ -446,10 +481,52 @@ class DMA:
             self._sm = write
             self._sm_ctrl = self._ctrl
             axis.dma = self
-        if self._sm is not None:
-            self._bind()
-        if trigger and self._count > 0 and self._ctrl & 1:
-            self._busy = True
+        if self._sm is None:
+            raise RuntimeError("simulated DMA: nothing to write: a step program's state machine or, reading "
+                               "the ADC FIFO, a buffer")
+        self._bind()
+
+    def _config_adc(self, write):
+        """A capture: ADC FIFO -> buffer, paced by DREQ_ADC. What the board would get wrong raises."""
+        if write is not None:
+            if not isinstance(write, int):
+                write = uctypes_addressof(write)
+            dst, off = uctypes_resolve(write)
+            if dst is not self._dst or off != self._dst_off:  # else the same capture again: checked already
+                if self._sm is not None:
+                    self._sm._model.axis.dma = None
+                    self._sm = None
+                elem = len(bytes(dst)) // len(dst) if len(dst) else 1
+                if off % elem:
+                    raise RuntimeError("simulated DMA: write address 0x%08x is not on an element of its buffer" % write)
+                self._dst = dst
+                self._dst_off = off
+                self._dst_size = elem
+                self._dst_ctrl = -1
+            self._dst_i = off // self._dst_size  # WRITE_ADDR; without write= it goes on from where it got to
+        if self._dst is None:
+            raise RuntimeError("simulated DMA: reading the ADC FIFO needs a buffer to write")
+        if self._ctrl != self._dst_ctrl:
+            f = self.unpack_ctrl(self._ctrl)
+            why = None
+            if f["treq_sel"] != _machine.DREQ_ADC:
+                why = "treq_sel must be DREQ_ADC (%d): any other pace reads an empty FIFO" % _machine.DREQ_ADC
+            elif f["inc_read"]:
+                why = "inc_read on a FIFO reads the registers after it"
+            elif not f["inc_write"]:
+                why = "without inc_write every result lands on the same element"
+            elif f["ring_size"]:
+                why = "a ring wraps the buffer"
+            elif 1 << f["size"] != self._dst_size:
+                why = "size=%d moves %d bytes a result into a buffer of %d-byte elements" % (
+                    f["size"], 1 << f["size"], self._dst_size)
+            if why is not None:
+                raise RuntimeError("simulated DMA: ADC capture: %s (ctrl %r)" % (why, f))
+            self._dst_ctrl = self._ctrl
+        if self._dst_i + self._count > len(self._dst):
+            raise RuntimeError("simulated DMA: %d results from element %d overrun a buffer of %d" % (
+                self._count, self._dst_i, len(self._dst)))
+        self._adc = True
 
     def _bind(self):
         """Find the buffer the reads come from (the whole wrap window must be one buffer)."""
@@ -471,28 +548,64 @@ class DMA:
     def active(self, value=None):
         if value is not None:
             raise RuntimeError("simulated DMA: start with config(trigger=True), stop with machine.mem32[CHAN_ABORT]")
-        return self._busy
+        return self._ctrl_trig() & _BUSY != 0
 
     @property
     def count(self):
+        if self._adc:
+            _machine._adc_sync()
         return self._count
 
     @property
     def read(self):
+        if self._adc:
+            _machine._adc_sync()
         return self._read
 
     def close(self):
         self._abort()
+        if self._inflight:
+            self._retire()
+        if self._sm is not None:
+            self._sm._model.axis.dma = None
         _machine._board[0].dma_channels[self.channel] = None
 
+    def _ctrl_trig(self):
+        """CTRL_TRIG as read: the ctrl with BUSY (bit 24). Reading it lets a read in flight retire."""
+        if self._adc:
+            _machine._adc_sync()
+        v = self._ctrl | _BUSY if self._busy else self._ctrl & ~_BUSY
+        if self._inflight:
+            self._retire()
+        return v
+
     def _abort(self):
-        # as CHAN_ABORT on the RP2040: the channel stops and its transfer count is cleared; READ_ADDR
-        # keeps the address of the next word it would have read
-        self._busy = False
+        # CHAN_ABORT (RP2040 datasheet 2.5.5.3): the channel stops and its transfer count is cleared;
+        # READ_ADDR keeps the address of the next word it would have read
+        if self._adc:
+            _machine._adc_sync()
+        if self._busy and not self._adc and self._count > 0:
+            self._inflight = True  # RP2040-E13: still BUSY, one read still to land
+            self._count = 0
+            return
         self._count = 0
+        self._busy = False
+
+    def _retire(self):
+        """The read in flight at an abort lands: READ_ADDR moves on, its word goes to the FIFO."""
+        self._inflight = False
+        self._count = 1
+        self._held = self._next_word()
+        self._busy = False
 
     def _next_word(self):
         """The next word for the FIFO, or None when the channel is not running."""
+        if self._inflight:  # the FIFO's next pull: the read in flight lands first
+            self._retire()
+        w = self._held
+        if w is not None:
+            self._held = None
+            return w
         if not self._busy:
             return None
         a = self._read
@@ -507,6 +620,21 @@ class DMA:
         if self._count == 0:
             self._busy = False
         return word
+
+    def _adc_paced(self):
+        """True while this channel takes results from the ADC FIFO (DREQ_ADC)."""
+        return self._adc and self._busy
+
+    def _put_sample(self, v):
+        """One result from the ADC FIFO into the buffer (the simulated ADC calls this under DREQ)."""
+        self._dst[self._dst_i] = v
+        self._dst_i += 1
+        self._count -= 1
+        if self._count == 0:
+            self._busy = False
+
+
+_BUSY = 1 << 24  # CTRL_TRIG.BUSY
 
 
 def uctypes_addressof(obj):

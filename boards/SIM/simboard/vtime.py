@@ -7,15 +7,17 @@ def ticks_ms():
     return vclock._current[0].now_ms & TICKS_MASK
 
 
-# Microseconds slept with sleep_us inside the current millisecond: [the ms they belong to, us].
-# The clock itself counts whole ms; this lets a blocking sampling loop (the control-pilot reader)
-# walk through a 1 ms PWM period. It is dropped as soon as the clock moves on by other means.
-_sub_us = [0, 0]
+# Microseconds slept with sleep_us inside the current millisecond: [the clock and the ms they belong
+# to, us]. The clock itself counts whole ms; this lets a blocking sequence (a capture's wait) walk
+# through a 1 ms PWM period. It is dropped as soon as the clock moves on by other means, and a new
+# clock (a new board) starts without it.
+_sub_us = [None, 0, 0]
 
 
 def sub_us():
     """Microseconds past the current virtual millisecond (0..999)."""
-    return _sub_us[1] if _sub_us[0] == vclock._current[0].now_ms else 0
+    clock = vclock._current[0]
+    return _sub_us[2] if _sub_us[0] is clock and _sub_us[1] == clock.now_ms else 0
 
 
 def ticks_us():
@@ -45,8 +47,9 @@ def sleep_us(us):
     if f >= 1000:
         clock.advance_to(clock.now_ms + f // 1000)
         f %= 1000
-    _sub_us[0] = clock.now_ms
-    _sub_us[1] = f
+    _sub_us[0] = clock
+    _sub_us[1] = clock.now_ms
+    _sub_us[2] = f
 
 
 def sleep(s):

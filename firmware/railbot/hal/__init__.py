@@ -12,6 +12,8 @@ from railbot.hal.pio import step_pulses, quadrature, READ_COUNT, PULL_BLOCK, MOV
 RING = 128
 _RING_BITS = 9  # 2**9 bytes = RING words
 _DMA_ABORT = 0x50000444  # DMA CHAN_ABORT (RP2040 datasheet 2.5.7): write 1 << channel
+_DMA_CTRL_TRIG = 0x5000000C  # channel n's CTRL_TRIG at + n * 0x40
+_DMA_BUSY = 0x1000000  # CTRL_TRIG.BUSY (bit 24)
 # The watchdog's CTRL (WATCHDOG_BASE 0x40058000) through its atomic bit-clear alias (+0x3000):
 # clearing ENABLE (bit 30) pauses the countdown. MicroPython's machine.WDT has no off switch.
 _WDT_CTRL_CLR = 0x4005B000
@@ -35,9 +37,10 @@ class StepOutput:
     TX FIFO as it empties. Nothing here blocks: `put` is only called while `space()` > 0.
 
     `commit()` hands the words written since the last call to the DMA: it aborts the running transfer,
-    reads from READ_ADDR where it had got to, and re-arms one transfer for the words left plus the new
-    ones (the 8 words in the FIFO keep the program busy meanwhile). So the queue ahead of the program is everything in
-    the ring, however the feeding ticks fall (docs/motion.md, "Feeding").
+    waits for the channel's BUSY to fall (RP2040-E13), reads from READ_ADDR where it had got to, and
+    re-arms one transfer for the words left plus the new ones (the 8 words in the FIFO keep the program
+    busy meanwhile). So the queue ahead of the program is everything in the ring, however the feeding
+    ticks fall (docs/motion.md, "Feeding").
     """
 
     def __init__(self, sm_id, step_pin, dir_pin, enable_pin, pio_hz, high_cycles):
@@ -58,6 +61,7 @@ class StepOutput:
         self.ctrl = dma.pack_ctrl(size=2, inc_read=True, inc_write=False, ring_size=_RING_BITS,
                                   ring_sel=False, treq_sel=_DREQ_PIO0_TX0 + sm_id)
         self.abort_bit = 1 << dma.channel
+        self.ctrl_trig = _DMA_CTRL_TRIG + 0x40 * dma.channel  # made once: above 2**30 it is a boxed int
         self.w = 0  # next ring index to write
         self.armed_end = 0  # ring index where the armed transfer ends
         self.armed = False  # the channel has been given a transfer (its READ_ADDR is ours)
@@ -99,10 +103,12 @@ class StepOutput:
         start = self.armed_end
         if self.armed:
             # CHAN_ABORT stops the channel and clears its count (RP2040 datasheet 2.5.5.3); READ_ADDR
-            # still points at the next word it would have read. Restart only once the bit reads 0.
-            bit = self.abort_bit
-            machine.mem32[_DMA_ABORT] = bit
-            while machine.mem32[_DMA_ABORT] & bit:
+            # then points at the next word it would have read. Erratum RP2040-E13: CHAN_ABORT can read
+            # clear while a read is still in flight, which then moves READ_ADDR and pushes its word; so,
+            # as the SDK's dma_channel_abort does, wait for the channel's BUSY to fall instead.
+            machine.mem32[_DMA_ABORT] = self.abort_bit
+            ctrl_trig = self.ctrl_trig
+            while machine.mem32[ctrl_trig] & _DMA_BUSY:
                 pass
             start = ((dma.read - self.base) >> 2) % RING
         count = (self.armed_end - start) % RING + new
@@ -238,7 +244,8 @@ class Hardware:
         self.port_occupied_sw = inp("port_occupied_sw")
         self.side_sel = out("side_sel", side)  # as before a reset: never turn the head with the lift up
         self.unlatch = out("unlatch")
-        self.cp_adc = machine.ADC(machine.Pin(pins["cp_adc"]))
+        from railbot.hal.pilot import PilotCapture
+        self.pilot = PilotCapture(pins["cp_adc"])  # the control pilot, captured by ADC and DMA
         self.reset_by_watchdog = watchdog_timed_out()  # before arming: machine.WDT rewrites SCRATCH4
         machine.mem32[_WDT_SCRATCH3] = _ARMED
         self.wdt = machine.WDT(timeout=watchdog_ms)
