@@ -159,6 +159,10 @@ class SimBoard:
         self.robot_cfg = cfg
         self.pin_table = config.PIN_TABLES[cfg["pin_names"]]  # the names Pin() takes on this board
         self.pad_pulls = [machine.Pin.PULL_DOWN] * machine.GPIO_COUNT  # each pad's pull (reset: down)
+        self.pad_mode = [-1] * machine.GPIO_COUNT  # IN, OUT, ... (-1: never set)
+        self.pad_out = bytearray(machine.GPIO_COUNT)  # the level an output drives
+        self.pad_kept = bytearray(machine.GPIO_COUNT)  # the last level read (the bus keeper holds it)
+        self.pad_irq = {}  # gpio -> [handler, trigger, last level] of an armed Pin.irq
         self.pins = pins
         self.wiring = {}
         for name in pins:
@@ -252,6 +256,8 @@ class SimBoard:
         if cause != machine.SOFT_RESET:
             self.wdt = None
             self.pad_pulls = [machine.Pin.PULL_DOWN] * machine.GPIO_COUNT
+            self.pad_mode = [-1] * machine.GPIO_COUNT
+        self.pad_irq = {}
         self.dma_channels = [None] * 12
         self.ram = []  # buffers given addresses by the simulated uctypes.addressof
         self.plant.irq_pins = []

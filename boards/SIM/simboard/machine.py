@@ -66,56 +66,53 @@ class Pin:
     IRQ_RISING = 8
 
     def __init__(self, pin_id, mode=-1, pull=-1, value=None):
+        # Three attributes: on the board a Pin is a static C object (no heap at all), and the bench
+        # counts what the firmware's Pin objects hold as firmware heap. The pad's state is the
+        # board's (SimBoard.pad_*), made with the board, as the chip's pads are.
         self.gpio = pin_id.gpio if isinstance(pin_id, Pin) else _gpio_of(pin_id)
         self.name = _name(pin_id)
-        self.id = pin_id
-        plant = _board[0].plant
-        self._plant = plant
-        self._readers = plant.readers
-        self._read = plant.readers.get(self.name) and self._sense
-        self._mode = -1
-        self._kept = 0
-        self._out = 0
-        self._handler = None
-        self._trigger = 0
-        self._last = 0
+        self._wired = self.name in _board[0].plant.readers
         if mode != -1 or pull != -1 or value is not None:
             self.init(mode, pull, value)
 
     def init(self, mode=-1, pull=-1, value=None):
+        b = _board[0]
         if value is not None:
             self.value(value)
         if mode != -1:
-            self._mode = mode
-        _board[0].pad_pulls[self.gpio] = 0 if pull is None or pull == -1 else pull
+            b.pad_mode[self.gpio] = mode
+        b.pad_pulls[self.gpio] = 0 if pull is None or pull == -1 else pull
 
     def _sense(self):
-        v = self._readers[self.name]()  # looked up each time: a test may stick a sensor or open its wire
+        v = _board[0].plant.readers[self.name]()  # looked up each time: a test may stick a sensor or open its wire
         if v < 0:
             return self._open()
-        self._kept = v
+        _board[0].pad_kept[self.gpio] = v
         return v
 
     def _open(self):
-        pull = _board[0].pad_pulls[self.gpio]
+        b = _board[0]
+        pull = b.pad_pulls[self.gpio]
         if pull == Pin.PULL_UP:
             return 1
         if pull == Pin.PULL_DOWN:
             return 0
         if pull:
-            return self._kept
-        return _board[0].pad_rng.below(2)
+            return b.pad_kept[self.gpio]
+        return b.pad_rng.below(2)
 
     def value(self, v=None):
+        b = _board[0]
         if v is None:
-            if self._read is not None:
-                return self._read()
-            if self._mode == Pin.IN:
+            if self._wired:
+                return self._sense()
+            if b.pad_mode[self.gpio] == Pin.IN:
                 return self._open()
-            return self._out
-        self._out = 1 if v else 0
+            return b.pad_out[self.gpio]
+        out = 1 if v else 0
+        b.pad_out[self.gpio] = out
         if self.name is not None:
-            self._plant.write(self.name, self._out)
+            b.plant.write(self.name, out)
 
     def __call__(self, v=None):
         return self.value(v)
@@ -127,21 +124,21 @@ class Pin:
         self.value(0)
 
     def irq(self, handler=None, trigger=IRQ_FALLING | IRQ_RISING, hard=False):
-        irq_pins = self._plant.irq_pins
-        if self in irq_pins:
-            irq_pins.remove(self)
-        self._handler = handler
-        self._trigger = trigger
+        b = _board[0]
+        irq_pins = b.plant.irq_pins
+        for p in [p for p in irq_pins if p.gpio == self.gpio]:
+            irq_pins.remove(p)
         if handler is not None:
-            self._last = self.value()
+            b.pad_irq[self.gpio] = [handler, trigger, self.value()]
             irq_pins.append(self)
 
     def check_irq(self):
+        st = _board[0].pad_irq[self.gpio]
         v = self.value()
-        if v != self._last:
-            self._last = v
-            if self._trigger & (Pin.IRQ_RISING if v else Pin.IRQ_FALLING):
-                self._handler(self)
+        if v != st[2]:
+            st[2] = v
+            if st[1] & (Pin.IRQ_RISING if v else Pin.IRQ_FALLING):
+                st[0](self)
 
 
 class PWM:
@@ -185,7 +182,7 @@ class ADC:
 
     def __init__(self, pin):
         self.name = pin.name if isinstance(pin, Pin) else _name(pin)
-        self.ainsel = _ainsel(pin.id if isinstance(pin, Pin) else pin)
+        self.ainsel = _ainsel(pin)
         if self.name not in _ANALOG:
             raise ValueError("no analog signal on %s" % self.name)
         _adc_hw()  # the ADC's registers exist once an input is set up (MicroPython powers it here)
@@ -212,8 +209,9 @@ _ANALOG = ("cp_adc", "grip_isense")
 def _ainsel(pin_id):
     """The ADC input of a pin: GP26..GP29 are inputs 0..3."""
     if isinstance(pin_id, Pin):
-        pin_id = pin_id.id
-    n = pin_id if isinstance(pin_id, int) else int(pin_id[2:]) if pin_id[:2] == "GP" and pin_id[2:].isdigit() else -1
+        n = pin_id.gpio
+    else:
+        n = pin_id if isinstance(pin_id, int) else int(pin_id[2:]) if pin_id[:2] == "GP" and pin_id[2:].isdigit() else -1
     if not 26 <= n <= 29:
         raise ValueError("%r is not an ADC pin GP26..GP29" % (pin_id,))
     return n - 26
