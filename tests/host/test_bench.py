@@ -105,6 +105,12 @@ def test_parse_output_collects_figures_and_notes():
     assert not bench.parse_output("BENCH a 1\n", bench.Result())
 
 
+def test_parse_output_collects_a_scripts_errors():
+    res = bench.Result()
+    assert bench.parse_output("BENCH a 1\nERROR the hold took 3000 ms\nBENCH_DONE\n", res)
+    assert res.errors == ["the hold took 3000 ms"] and res.figures == {"a": 1}
+
+
 def test_diff_lines_counts_changed_lines():
     a = ["1", "2", "3", "4"]
     assert bench.diff_lines(a, a) == 0
@@ -178,6 +184,34 @@ def test_main_writes_one_flat_json_object_and_exits_on_bounds(tmp_path, monkeypa
     assert all(isinstance(v, (int, float, bool)) for v in data.values())
     assert data["upy_alloc_per_tick_bytes"] == fig["upy_alloc_per_tick_bytes"]
     assert data["bench_ok"] is (rc == 0)
+
+
+@pytest.mark.parametrize("errors", [
+    ["hold_to_standstill_ms 2500 is over v/a + the queued lead (2100 ms)"],
+    ["virtual board: after Ctrl-C at cruise the drivers were not off at the prompt"],
+    ["MicroPython day: exit 1 before the end"]])
+def test_main_fails_when_a_part_reports_an_error_with_every_bound_met(tmp_path, monkeypatch, capsys, errors):
+    """Every figure within its bound, but a part reported an error: the bench has not passed."""
+    monkeypatch.setattr(bench, "measure", lambda **kw: bench.Result(figures=_good_figures(), errors=list(errors)))
+    out = tmp_path / "bench.json"
+    assert not bench.failures(_good_figures())
+    assert bench.main(Namespace(out=str(out))) == 1
+    assert json.loads(out.read_text())["bench_ok"] is False
+    text = capsys.readouterr().out
+    assert errors[0][:40] in text.replace("\n", "") and "FAILED" in text
+
+
+def test_a_part_that_reports_an_error_fails_the_bench_end_to_end(tmp_path, monkeypatch):
+    """The errors of the real parts reach main's exit status: the hold check of run_motion and the
+    drivers-off check of the virtual board, with every figure good."""
+    from railbot_host import vboard
+    monkeypatch.setattr(vboard, "measure_interrupt", lambda: {"interrupt_to_drivers_off_ms": 2100,
+                                                              "interrupt_drivers_off_before_prompt": False})
+    part = bench.run_vboard_interrupt()
+    assert part.errors
+    monkeypatch.setattr(bench, "measure", lambda **kw: bench.Result(figures={**_good_figures(), **part.figures},
+                                                                    errors=part.errors))
+    assert bench.main(Namespace(out=str(tmp_path / "b.json"))) == 1
 
 
 def test_main_accepts_a_namespace_without_options(tmp_path, monkeypatch):
