@@ -39,9 +39,16 @@ The gripper's loop (issue 4; DC gear motor on the SIM board, simulated time; doc
 Handling (issue 4; host_tools/upy/bench_handling.py, CPython, simulated time):
   powercut_cases             >= 20     the power cut at each flash write step of a mission
   powercut_cases_failed      == 0      ... after which the ledger was wrong, or the mission unfinished
-  pick_place_unsafe_endings  == 0      a day of injected gripper/port faults (servo and _dc): a
-                                       failure left unsafe, or a plant violation;
-                                       pick_place_success_rate is reported
+  A day of injected gripper/port faults, servo and DC (`_dc`), each with the same bounds:
+  pick_place_faults_injected >= 20     faults injected in the day (a day without faults proves nothing)
+  pick_place_day_unserved    == 0      requests not served by the end of the day
+  pick_place_unexpected_alarms == 0    alarms that are not handling alarms (simboard.faults.HANDLING)
+  pick_place_unsafe_endings  == 0      a failure left unsafe, or a plant violation
+  guns_left_out_unreported   == 0      cars gone with the gun out that the robot did not report
+  pick_place_success_rate    0 .. 1    reported
+The days without faults (host_tools/upy/bench_upy.py `day`, under MicroPython and beside it CPython):
+  upy_day_requests >= 1, upy_day_unserved == 0, upy_day_alarms == 0, upy_day_violations == 0
+  (cpython_day_* the same)
 The link (issue 5; host_tools/upy/bench_link.py under MicroPython, firmware from .mpy; docs/protocol.md):
   link_fuzz_frames           >= 100000 random, truncated, bit-flipped, byte-dropped/doubled frames
   link_fuzz_crashes          == 0      exceptions out of the parser
@@ -129,9 +136,29 @@ BOUNDS: dict[str, tuple[str, object]] = {
     # issue 4: power cuts at every write of a mission; a day of handling faults
     "powercut_cases": (">=", 20),
     "powercut_cases_failed": ("==", 0),
+    # the MicroPython day (and the CPython one beside it): every request served, no alarm, no violation
+    "upy_day_requests": (">=", 1),
+    "upy_day_unserved": ("==", 0),
+    "upy_day_alarms": ("==", 0),
+    "upy_day_violations": ("==", 0),
+    "cpython_day_requests": (">=", 1),
+    "cpython_day_unserved": ("==", 0),
+    "cpython_day_alarms": ("==", 0),
+    "cpython_day_violations": ("==", 0),
+    # the fault days, servo and DC (_dc) alike: faults injected, every request served, no alarm
+    # that an injected fault does not explain, nothing left unsafe, every gun left out reported
+    "pick_place_faults_injected": (">=", 20),
+    "pick_place_faults_injected_dc": (">=", 20),
+    "pick_place_day_unserved": ("==", 0),
+    "pick_place_day_unserved_dc": ("==", 0),
+    "pick_place_unexpected_alarms": ("==", 0),
+    "pick_place_unexpected_alarms_dc": ("==", 0),
     "pick_place_unsafe_endings": ("==", 0),
     "pick_place_unsafe_endings_dc": ("==", 0),
+    "guns_left_out_unreported": ("==", 0),
+    "guns_left_out_unreported_dc": ("==", 0),
     "pick_place_success_rate": ("in", (0.0, 1.0)),
+    "pick_place_success_rate_dc": ("in", (0.0, 1.0)),
     # issue 5: the link's fuzzing under MicroPython
     "link_fuzz_frames": (">=", 100000),
     "link_fuzz_crashes": ("==", 0),
@@ -153,6 +180,9 @@ ORDER = (
     "upy_tick_heap_lock_ok", "tick_replay_faithful", "tick_cost_ref_ratio",
     "tier_event_log_diff_lines", "upy_firmware_from_mpy",
     "upy_alloc_per_tick_sim_bytes", "tick_replay_us", "empty_loop_1000_us", "tick_sim_us",
+    "upy_day_requests", "upy_day_served", "upy_day_unserved", "upy_day_alarms", "upy_day_violations",
+    "cpython_day_requests", "cpython_day_served", "cpython_day_unserved", "cpython_day_alarms",
+    "cpython_day_violations",
     "upy_day_wall_s", "cpython_day_wall_s", "upy_vs_cpython_day_ratio", "sim_speedup_upy",
     "hold_to_standstill_ms", "hold_bound_ms", "homing_repeatability_mm", "homing_runs", "homing_alarms",
     "bay_stop_error_mm_max", "bay_stop_runs", "bay_stop_alarms", "bay_stop_approach_ms_mean",
@@ -162,8 +192,13 @@ ORDER = (
     "upy_alloc_per_segment_bytes", "upy_segment_heap_lock_ok", "segment_cost_ref_ratio", "segment_us",
     "cp_classify_accuracy", "cp_dangerous_misreads", "cp_readings",
     "grip_loop_rate_hz", "grip_stall_cutoff_ms", "grip_jam_stops", "grip_loop_alloc_bytes", "upy_grip_heap_lock_ok",
-    "powercut_cases", "powercut_cases_failed", "pick_place_success_rate", "pick_place_done", "pick_place_failed",
-    "pick_place_faults_injected", "pick_place_unsafe_endings", "pick_place_day_unserved",
+    "powercut_cases", "powercut_cases_failed",
+    "pick_place_faults_injected", "pick_place_day_requests", "pick_place_day_unserved",
+    "pick_place_unexpected_alarms", "pick_place_unsafe_endings", "guns_left_out_unreported",
+    "pick_place_success_rate", "pick_place_done", "pick_place_failed",
+    "pick_place_faults_injected_dc", "pick_place_day_requests_dc", "pick_place_day_unserved_dc",
+    "pick_place_unexpected_alarms_dc", "pick_place_unsafe_endings_dc", "guns_left_out_unreported_dc",
+    "pick_place_success_rate_dc", "pick_place_done_dc", "pick_place_failed_dc",
     "link_fuzz_frames", "link_fuzz_crashes", "link_fuzz_corrupt_accepted", "link_fuzz_resync_failures",
     "link_fuzz_frames_wall_s", "link_fuzz_payload_frames", "link_fuzz_bad_payload_state_changes",
     "link_fuzz_payload_no_reply", "link_fuzz_payload_wall_s", "upy_link_alloc_per_byte_bytes",

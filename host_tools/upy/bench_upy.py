@@ -984,6 +984,7 @@ def phase_day(folder, seed, hours, short):
         out("upy_heap_growth_day_bytes", h1 - h0)
     for k in ("served", "requests", "violations", "alarms"):
         out(impl + "_day_" + k, s[k])
+    out(impl + "_day_unserved", s["requests"] - s["served"])  # with no fault injected, none may go unserved
     note("%s day: %d cars, %d requests, %d served, %d alarms, %d violations, %d tasks left, homed=%s, %s" % (
         impl, len(cars), s["requests"], s["served"], s["alarms"], s["violations"], len(board.loop.queue), homed,
         robot.command("status")))

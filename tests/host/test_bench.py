@@ -159,7 +159,13 @@ def _good_figures():
             "link_fuzz_resync_failures": 0, "link_fuzz_payload_frames": 100000,
             "link_fuzz_bad_payload_state_changes": 0, "link_fuzz_payload_no_reply": 0,
             "upy_link_alloc_per_byte_bytes": 0, "upy_link_heap_lock_ok": True,
-            "deploy_nochange_ratio": 0.04, "deploy_nochange_files_written": 0}
+            "deploy_nochange_ratio": 0.04, "deploy_nochange_files_written": 0,
+            "upy_day_requests": 50, "upy_day_unserved": 0, "upy_day_alarms": 0, "upy_day_violations": 0,
+            "cpython_day_requests": 50, "cpython_day_unserved": 0, "cpython_day_alarms": 0,
+            "cpython_day_violations": 0, "pick_place_faults_injected": 44, "pick_place_faults_injected_dc": 44,
+            "pick_place_day_unserved": 0, "pick_place_day_unserved_dc": 0, "pick_place_unexpected_alarms": 0,
+            "pick_place_unexpected_alarms_dc": 0, "guns_left_out_unreported": 0, "guns_left_out_unreported_dc": 0,
+            "pick_place_success_rate_dc": 0.93}
 
 
 @pytest.mark.parametrize("bad, rc", [({}, 0), ({"upy_alloc_per_tick_bytes": 64}, 1),
@@ -173,7 +179,14 @@ def _good_figures():
                                      ({"link_fuzz_frames": 99999}, 1), ({"link_fuzz_corrupt_accepted": 1}, 1),
                                      ({"link_fuzz_bad_payload_state_changes": 1}, 1),
                                      ({"upy_link_alloc_per_byte_bytes": 4}, 1),
-                                     ({"deploy_nochange_ratio": 0.11}, 1), ({"deploy_nochange_files_written": 1}, 1)])
+                                     ({"deploy_nochange_ratio": 0.11}, 1), ({"deploy_nochange_files_written": 1}, 1),
+                                     ({"upy_day_unserved": 1}, 1), ({"upy_day_alarms": 1}, 1),
+                                     ({"upy_day_requests": 0}, 1), ({"cpython_day_alarms": 1}, 1),
+                                     ({"pick_place_day_unserved": 1}, 1), ({"pick_place_day_unserved_dc": 1}, 1),
+                                     ({"pick_place_unexpected_alarms": 1}, 1),
+                                     ({"pick_place_unexpected_alarms_dc": 1}, 1),
+                                     ({"pick_place_faults_injected_dc": 0}, 1),
+                                     ({"guns_left_out_unreported_dc": 1}, 1)])
 def test_main_writes_one_flat_json_object_and_exits_on_bounds(tmp_path, monkeypatch, bad, rc):
     fig = {**_good_figures(), **bad}
     monkeypatch.setattr(bench, "measure", lambda **kw: bench.Result(figures=dict(fig), notes=["n"]))
