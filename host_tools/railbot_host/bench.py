@@ -27,7 +27,11 @@ Step generation (issue 3; railbot_host.steptiming, the planner's words under the
   step_words_per_s_max       <= 2000   most words in any 10 ms, full-rail move
   feed_min_lead_ms           >= 20     queued motion before each 10 ms feed, one feed 15 ms late
   feed_underrun              false
-  pio_max_step_rate_hz       >= 200000 at 125 MHz with the configured pulse width
+  pio_max_step_rate_hz       >= 200000 measured in the PIO emulator (pioemu): the shipped step program,
+                                       started as StepOutput starts it, on a burst of two words at
+                                       the planner's fastest low count; pio_hz / the longest
+                                       rise-to-rise interval (P + 3 at the word boundary); a STEP
+                                       high or low shorter than the configured pulse is an error
   move_time_ratio_vs_optimal 1.000 .. 1.02; peak_speed_ratio <= 1.005; peak_accel_ratio <= 1.02
   upy_alloc_per_segment_bytes == 0     planning one word (MicroPython), and under heap_lock:
   upy_segment_heap_lock_ok   true      4000 words of the ramp; segment_cost_ref_ratio is reported
@@ -188,7 +192,8 @@ ORDER = (
     "bay_stop_error_mm_max", "bay_stop_runs", "bay_stop_alarms", "bay_stop_approach_ms_mean",
     "lost_steps_5pct_alarm",
     "pio_step_timing_max_err_us", "step_words_per_s_max", "feed_min_lead_ms", "feed_underrun",
-    "pio_max_step_rate_hz", "move_time_ratio_vs_optimal", "peak_speed_ratio", "peak_accel_ratio",
+    "pio_max_step_rate_hz", "pio_step_period_min_cycles", "pio_step_high_min_ns", "pio_step_low_min_ns",
+    "move_time_ratio_vs_optimal", "peak_speed_ratio", "peak_accel_ratio",
     "upy_alloc_per_segment_bytes", "upy_segment_heap_lock_ok", "segment_cost_ref_ratio", "segment_us",
     "cp_classify_accuracy", "cp_dangerous_misreads", "cp_readings",
     "grip_loop_rate_hz", "grip_stall_cutoff_ms", "grip_jam_stops", "grip_loop_alloc_bytes", "upy_grip_heap_lock_ok",
