@@ -22,6 +22,13 @@ Figures with a bound:
   tick_cost_ref_ratio        <= 2.0    replayed tick time / 1000 empty `for` iterations
   tier_event_log_diff_lines  == 0      CPython vs MicroPython event log of tests/mission_log.py
   upy_firmware_from_mpy      true      the firmware really came from .mpy files
+Motion (host_tools/upy/bench_motion.py, CPython, simulated time):
+  hold_margin_ms             >= 0      hold_bound_ms (v/a + the 80 ms queued lead + 2 ticks) minus
+                                       hold_to_standstill_ms: from `hold` at full speed to the
+                                       carriage's last step, timed by the plant (StepAxis), not by
+                                       the firmware's report (hold_reported_standstill_ms, beside it)
+  homing_repeatability_mm <= 0.5, homing_alarms == 0, bay_stop_error_mm_max <= 2, bay_stop_alarms == 0,
+  lost_steps_5pct_alarm == 1, cp_classify_accuracy >= 0.999, cp_dangerous_misreads == 0
 Step generation (issue 3; railbot_host.steptiming, the planner's words under the emulator-proven law):
   pio_step_timing_max_err_us <= 1.0    worst edge vs the closed-form trapezoid, 60 m and 2.6 m moves
   step_words_per_s_max       <= 2000   most words in any 10 ms, full-rail move
@@ -112,6 +119,7 @@ BOUNDS: dict[str, tuple[str, object]] = {
     "tick_cost_ref_ratio": ("<=", 2.0),
     "tier_event_log_diff_lines": ("==", 0),
     "upy_firmware_from_mpy": ("is", True),
+    "hold_margin_ms": (">=", 0),  # hold_bound_ms - hold_to_standstill_ms (the plant's)
     "homing_repeatability_mm": ("<=", 0.5),
     "homing_alarms": ("==", 0),
     "bay_stop_error_mm_max": ("<=", 2.0),
@@ -188,7 +196,8 @@ ORDER = (
     "cpython_day_requests", "cpython_day_served", "cpython_day_unserved", "cpython_day_alarms",
     "cpython_day_violations",
     "upy_day_wall_s", "cpython_day_wall_s", "upy_vs_cpython_day_ratio", "sim_speedup_upy",
-    "hold_to_standstill_ms", "hold_bound_ms", "homing_repeatability_mm", "homing_runs", "homing_alarms",
+    "hold_to_standstill_ms", "hold_reported_standstill_ms", "hold_bound_ms", "hold_margin_ms",
+    "homing_repeatability_mm", "homing_runs", "homing_alarms",
     "bay_stop_error_mm_max", "bay_stop_runs", "bay_stop_alarms", "bay_stop_approach_ms_mean",
     "lost_steps_5pct_alarm",
     "pio_step_timing_max_err_us", "step_words_per_s_max", "feed_min_lead_ms", "feed_underrun",
@@ -479,6 +488,9 @@ def event_log_diff(mission_args=(), *, mpy_dir: Path = MPY_DIR, timeout: float |
 
 def derive(fig: dict) -> None:
     """The figures computed from others."""
+    hold, bound = fig.get("hold_to_standstill_ms"), fig.get("hold_bound_ms")
+    if hold is not None and bound is not None:
+        fig["hold_margin_ms"] = bound - hold if hold >= 0 else -1  # -1: no hold was timed
     if fig.get("tick_replay_us") is not None and fig.get("empty_loop_1000_us"):
         fig["tick_cost_ref_ratio"] = round(fig["tick_replay_us"] / fig["empty_loop_1000_us"], 4)
     if fig.get("upy_day_wall_s") and fig.get("cpython_day_wall_s"):

@@ -145,7 +145,7 @@ def _good_figures():
     return {"upy_heap_firmware_bytes": 40000, "upy_heap_growth_day_bytes": 0, "upy_alloc_per_tick_bytes": 0,
             "upy_tick_heap_lock_ok": True, "tick_replay_faithful": True, "tick_cost_ref_ratio": 0.2,
             "tier_event_log_diff_lines": 0, "upy_firmware_from_mpy": True, "upy_day_wall_s": 70.5,
-            "homing_repeatability_mm": 0.45, "homing_alarms": 0,
+            "homing_repeatability_mm": 0.45, "homing_alarms": 0, "hold_margin_ms": 15,
             "pio_step_timing_max_err_us": 0.72, "step_words_per_s_max": 1900, "feed_min_lead_ms": 55,
             "feed_underrun": False, "pio_max_step_rate_hz": 500000, "move_time_ratio_vs_optimal": 1.0,
             "peak_speed_ratio": 1.0001, "peak_accel_ratio": 1.006, "upy_alloc_per_segment_bytes": 0,
@@ -186,7 +186,7 @@ def _good_figures():
                                      ({"pick_place_unexpected_alarms": 1}, 1),
                                      ({"pick_place_unexpected_alarms_dc": 1}, 1),
                                      ({"pick_place_faults_injected_dc": 0}, 1),
-                                     ({"guns_left_out_unreported_dc": 1}, 1)])
+                                     ({"guns_left_out_unreported_dc": 1}, 1), ({"hold_margin_ms": -1}, 1)])
 def test_main_writes_one_flat_json_object_and_exits_on_bounds(tmp_path, monkeypatch, bad, rc):
     fig = {**_good_figures(), **bad}
     monkeypatch.setattr(bench, "measure", lambda **kw: bench.Result(figures=dict(fig), notes=["n"]))
@@ -259,6 +259,39 @@ def test_motion_figures_in_simulated_time():
     assert fig["homing_repeatability_mm"] <= 0.5
     assert fig["grip_loop_rate_hz"] >= 1000 and 0 < fig["grip_stall_cutoff_ms"] <= 20 and fig["grip_jam_stops"] == 2
     assert 0 < fig["hold_to_standstill_ms"] <= fig["hold_bound_ms"]
+    assert abs(fig["hold_to_standstill_ms"] - fig["hold_reported_standstill_ms"]) <= 20
+
+
+def _bench_script(name):
+    import importlib
+    import sys
+    if str(upy.UPY_DIR) not in sys.path:
+        sys.path.insert(0, str(upy.UPY_DIR))
+    return importlib.import_module(name)
+
+
+def test_hold_is_timed_by_the_plant_not_by_the_firmwares_report():
+    """A firmware that reports standstill 5 ms after `hold` does not make the figure 5 ms: the
+    figure is the carriage's last step (the plant's), and the difference is an error."""
+    from simboard.rig import Rig
+    motion = _bench_script("bench_motion")
+    rig = Rig(units=[(1, "D27L")])
+    robot = rig.robot
+    emit = robot.emit
+
+    def lying_emit(kind, fields):
+        if kind == "held":
+            robot.hold_standstill_ms = 5
+        emit(kind, fields)
+
+    robot.emit = lying_emit
+    hold_ms, reported_ms = motion.hold_from_full_speed_plant(rig)
+    assert reported_ms == 5
+    bound = robot.x.v_max * 1000 // robot.x.a + 80 + 2 * robot.tick_ms
+    assert robot.x.v_max * 1000 // robot.x.a <= hold_ms <= bound  # v/a = 2000 ms of braking at least
+    fig = {"hold_to_standstill_ms": hold_ms, "hold_bound_ms": bound}
+    bench.derive(fig)
+    assert fig["hold_margin_ms"] == bound - hold_ms and bench.check("hold_margin_ms", fig["hold_margin_ms"])
 
 
 def test_vboard_interrupt_drivers_left_on_fails_the_bench(monkeypatch):
