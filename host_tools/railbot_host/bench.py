@@ -61,11 +61,18 @@ The days without faults (host_tools/upy/bench_upy.py `day`, under MicroPython an
   upy_day_requests >= 1, upy_day_unserved == 0, upy_day_alarms == 0, upy_day_violations == 0
   (cpython_day_* the same)
 The link (issue 5; host_tools/upy/bench_link.py under MicroPython, firmware from .mpy; docs/protocol.md):
-  link_fuzz_frames           >= 100000 random, truncated, bit-flipped, byte-dropped/doubled frames
+  link_fuzz_frames           >= 100000 random, truncated, bit-flipped, byte-dropped/doubled frames,
+                                       counted when checked (a mutation that left the frame as it
+                                       was is not counted); the campaign runs until that many
   link_fuzz_crashes          == 0      exceptions out of the parser
   link_fuzz_corrupt_accepted == 0      a frame taken that was never sent
   link_fuzz_resync_failures  == 0      a clean frame after every 8 corrupted ones not taken
-  link_fuzz_payload_frames   >= 100000 valid CRC; type, length, id, command or value mutated
+  link_fuzz_payload_frames   >= 100000 valid CRC; type, length, id, command or value mutated (or the
+                                       command as it is), counted when their outcome was checked:
+                                       half at a robot never homed, half at a homed one
+  link_fuzz_payload_wrong_effects == 0 an accepted command (`ok`) that did not do exactly what its
+                                       reply says (tests/firmware/linkfuzz.py accepted_effect)
+  link_fuzz_payload_accepted >= 100    accepted commands checked that way
   link_fuzz_bad_payload_state_changes == 0  an invalid one (error reply or dropped) that changed
                                        the robot's ledger, requests, alarm, state or pending work
   link_fuzz_payload_no_reply == 0      a request with a bad command or value left unanswered
@@ -179,6 +186,8 @@ BOUNDS: dict[str, tuple[str, object]] = {
     "link_fuzz_payload_frames": (">=", 100000),
     "link_fuzz_bad_payload_state_changes": ("==", 0),
     "link_fuzz_payload_no_reply": ("==", 0),
+    "link_fuzz_payload_accepted": (">=", 100),
+    "link_fuzz_payload_wrong_effects": ("==", 0),
     "upy_link_alloc_per_byte_bytes": ("==", 0),
     "upy_link_heap_lock_ok": ("is", True),
     # issue 5: deploy to the virtual board
@@ -215,7 +224,9 @@ ORDER = (
     "pick_place_success_rate_dc", "pick_place_done_dc", "pick_place_failed_dc",
     "link_fuzz_frames", "link_fuzz_crashes", "link_fuzz_corrupt_accepted", "link_fuzz_resync_failures",
     "link_fuzz_frames_wall_s", "link_fuzz_payload_frames", "link_fuzz_bad_payload_state_changes",
-    "link_fuzz_payload_no_reply", "link_fuzz_payload_wall_s", "upy_link_alloc_per_byte_bytes",
+    "link_fuzz_payload_no_reply", "link_fuzz_payload_accepted", "link_fuzz_payload_wrong_effects",
+    "link_fuzz_payload_frames_unhomed", "link_fuzz_payload_frames_homed", "link_fuzz_payload_accepted_unhomed",
+    "link_fuzz_payload_accepted_homed", "link_fuzz_payload_wall_s", "upy_link_alloc_per_byte_bytes",
     "upy_link_heap_lock_ok", "upy_link_request_alloc_bytes", "upy_link_heap_bytes",
     "deploy_nochange_ratio", "deploy_nochange_files_written", "deploy_full_files_written",
     "deploy_full_s", "deploy_nochange_s",

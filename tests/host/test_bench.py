@@ -158,6 +158,7 @@ def _good_figures():
             "link_fuzz_frames": 100000, "link_fuzz_crashes": 0, "link_fuzz_corrupt_accepted": 0,
             "link_fuzz_resync_failures": 0, "link_fuzz_payload_frames": 100000,
             "link_fuzz_bad_payload_state_changes": 0, "link_fuzz_payload_no_reply": 0,
+            "link_fuzz_payload_accepted": 900, "link_fuzz_payload_wrong_effects": 0,
             "upy_link_alloc_per_byte_bytes": 0, "upy_link_heap_lock_ok": True,
             "deploy_nochange_ratio": 0.04, "deploy_nochange_files_written": 0,
             "upy_day_requests": 50, "upy_day_unserved": 0, "upy_day_alarms": 0, "upy_day_violations": 0,
