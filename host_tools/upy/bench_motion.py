@@ -11,7 +11,7 @@ import simboard
 
 simboard.install()
 
-from simboard.rig import (Rig, DC_GRIPPER, bay_stops, cp_readings, grip_jam_cutoff_ms, grip_rate_hz,  # noqa: E402
+from simboard.rig import (Rig, DC_GRIPPER, bay_stops, cp_readings, grip_jam_cutoff_ms,  # noqa: E402
                           homing_errors_um)
 
 HOMINGS = 100
@@ -84,9 +84,8 @@ def main():
     print("BENCH cp_classify_accuracy %d.%05d" % (accuracy // 100000, accuracy % 100000))
     print("BENCH cp_dangerous_misreads %d" % dangerous)
     print("BENCH cp_readings %d" % CP_READINGS)
-    rig = Rig(home=False, gripper=DC_GRIPPER)  # the DC gear-motor gripper: its loop closes, opens, jams
-    rate = min(grip_rate_hz(rig, True), grip_rate_hz(rig, False))
-    print("BENCH grip_loop_rate_hz %d" % rate)
+    # the DC gear-motor gripper: its loop jams (its rate, with its cost charged, is bench_upy.py's `grip`)
+    rig = Rig(home=False, gripper=DC_GRIPPER)
     worst, cuts, alarm = grip_jam_cutoff_ms(rig)
     print("BENCH grip_stall_cutoff_ms %d" % (worst if cuts == 2 and alarm == 18 else 999))  # GRIP_JAM after one retry
     print("BENCH grip_jam_stops %d" % cuts)

@@ -258,7 +258,7 @@ def test_motion_figures_in_simulated_time():
     assert fig["homing_runs"] == 100 and fig["homing_alarms"] == 0
     assert fig["cp_readings"] >= 10000 and fig["cp_classify_accuracy"] >= 0.999 and fig["cp_dangerous_misreads"] == 0
     assert fig["homing_repeatability_mm"] <= 0.5
-    assert fig["grip_loop_rate_hz"] >= 1000 and 0 < fig["grip_stall_cutoff_ms"] <= 20 and fig["grip_jam_stops"] == 2
+    assert 0 < fig["grip_stall_cutoff_ms"] <= 20 and fig["grip_jam_stops"] == 2
     assert 0 < fig["hold_to_standstill_ms"] <= fig["hold_bound_ms"]
     assert abs(fig["hold_to_standstill_ms"] - fig["hold_reported_standstill_ms"]) <= 20
 
@@ -301,3 +301,30 @@ def test_vboard_interrupt_drivers_left_on_fails_the_bench(monkeypatch):
                                                               "interrupt_drivers_off_before_prompt": False})
     res = bench.run_vboard_interrupt()
     assert res.figures["interrupt_to_drivers_off_ms"] == 2100 and res.errors
+
+
+def test_grip_rate_follows_the_cost_charged_to_the_loop():
+    """The loop's rate is what its grid leaves once its cost is charged: 1000 Hz while a step costs
+    under a millisecond (a tick's cost only delays a step, the grid catches up), and 1e6 / cost
+    once a step costs more: a loop too slow for 1 kHz cannot read 1000 any more."""
+    from simboard.rig import Rig, DC_GRIPPER
+    upy_bench = _bench_script("bench_upy")
+    rates, gap = upy_bench.charged_grip_rate(Rig(home=False, gripper=DC_GRIPPER), 0, 0)
+    assert min(rates) == 1000.0 and gap == 1000
+    rates, gap = upy_bench.charged_grip_rate(Rig(home=False, gripper=DC_GRIPPER), 300, 310)
+    assert min(rates) >= 1000 and 1000 < gap <= 1000 + 310
+    rates, gap = upy_bench.charged_grip_rate(Rig(home=False, gripper=DC_GRIPPER), 1250, 0)
+    assert max(rates) <= 801 and gap >= 1250
+    assert not bench.check("grip_loop_rate_hz", int(min(rates)))
+
+
+@needs_node
+def test_grip_figures_under_micropython_charge_a_measured_cost(mpy_dir):
+    res = bench.run_upy_bench(["grip"], mpy_dir=mpy_dir, timeout=TIMEOUT, label="grip")
+    assert not res.errors, res.errors
+    f = res.figures
+    assert f["grip_step_us"] > 0 and f["grip_step_empty_loop_1000_us"] > 0
+    assert f["grip_step_rp2_us"] == int(f["grip_step_us"] / f["grip_step_empty_loop_1000_us"] * 3300 + 0.5) or \
+        abs(f["grip_step_rp2_us"] - f["grip_step_us"] / f["grip_step_empty_loop_1000_us"] * 3300) <= 2
+    assert f["grip_loop_rate_hz"] >= 1000 and f["grip_step_period_max_us"] > 1000
+    assert f["grip_loop_alloc_bytes"] == 0 and f["upy_grip_heap_lock_ok"] is True
