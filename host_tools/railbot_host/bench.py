@@ -89,7 +89,7 @@ The link (issue 5; host_tools/upy/bench_link.py under MicroPython, firmware from
 Deploy (issue 5; railbot_host.deploy with the real mpremote against the virtual board):
   deploy_nochange_ratio      <= 0.1    a redeploy with nothing changed over a full deploy (same run)
   deploy_nochange_files_written == 0   files the redeploy wrote
-Everything else is informational (wall times, the sim-side tick, day outcomes).
+Everything else is informational (wall times, the sim-side tick, the parts of a bounded figure).
 """
 
 from __future__ import annotations
