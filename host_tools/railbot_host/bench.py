@@ -51,7 +51,7 @@ The gripper's loop (issue 4; DC gear motor on the SIM board, simulated time; doc
                                        section 5) = grip_step_rp2_us, charged after every step
                                        (time.sleep_us), and 310 us after every control tick (the
                                        real port's tick at rest); grip_step_period_max_us reported
-                                       (host_tools/upy/bench_upy.py grip_rate)
+                                       (host_tools/upy/bench_grip.py grip_rate)
   grip_stall_cutoff_ms       <= 20     jam onset (jaws stop) to motor current off, worst of the 2 stops
   grip_loop_alloc_bytes      == 0      the loop's steps (MicroPython): free running, stall cut, confirm
   upy_grip_heap_lock_ok      true      the same steps under micropython.heap_lock()
@@ -118,7 +118,8 @@ MOTION_SCRIPT = upy.UPY_DIR / "bench_motion.py"
 HANDLING_SCRIPT = upy.UPY_DIR / "bench_handling.py"
 LINK_SCRIPT = upy.UPY_DIR / "bench_link.py"
 BENCH_DRIVER = upy.UPY_DIR / "bench.mjs"
-BENCH_LIB = ["--mount", f"{upy.UPY_DIR / 'benchlib.py'}:/bench/lib/benchlib.py", "--path", "/bench/lib"]
+BENCH_LIB = ["--mount", f"{upy.UPY_DIR / 'benchlib.py'}:/bench/lib/benchlib.py",
+             "--mount", f"{upy.UPY_DIR / 'bench_grip.py'}:/bench/lib/bench_grip.py", "--path", "/bench/lib"]
 MISSION_LOG = REPO_ROOT / "tests" / "mission_log.py"
 
 FS_FW = "/bench/fw"
@@ -514,6 +515,9 @@ def derive(fig: dict) -> None:
         fig["hold_margin_ms"] = bound - hold if hold >= 0 else -1  # -1: no hold was timed
     if fig.get("tick_replay_us") is not None and fig.get("empty_loop_1000_us"):
         fig["tick_cost_ref_ratio"] = round(fig["tick_replay_us"] / fig["empty_loop_1000_us"], 4)
+    for impl in ("upy", "cpython"):  # with no fault injected, no request may go unserved
+        if fig.get(impl + "_day_requests") is not None and fig.get(impl + "_day_served") is not None:
+            fig[impl + "_day_unserved"] = fig[impl + "_day_requests"] - fig[impl + "_day_served"]
     if fig.get("upy_day_wall_s") and fig.get("cpython_day_wall_s"):
         fig["upy_vs_cpython_day_ratio"] = round(fig["upy_day_wall_s"] / fig["cpython_day_wall_s"], 2)
     if fig.get("upy_day_wall_s") and fig.get("upy_day_sim_s"):

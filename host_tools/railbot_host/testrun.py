@@ -117,6 +117,8 @@ def run_micropython(k: str | None, out=None, *, tests_dir: Path = upy.FIRMWARE_T
         if stale:
             counts += f" ({len(stale)} stale exclusion{'s' if len(stale) > 1 else ''})"
         ok = ok and same and not stale
+    else:
+        w.write("tier equivalence and stale exclusions: not checked (-k selects a part of the tier)\n")
     return Result("micropython", ok, counts, time.monotonic() - t0)
 
 

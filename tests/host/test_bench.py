@@ -126,6 +126,9 @@ def test_bounds_and_derived_figures():
     bench.derive(fig)
     assert fig["tick_cost_ref_ratio"] == 0.25
     assert fig["upy_vs_cpython_day_ratio"] == 16.0
+    days = {"upy_day_requests": 50, "upy_day_served": 49, "cpython_day_requests": 50, "cpython_day_served": 50}
+    bench.derive(days)
+    assert days["upy_day_unserved"] == 1 and days["cpython_day_unserved"] == 0
     assert fig["sim_speedup_upy"] == 1620.0
     assert bench.check("upy_alloc_per_tick_bytes", 0) is True
     assert bench.check("upy_alloc_per_tick_bytes", 16) is False
@@ -308,12 +311,12 @@ def test_grip_rate_follows_the_cost_charged_to_the_loop():
     under a millisecond (a tick's cost only delays a step, the grid catches up), and 1e6 / cost
     once a step costs more: a loop too slow for 1 kHz cannot read 1000 any more."""
     from simboard.rig import Rig, DC_GRIPPER
-    upy_bench = _bench_script("bench_upy")
-    rates, gap = upy_bench.charged_grip_rate(Rig(home=False, gripper=DC_GRIPPER), 0, 0)
+    grip = _bench_script("bench_grip")
+    rates, gap = grip.charged_grip_rate(Rig(home=False, gripper=DC_GRIPPER), 0, 0)
     assert min(rates) == 1000.0 and gap == 1000
-    rates, gap = upy_bench.charged_grip_rate(Rig(home=False, gripper=DC_GRIPPER), 300, 310)
+    rates, gap = grip.charged_grip_rate(Rig(home=False, gripper=DC_GRIPPER), 300, 310)
     assert min(rates) >= 1000 and 1000 < gap <= 1000 + 310
-    rates, gap = upy_bench.charged_grip_rate(Rig(home=False, gripper=DC_GRIPPER), 1250, 0)
+    rates, gap = grip.charged_grip_rate(Rig(home=False, gripper=DC_GRIPPER), 1250, 0)
     assert max(rates) <= 801 and gap >= 1250
     assert not bench.check("grip_loop_rate_hz", int(min(rates)))
 
