@@ -118,8 +118,8 @@ MOTION_SCRIPT = upy.UPY_DIR / "bench_motion.py"
 HANDLING_SCRIPT = upy.UPY_DIR / "bench_handling.py"
 LINK_SCRIPT = upy.UPY_DIR / "bench_link.py"
 BENCH_DRIVER = upy.UPY_DIR / "bench.mjs"
-BENCH_LIB = ["--mount", f"{upy.UPY_DIR / 'benchlib.py'}:/bench/lib/benchlib.py",
-             "--mount", f"{upy.UPY_DIR / 'bench_grip.py'}:/bench/lib/bench_grip.py", "--path", "/bench/lib"]
+BENCH_LIB = ["--mount", f"{upy.UPY_DIR / 'benchlib.py'}:/bench/lib/benchlib.py", "--path", "/bench/lib"]
+GRIP_SCRIPT = upy.UPY_DIR / "bench_grip.py"
 MISSION_LOG = REPO_ROOT / "tests" / "mission_log.py"
 
 FS_FW = "/bench/fw"
@@ -356,6 +356,21 @@ def run_upy_bench(phases, *, mpy_dir: Path = MPY_DIR, seed: int = 1, hours: int 
     return res
 
 
+def run_grip_rate(*, mpy_dir: Path = MPY_DIR, timeout: float | None = None) -> Result:
+    """bench_grip.py under MicroPython (firmware from mpy_dir): grip_loop_rate_hz with the loop's cost
+    charged, and the step's cost figures."""
+    upy.ensure_npm()
+    node = upy.node_path()
+    if node is None:
+        raise upy.UpyUnavailable("`node` is not on PATH: the bench runs MicroPython's WebAssembly port")
+    cmd = [node, str(BENCH_DRIVER), "--heap", str(upy.DEFAULT_HEAP),
+           "--mount", f"{Path(mpy_dir).resolve()}:{FS_FW}", "--mount", f"{BOARDS}:{FS_BOARDS}",
+           "--path", FS_FW, "--path", f"{FS_BOARDS}/SIM", *BENCH_LIB, "--", str(GRIP_SCRIPT)]
+    res = Result()
+    _run_script(cmd, res, "MicroPython grip rate", timeout)
+    return res
+
+
 def run_cpython_day(*, seed: int = 1, hours: int = 24, short: int = 0, timeout: float | None = None) -> Result:
     """The same day under CPython with the firmware's .py sources: its wall time."""
     res = Result()
@@ -564,7 +579,8 @@ def measure(*, seed: int = 1, hours: int = 24, short: int = 0, mission_args=(),
     say("MicroPython: firmware heap, one control tick (recorded, replayed)")
     parts = [run_upy_bench(["heap", "tick", "segment"], mpy_dir=mpy_dir, seed=seed,
                            label="MicroPython heap/tick/segment"),
-             run_upy_bench(["grip"], mpy_dir=mpy_dir, seed=seed, label="MicroPython grip loop")]
+             run_upy_bench(["grip"], mpy_dir=mpy_dir, seed=seed, label="MicroPython grip loop"),
+             run_grip_rate(mpy_dir=mpy_dir)]
     say("virtual board: Ctrl-C at cruise, mpremote's path (interrupt_to_drivers_off_ms)")
     parts.append(run_vboard_interrupt())
     say("virtual board: a full deploy, then a redeploy with nothing changed (deploy_nochange_ratio)")

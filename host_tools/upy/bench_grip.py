@@ -1,12 +1,17 @@
-"""The grip loop's rate with its cost charged, for `railbot bench` (bench_upy.py's `grip` phase, under
-MicroPython; charged_grip_rate also runs under CPython, for the tests).
+"""The grip loop's rate with its cost charged, for `railbot bench`: a script of its own under
+MicroPython (driven by bench.mjs like bench_upy.py: `steps(argv)`, `BENCH name value` lines);
+charged_grip_rate also runs under CPython, for the tests. MicroPython subset.
 
-Its own module, imported only by that phase: every line of bench_upy.py (its names and constants,
-interned when it is compiled) moves where the interpreter's string pools fill up, and so how much
-of a pool's allocation falls inside the day's heap reading (upy_heap_growth_day_bytes moved by up
-to 300 bytes when this code sat in bench_upy.py). MicroPython subset.
+Not a phase of bench_upy.py: every line added there (its names and constants, interned when it is
+compiled) moves where the interpreter's string pools fill up, and so how much of a pool's
+allocation falls inside the day's heap reading (upy_heap_growth_day_bytes moved by 64 to 300 bytes
+with this code, or only a call of it, in bench_upy.py).
 """
-from benchlib import now_ms as _now_ms, out, note
+import sys
+
+from benchlib import GC, now_ms as _now_ms, out, note, step  # noqa: F401  (bench.mjs calls step)
+
+RC = 0  # exit status, read by bench.mjs
 
 # The real rp2 port's figures (TESTING.md section 5: MicroPython v1.28's rp2 port on an emulated
 # RP2040, PICO board data, frozen image), the yardstick that turns a cost measured here into the cost
@@ -16,13 +21,30 @@ RP2_TICK_AT_REST_US = 310  # (270..310 us measured: the top of the range)
 GRIP_TIMED_RUNS = 5  # timed passes over the grip moves; the cheapest pass is taken, as for the tick
 
 
+def _time_empty():
+    """Milliseconds of the reference loop (as bench_upy.py's tick figures time it)."""
+    t0 = _now_ms()
+    for _ in range(1000):
+        pass
+    return _now_ms() - t0
+
+
+def _clock_cost():
+    """Milliseconds between two back-to-back clock reads: subtracted from every timing."""
+    best = 1e9
+    for _ in range(50):
+        t0 = _now_ms()
+        d = _now_ms() - t0
+        if d < best:
+            best = d
+    return best
+
+
 def _grip_step_cost():
     """(us of one DC loop step, mean over the moves of simboard.rig.grip_loop_steps, cheapest of
     GRIP_TIMED_RUNS passes; us of the reference loop `for _ in range(1000): pass`, cheapest of as
     many), both under this interpreter and with the clock read's own cost taken out."""
     from simboard.rig import Rig, DC_GRIPPER, grip_loop_steps
-
-    from bench_upy import _clock_cost, _time_empty
 
     clock_cost = _clock_cost()
     best_step = best_ref = 1e9
@@ -114,3 +136,22 @@ def grip_rate():
     note("grip rate, cost charged: a step %.1f us here (reference loop %.1f us: ratio %.4f) -> %d us on the rp2 "
          "port, ticks %d us; close %.1f Hz, open %.1f Hz, longest step period %d us" % (
              step_us, ref_us, ratio, charge_us, RP2_TICK_AT_REST_US, rates[0], rates[1], gap_max))
+
+
+def steps(argv):
+    """The script as a generator of top-level steps (bench.mjs); sets RC."""
+    global RC
+    import simboard
+
+    simboard.install()
+    yield GC
+    grip_rate()
+    print("BENCH_DONE")
+    RC = 0
+
+
+if __name__ == "__main__":  # CPython: the steps in one go (the step cost is then CPython's)
+    g = steps(sys.argv[1:])
+    while step(g):
+        pass
+    sys.exit(RC)

@@ -1009,9 +1009,6 @@ def phase_grip():
     except MemoryError:
         note("grip: MemoryError under heap_lock")
     out("upy_grip_heap_lock_ok", ok)
-    import bench_grip  # its own module: code here shifts the day's heap reading (see bench_grip)
-
-    bench_grip.grip_rate()
 
 
 # --- driver ----------------------------------------------------------------------------------
