@@ -4,8 +4,11 @@ The firmware is compiled with mpy-cross to build/bench/mpy/railbot/**.mpy and im
 as deployed; the simulated board (boards/SIM) stays .py. host_tools/upy/bench_upy.py measures
 under MicroPython's WebAssembly port (driven by host_tools/upy/bench.mjs, one top-level call per
 step because that port only collects garbage at the top level) and prints `BENCH name value`
-lines; this module runs it, adds the CPython and event-log figures, writes ONE flat JSON object
-(build/bench.json), prints a table, and returns non-zero when a figure misses its bound.
+lines (and `ERROR ...` lines for what went wrong); this module runs it, adds the CPython and
+event-log figures, writes ONE flat JSON object (build/bench.json), prints a table, and returns
+non-zero when a figure misses its bound, is missing, or when any part reports an error (a script
+that exits non-zero or stops early, an `ERROR` line, a check of a part's own: the hold over its
+bound, drivers not off at the prompt...). A bench that reports an error has not passed.
 
 Figures with a bound:
   upy_heap_firmware_bytes    <= 98304  heap held by the firmware, built and homed, its bytecode
@@ -19,32 +22,65 @@ Figures with a bound:
   tick_cost_ref_ratio        <= 2.0    replayed tick time / 1000 empty `for` iterations
   tier_event_log_diff_lines  == 0      CPython vs MicroPython event log of tests/mission_log.py
   upy_firmware_from_mpy      true      the firmware really came from .mpy files
+Motion (host_tools/upy/bench_motion.py, CPython, simulated time):
+  hold_margin_ms             >= 0      hold_bound_ms (v/a + the 80 ms queued lead + 2 ticks) minus
+                                       hold_to_standstill_ms: from `hold` at full speed to the
+                                       carriage's last step, timed by the plant (StepAxis), not by
+                                       the firmware's report (hold_reported_standstill_ms, beside it)
+  homing_repeatability_mm <= 0.5, homing_alarms == 0, bay_stop_error_mm_max <= 2, bay_stop_alarms == 0,
+  lost_steps_5pct_alarm == 1, cp_classify_accuracy >= 0.999, cp_dangerous_misreads == 0
 Step generation (issue 3; railbot_host.steptiming, the planner's words under the emulator-proven law):
   pio_step_timing_max_err_us <= 1.0    worst edge vs the closed-form trapezoid, 60 m and 2.6 m moves
   step_words_per_s_max       <= 2000   most words in any 10 ms, full-rail move
   feed_min_lead_ms           >= 20     queued motion before each 10 ms feed, one feed 15 ms late
   feed_underrun              false
-  pio_max_step_rate_hz       >= 200000 at 125 MHz with the configured pulse width
+  pio_max_step_rate_hz       >= 200000 measured in the PIO emulator (pioemu): the shipped step program,
+                                       started as StepOutput starts it, on a burst of two words at
+                                       the planner's fastest low count; pio_hz / the longest
+                                       rise-to-rise interval (P + 3 at the word boundary); a STEP
+                                       high or low shorter than the configured pulse is an error
   move_time_ratio_vs_optimal 1.000 .. 1.02; peak_speed_ratio <= 1.005; peak_accel_ratio <= 1.02
   upy_alloc_per_segment_bytes == 0     planning one word (MicroPython), and under heap_lock:
   upy_segment_heap_lock_ok   true      4000 words of the ramp; segment_cost_ref_ratio is reported
 The gripper's loop (issue 4; DC gear motor on the SIM board, simulated time; docs/gripper.md):
-  grip_loop_rate_hz          >= 1000   loop steps a second during a close and an open
+  grip_loop_rate_hz          >= 1000   loop steps a second during a close and an open, with the
+                                       loop's cost charged to the simulated clock: the DC step's
+                                       cost measured under MicroPython over the reference loop
+                                       `for _ in range(1000): pass` (grip_step_cost_ref_ratio),
+                                       times that loop's 3.3 ms on the real rp2 port (TESTING.md
+                                       section 5) = grip_step_rp2_us, charged after every step
+                                       (time.sleep_us), and 310 us after every control tick (the
+                                       real port's tick at rest); grip_step_period_max_us reported
+                                       (host_tools/upy/bench_grip.py grip_rate)
   grip_stall_cutoff_ms       <= 20     jam onset (jaws stop) to motor current off, worst of the 2 stops
   grip_loop_alloc_bytes      == 0      the loop's steps (MicroPython): free running, stall cut, confirm
   upy_grip_heap_lock_ok      true      the same steps under micropython.heap_lock()
 Handling (issue 4; host_tools/upy/bench_handling.py, CPython, simulated time):
   powercut_cases             >= 20     the power cut at each flash write step of a mission
   powercut_cases_failed      == 0      ... after which the ledger was wrong, or the mission unfinished
-  pick_place_unsafe_endings  == 0      a day of injected gripper/port faults (servo and _dc): a
-                                       failure left unsafe, or a plant violation;
-                                       pick_place_success_rate is reported
+  A day of injected gripper/port faults, servo and DC (`_dc`), each with the same bounds:
+  pick_place_faults_injected >= 20     faults injected in the day (a day without faults proves nothing)
+  pick_place_day_unserved    == 0      requests not served by the end of the day
+  pick_place_unexpected_alarms == 0    alarms that are not handling alarms (simboard.faults.HANDLING)
+  pick_place_unsafe_endings  == 0      a failure left unsafe, or a plant violation
+  guns_left_out_unreported   == 0      cars gone with the gun out that the robot did not report
+  pick_place_success_rate    0 .. 1    reported
+The days without faults (host_tools/upy/bench_upy.py `day`, under MicroPython and beside it CPython):
+  upy_day_requests >= 1, upy_day_unserved == 0, upy_day_alarms == 0, upy_day_violations == 0
+  (cpython_day_* the same)
 The link (issue 5; host_tools/upy/bench_link.py under MicroPython, firmware from .mpy; docs/protocol.md):
-  link_fuzz_frames           >= 100000 random, truncated, bit-flipped, byte-dropped/doubled frames
+  link_fuzz_frames           >= 100000 random, truncated, bit-flipped, byte-dropped/doubled frames,
+                                       counted when checked (a mutation that left the frame as it
+                                       was is not counted); the campaign runs until that many
   link_fuzz_crashes          == 0      exceptions out of the parser
   link_fuzz_corrupt_accepted == 0      a frame taken that was never sent
   link_fuzz_resync_failures  == 0      a clean frame after every 8 corrupted ones not taken
-  link_fuzz_payload_frames   >= 100000 valid CRC; type, length, id, command or value mutated
+  link_fuzz_payload_frames   >= 100000 valid CRC; type, length, id, command or value mutated (or the
+                                       command as it is), counted when their outcome was checked:
+                                       half at a robot never homed, half at a homed one
+  link_fuzz_payload_wrong_effects == 0 an accepted command (`ok`) that did not do exactly what its
+                                       reply says (tests/firmware/linkfuzz.py accepted_effect)
+  link_fuzz_payload_accepted >= 100    accepted commands checked that way
   link_fuzz_bad_payload_state_changes == 0  an invalid one (error reply or dropped) that changed
                                        the robot's ledger, requests, alarm, state or pending work
   link_fuzz_payload_no_reply == 0      a request with a bad command or value left unanswered
@@ -53,7 +89,7 @@ The link (issue 5; host_tools/upy/bench_link.py under MicroPython, firmware from
 Deploy (issue 5; railbot_host.deploy with the real mpremote against the virtual board):
   deploy_nochange_ratio      <= 0.1    a redeploy with nothing changed over a full deploy (same run)
   deploy_nochange_files_written == 0   files the redeploy wrote
-Everything else is informational (wall times, the sim-side tick, day outcomes).
+Everything else is informational (wall times, the sim-side tick, the parts of a bounded figure).
 """
 
 from __future__ import annotations
@@ -83,6 +119,7 @@ HANDLING_SCRIPT = upy.UPY_DIR / "bench_handling.py"
 LINK_SCRIPT = upy.UPY_DIR / "bench_link.py"
 BENCH_DRIVER = upy.UPY_DIR / "bench.mjs"
 BENCH_LIB = ["--mount", f"{upy.UPY_DIR / 'benchlib.py'}:/bench/lib/benchlib.py", "--path", "/bench/lib"]
+GRIP_SCRIPT = upy.UPY_DIR / "bench_grip.py"
 MISSION_LOG = REPO_ROOT / "tests" / "mission_log.py"
 
 FS_FW = "/bench/fw"
@@ -98,6 +135,7 @@ BOUNDS: dict[str, tuple[str, object]] = {
     "tick_cost_ref_ratio": ("<=", 2.0),
     "tier_event_log_diff_lines": ("==", 0),
     "upy_firmware_from_mpy": ("is", True),
+    "hold_margin_ms": (">=", 0),  # hold_bound_ms - hold_to_standstill_ms (the plant's)
     "homing_repeatability_mm": ("<=", 0.5),
     "homing_alarms": ("==", 0),
     "bay_stop_error_mm_max": ("<=", 2.0),
@@ -126,9 +164,29 @@ BOUNDS: dict[str, tuple[str, object]] = {
     # issue 4: power cuts at every write of a mission; a day of handling faults
     "powercut_cases": (">=", 20),
     "powercut_cases_failed": ("==", 0),
+    # the MicroPython day (and the CPython one beside it): every request served, no alarm, no violation
+    "upy_day_requests": (">=", 1),
+    "upy_day_unserved": ("==", 0),
+    "upy_day_alarms": ("==", 0),
+    "upy_day_violations": ("==", 0),
+    "cpython_day_requests": (">=", 1),
+    "cpython_day_unserved": ("==", 0),
+    "cpython_day_alarms": ("==", 0),
+    "cpython_day_violations": ("==", 0),
+    # the fault days, servo and DC (_dc) alike: faults injected, every request served, no alarm
+    # that an injected fault does not explain, nothing left unsafe, every gun left out reported
+    "pick_place_faults_injected": (">=", 20),
+    "pick_place_faults_injected_dc": (">=", 20),
+    "pick_place_day_unserved": ("==", 0),
+    "pick_place_day_unserved_dc": ("==", 0),
+    "pick_place_unexpected_alarms": ("==", 0),
+    "pick_place_unexpected_alarms_dc": ("==", 0),
     "pick_place_unsafe_endings": ("==", 0),
     "pick_place_unsafe_endings_dc": ("==", 0),
+    "guns_left_out_unreported": ("==", 0),
+    "guns_left_out_unreported_dc": ("==", 0),
     "pick_place_success_rate": ("in", (0.0, 1.0)),
+    "pick_place_success_rate_dc": ("in", (0.0, 1.0)),
     # issue 5: the link's fuzzing under MicroPython
     "link_fuzz_frames": (">=", 100000),
     "link_fuzz_crashes": ("==", 0),
@@ -137,6 +195,8 @@ BOUNDS: dict[str, tuple[str, object]] = {
     "link_fuzz_payload_frames": (">=", 100000),
     "link_fuzz_bad_payload_state_changes": ("==", 0),
     "link_fuzz_payload_no_reply": ("==", 0),
+    "link_fuzz_payload_accepted": (">=", 100),
+    "link_fuzz_payload_wrong_effects": ("==", 0),
     "upy_link_alloc_per_byte_bytes": ("==", 0),
     "upy_link_heap_lock_ok": ("is", True),
     # issue 5: deploy to the virtual board
@@ -150,20 +210,34 @@ ORDER = (
     "upy_tick_heap_lock_ok", "tick_replay_faithful", "tick_cost_ref_ratio",
     "tier_event_log_diff_lines", "upy_firmware_from_mpy",
     "upy_alloc_per_tick_sim_bytes", "tick_replay_us", "empty_loop_1000_us", "tick_sim_us",
+    "upy_day_requests", "upy_day_served", "upy_day_unserved", "upy_day_alarms", "upy_day_violations",
+    "cpython_day_requests", "cpython_day_served", "cpython_day_unserved", "cpython_day_alarms",
+    "cpython_day_violations",
     "upy_day_wall_s", "cpython_day_wall_s", "upy_vs_cpython_day_ratio", "sim_speedup_upy",
-    "hold_to_standstill_ms", "hold_bound_ms", "homing_repeatability_mm", "homing_runs", "homing_alarms",
+    "hold_to_standstill_ms", "hold_reported_standstill_ms", "hold_bound_ms", "hold_margin_ms",
+    "homing_repeatability_mm", "homing_runs", "homing_alarms",
     "bay_stop_error_mm_max", "bay_stop_runs", "bay_stop_alarms", "bay_stop_approach_ms_mean",
     "lost_steps_5pct_alarm",
     "pio_step_timing_max_err_us", "step_words_per_s_max", "feed_min_lead_ms", "feed_underrun",
-    "pio_max_step_rate_hz", "move_time_ratio_vs_optimal", "peak_speed_ratio", "peak_accel_ratio",
+    "pio_max_step_rate_hz", "pio_step_period_min_cycles", "pio_step_high_min_ns", "pio_step_low_min_ns",
+    "move_time_ratio_vs_optimal", "peak_speed_ratio", "peak_accel_ratio",
     "upy_alloc_per_segment_bytes", "upy_segment_heap_lock_ok", "segment_cost_ref_ratio", "segment_us",
     "cp_classify_accuracy", "cp_dangerous_misreads", "cp_readings",
-    "grip_loop_rate_hz", "grip_stall_cutoff_ms", "grip_jam_stops", "grip_loop_alloc_bytes", "upy_grip_heap_lock_ok",
-    "powercut_cases", "powercut_cases_failed", "pick_place_success_rate", "pick_place_done", "pick_place_failed",
-    "pick_place_faults_injected", "pick_place_unsafe_endings", "pick_place_day_unserved",
+    "grip_loop_rate_hz", "grip_step_rp2_us", "grip_step_cost_ref_ratio", "grip_step_us",
+    "grip_step_empty_loop_1000_us", "grip_step_period_max_us",
+    "grip_stall_cutoff_ms", "grip_jam_stops", "grip_loop_alloc_bytes", "upy_grip_heap_lock_ok",
+    "powercut_cases", "powercut_cases_failed",
+    "pick_place_faults_injected", "pick_place_day_requests", "pick_place_day_unserved",
+    "pick_place_unexpected_alarms", "pick_place_unsafe_endings", "guns_left_out_unreported",
+    "pick_place_success_rate", "pick_place_done", "pick_place_failed",
+    "pick_place_faults_injected_dc", "pick_place_day_requests_dc", "pick_place_day_unserved_dc",
+    "pick_place_unexpected_alarms_dc", "pick_place_unsafe_endings_dc", "guns_left_out_unreported_dc",
+    "pick_place_success_rate_dc", "pick_place_done_dc", "pick_place_failed_dc",
     "link_fuzz_frames", "link_fuzz_crashes", "link_fuzz_corrupt_accepted", "link_fuzz_resync_failures",
     "link_fuzz_frames_wall_s", "link_fuzz_payload_frames", "link_fuzz_bad_payload_state_changes",
-    "link_fuzz_payload_no_reply", "link_fuzz_payload_wall_s", "upy_link_alloc_per_byte_bytes",
+    "link_fuzz_payload_no_reply", "link_fuzz_payload_accepted", "link_fuzz_payload_wrong_effects",
+    "link_fuzz_payload_frames_unhomed", "link_fuzz_payload_frames_homed", "link_fuzz_payload_accepted_unhomed",
+    "link_fuzz_payload_accepted_homed", "link_fuzz_payload_wall_s", "upy_link_alloc_per_byte_bytes",
     "upy_link_heap_lock_ok", "upy_link_request_alloc_bytes", "upy_link_heap_bytes",
     "deploy_nochange_ratio", "deploy_nochange_files_written", "deploy_full_files_written",
     "deploy_full_s", "deploy_nochange_s",
@@ -228,7 +302,8 @@ def compile_firmware(dst: Path = MPY_DIR, src: Path = FIRMWARE_PKG) -> list[Path
 # --- running the measuring script ----------------------------------------------------------------
 
 def parse_output(text: str, result: Result) -> bool:
-    """Collect `BENCH name value` and `NOTE ...` lines; True if the script reached its end."""
+    """Collect `BENCH name value`, `NOTE ...` and `ERROR ...` lines (an error fails the bench);
+    True if the script reached its end."""
     done = False
     for line in text.splitlines():
         if line.startswith("BENCH "):
@@ -241,6 +316,8 @@ def parse_output(text: str, result: Result) -> bool:
             done = True
         elif line.startswith("NOTE "):
             result.notes.append(line[5:])
+        elif line.startswith("ERROR "):
+            result.errors.append(line[6:])
     return done
 
 
@@ -276,6 +353,21 @@ def run_upy_bench(phases, *, mpy_dir: Path = MPY_DIR, seed: int = 1, hours: int 
     res = Result()
     cmd = upy_bench_command(phases, mpy_dir=mpy_dir, seed=seed, hours=hours, short=short)
     _run_script(cmd, res, label, timeout)
+    return res
+
+
+def run_grip_rate(*, mpy_dir: Path = MPY_DIR, timeout: float | None = None) -> Result:
+    """bench_grip.py under MicroPython (firmware from mpy_dir): grip_loop_rate_hz with the loop's cost
+    charged, and the step's cost figures."""
+    upy.ensure_npm()
+    node = upy.node_path()
+    if node is None:
+        raise upy.UpyUnavailable("`node` is not on PATH: the bench runs MicroPython's WebAssembly port")
+    cmd = [node, str(BENCH_DRIVER), "--heap", str(upy.DEFAULT_HEAP),
+           "--mount", f"{Path(mpy_dir).resolve()}:{FS_FW}", "--mount", f"{BOARDS}:{FS_BOARDS}",
+           "--path", FS_FW, "--path", f"{FS_BOARDS}/SIM", *BENCH_LIB, "--", str(GRIP_SCRIPT)]
+    res = Result()
+    _run_script(cmd, res, "MicroPython grip rate", timeout)
     return res
 
 
@@ -433,8 +525,14 @@ def event_log_diff(mission_args=(), *, mpy_dir: Path = MPY_DIR, timeout: float |
 
 def derive(fig: dict) -> None:
     """The figures computed from others."""
+    hold, bound = fig.get("hold_to_standstill_ms"), fig.get("hold_bound_ms")
+    if hold is not None and bound is not None:
+        fig["hold_margin_ms"] = bound - hold if hold >= 0 else -1  # -1: no hold was timed
     if fig.get("tick_replay_us") is not None and fig.get("empty_loop_1000_us"):
         fig["tick_cost_ref_ratio"] = round(fig["tick_replay_us"] / fig["empty_loop_1000_us"], 4)
+    for impl in ("upy", "cpython"):  # with no fault injected, no request may go unserved
+        if fig.get(impl + "_day_requests") is not None and fig.get(impl + "_day_served") is not None:
+            fig[impl + "_day_unserved"] = fig[impl + "_day_requests"] - fig[impl + "_day_served"]
     if fig.get("upy_day_wall_s") and fig.get("cpython_day_wall_s"):
         fig["upy_vs_cpython_day_ratio"] = round(fig["upy_day_wall_s"] / fig["cpython_day_wall_s"], 2)
     if fig.get("upy_day_wall_s") and fig.get("upy_day_sim_s"):
@@ -464,6 +562,11 @@ def failures(fig: dict) -> list[str]:
     return [n for n in BOUNDS if not check(n, fig.get(n))]
 
 
+def passed(res: Result) -> bool:
+    """The bench passes only when every bound is met AND no part reported an error."""
+    return not failures(res.figures) and not res.errors
+
+
 def measure(*, seed: int = 1, hours: int = 24, short: int = 0, mission_args=(),
             mpy_dir: Path = MPY_DIR, say=None) -> Result:
     """Every figure: compile, MicroPython heap+tick (alone: it is timed), then the MicroPython
@@ -476,7 +579,8 @@ def measure(*, seed: int = 1, hours: int = 24, short: int = 0, mission_args=(),
     say("MicroPython: firmware heap, one control tick (recorded, replayed)")
     parts = [run_upy_bench(["heap", "tick", "segment"], mpy_dir=mpy_dir, seed=seed,
                            label="MicroPython heap/tick/segment"),
-             run_upy_bench(["grip"], mpy_dir=mpy_dir, seed=seed, label="MicroPython grip loop")]
+             run_upy_bench(["grip"], mpy_dir=mpy_dir, seed=seed, label="MicroPython grip loop"),
+             run_grip_rate(mpy_dir=mpy_dir)]
     say("virtual board: Ctrl-C at cruise, mpremote's path (interrupt_to_drivers_off_ms)")
     parts.append(run_vboard_interrupt())
     say("virtual board: a full deploy, then a redeploy with nothing changed (deploy_nochange_ratio)")
@@ -554,8 +658,11 @@ def print_table(res: Result, out_path: Path | None, wall_s: float, console=None)
     if bad:
         console.print(f"[bold red]bench: {len(bad)} figure(s) miss their bound:[/] {', '.join(bad)}"
                       f"  ({wall_s:.0f} s){where}")
-    else:
-        console.print(f"[green]bench: every bound met[/] ({wall_s:.0f} s){where}")
+    if res.errors:
+        console.print(f"[bold red]bench: {len(res.errors)} error(s) reported by its parts (above): FAILED[/]"
+                      f"  ({wall_s:.0f} s){where}")
+    if not bad and not res.errors:
+        console.print(f"[green]bench: every bound met, no part reported an error[/] ({wall_s:.0f} s){where}")
 
 
 def _upy_version() -> str:
@@ -583,8 +690,8 @@ def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
 
 
 def main(args: argparse.Namespace | None = None) -> int:
-    """Run the bench; 0 when every bounded figure meets its bound, 1 when one misses, 2 when the
-    bench could not run."""
+    """Run the bench; 0 when every bounded figure meets its bound and no part reported an error,
+    1 when a bound is missed or an error was reported, 2 when the bench could not run."""
     if args is None:
         args = add_arguments(argparse.ArgumentParser(prog="railbot bench")).parse_args()
     out = Path(getattr(args, "out", None) or DEFAULT_OUT)
@@ -606,7 +713,7 @@ def main(args: argparse.Namespace | None = None) -> int:
         return 2
     wall = time.monotonic() - t0
     res.figures["bench_wall_s"] = round(wall, 1)
-    res.figures["bench_ok"] = not failures(res.figures)
+    res.figures["bench_ok"] = passed(res)
     write_json(res.figures, out)
     print_table(res, out, wall, console)
     return 0 if res.figures["bench_ok"] else 1

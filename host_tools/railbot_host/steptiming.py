@@ -7,7 +7,9 @@ times by the law the emulator proves cycle by cycle in tests/host/test_pio.py:
     word = L << 8 | (n - 1) << 1 | dir;  P = L + h + 5 cycles
     a word pulled at cycle s has its edges at s + 5 + L + i*P (i < n); the next pull is at s + 3 + n*P
 
-All figures are machine-independent (cycles of the 125 MHz state machine, simulated time). The ideal
+All figures are machine-independent (cycles of the 125 MHz state machine, simulated time). The
+fastest stepping (`pio_max_step_rate_hz`) is measured in the PIO emulator itself, on a short burst
+of the shipped program at the planner's fastest word (`emulated_max_step_rate`). The ideal
 is the closed-form trapezoid of `trapezoid_times`, written here from v and a alone, never from
 planner code; tests/host/test_step_timing.py checks these figures against its own closed form.
 
@@ -330,16 +332,99 @@ def measure(spec: AxisSpec | None = None, travel_steps: int | None = None) -> di
     fig["feed_min_lead_ms"] = worst // 1000
     fig["feed_min_lead_no_stall_ms"] = lead // 1000
     fig["feed_underrun"] = underrun
-    p_min = max(2 * spec.cycles(spec.pulse_ns), h + 5)
-    fig["pio_max_step_rate_hz"] = spec.pio_hz // p_min
+    fig.update(emulated_max_step_rate(spec))
     return fig
 
 
+# --- the fastest stepping, in the PIO emulator ---------------------------------------------------------
+
+BURST_STEPS = 16  # steps per word of the emulated burst: two words, so a word boundary is in it
+STEP_GPIO, DIR_GPIO = 2, 3  # any two pins: the program's side-set base (STEP) and OUT base (DIR)
+
+
+def emulated_max_step_rate(spec: AxisSpec) -> dict:
+    """pio_max_step_rate_hz measured, not computed: the shipped `step_pulses` words (as the simulated
+    rp2 assembles them) run in the rp2040-pio-emulator (`pioemu`), started as StepOutput starts the
+    state machine (put(h), exec PULL_BLOCK, exec MOV_ISR_OSR: test_pio.py checks StepOutput does
+    exactly that), fed two words of BURST_STEPS steps at the planner's fastest low count (its
+    `p_min` at the configured pulse width). A short burst only (about 8 000 cycles: the emulator
+    runs about 60 000 cycles a second). The rate is pio_hz over the LONGEST rise-to-rise interval
+    seen (P + 3 across the word boundary), so every step of a burst comes at least that fast; the
+    shortest STEP-high and STEP-low widths seen are reported too, and one under the configured
+    pulse width is an `error` (a TMC2209 misses such a step)."""
+    from collections import deque
+    from dataclasses import replace
+
+    import pioemu
+    from rp2 import PIO
+
+    from railbot.hal import pio as shipped
+    from railbot.motion import encode_word
+
+    prog = shipped.step_pulses
+    high = spec.cycles(spec.pulse_ns)
+    h = high - shipped.HIGH_OVERHEAD
+    p_min = make_axis(spec, LawOutput(h)).p_min  # the planner's floor, from the firmware
+    low = p_min - h - shipped.PERIOD_OVERHEAD
+    words = [encode_word(1, BURST_STEPS, low)] * 2
+    opts = prog.options
+    kw = dict(side_set_base=STEP_GPIO, side_set_count=prog.sideset_count, out_base=DIR_GPIO, out_count=1,
+              shift_osr_right=opts["out_shiftdir"] == PIO.SHIFT_RIGHT)
+    state = pioemu.State()
+    state.transmit_fifo.append(h)
+    for instr in (shipped.PULL_BLOCK, shipped.MOV_ISR_OSR):  # exec'd on the stopped machine: one cycle each
+        after = state
+        for _, after in pioemu.emulate([instr], stop_when=lambda op, st: st.clock >= 1,
+                                       initial_state=replace(state, program_counter=0, clock=0), **kw):
+            pass
+        state = replace(after, program_counter=0, clock=0)
+    isr = state.input_shift_register.contents
+    state = replace(state, transmit_fifo=deque(words))
+    cycles = sum(word_cycles(w, h) for w in words) + 8
+    bit = 1 << STEP_GPIO
+    level = bool(state.pin_values & bit)
+    rises: list[int] = []
+    falls: list[int] = []
+    for before, after in pioemu.emulate(prog.words, stop_when=lambda op, st: st.clock >= cycles, initial_state=state,
+                                        wrap_target=prog.wrap_target, wrap_top=prog.wrap, **kw):
+        now = bool(after.pin_values & bit)
+        if now != level:
+            (rises if now else falls).append(before.clock)
+        level = now
+    fig: dict = {"pio_burst_steps": len(rises), "pio_burst_isr_h": isr}
+    if len(rises) < 2 or len(falls) < 2:
+        fig["pio_max_step_rate_hz"] = 0
+        return fig
+    periods = [b - a for a, b in zip(rises, rises[1:])]
+    highs = [f - r for r, f in zip(rises, [f for f in falls if f > rises[0]])]
+    lows = [r - f for f, r in zip(falls, [r for r in rises if r > falls[0]])]
+    ns = 1000 / spec.cyc
+    fig["pio_max_step_rate_hz"] = spec.pio_hz // max(periods)
+    fig["pio_step_period_min_cycles"] = min(periods)
+    fig["pio_step_high_min_ns"] = round(min(highs) * ns)
+    fig["pio_step_low_min_ns"] = round(min(lows) * ns)
+    return fig
+
+
+def errors(fig: dict, spec: AxisSpec) -> list[str]:
+    """What the figures say is wrong on their own (an `ERROR` line each: make bench fails)."""
+    out = []
+    if fig.get("pio_burst_steps") != 2 * BURST_STEPS:
+        out.append("PIO emulator: %s steps in the burst of %d" % (fig.get("pio_burst_steps"), 2 * BURST_STEPS))
+    for k in ("pio_step_high_min_ns", "pio_step_low_min_ns"):
+        if k in fig and fig[k] < spec.pulse_ns:
+            out.append("PIO emulator: %s = %d, under the configured step pulse of %d ns" % (k, fig[k], spec.pulse_ns))
+    return out
+
+
 def main() -> int:
-    fig = measure()
+    spec = sim_x()
+    fig = measure(spec)
     for k in sorted(fig):
         v = fig[k]
         print("BENCH %s %s" % (k, ("true" if v else "false") if isinstance(v, bool) else v))
+    for e in errors(fig, spec):
+        print("ERROR " + e)
     print("BENCH_DONE")
     return 0
 

@@ -76,28 +76,101 @@ def run_pytest(k: str | None) -> Result:
 UPY_SHARDS = 2  # MicroPython runners side by side (the tier is the longest; CI has 2 cores)
 
 
-def run_micropython(k: str | None, out=None) -> Result:
+def run_micropython(k: str | None, out=None, *, tests_dir: Path = upy.FIRMWARE_TESTS,
+                    exclude_file: Path | None = upy.EXCLUDE_FILE) -> Result:
     """The MicroPython tier in UPY_SHARDS runners side by side (every N-th test module each); their
-    output is shown shard by shard, to `out` (default stdout), once all have ended."""
+    output is shown shard by shard, to `out` (default stdout), once all have ended. Without -k the
+    tier then shows it ran what the CPython tier collects (tier_equivalence) and that no exclusion
+    is stale, over all the shards together; either failing fails the tier."""
     t0 = time.monotonic()
     outs = [io.StringIO() for _ in range(UPY_SHARDS)]
+    seen: list[list[tuple[str, str, str]]] = [[] for _ in range(UPY_SHARDS)]
     try:
         upy.ensure_npm()  # once, before the runners start
         with ThreadPoolExecutor(max_workers=UPY_SHARDS) as pool:
-            runs = [pool.submit(upy.run_firmware_tests, k=k, out=outs[i], shard=(i, UPY_SHARDS))
+            runs = [pool.submit(upy.run_firmware_tests, exclude_file, k=k, tests_dir=tests_dir, out=outs[i],
+                                shard=(i, UPY_SHARDS), seen=seen[i])
                     for i in range(UPY_SHARDS)]
+            collected = cpython_collected(tests_dir) if not k else None
             results = [r.result() for r in runs]
     except upy.UpyUnavailable as e:
         _say(f"upy: {e}")
         return Result("micropython", False, "not run: MicroPython unavailable", time.monotonic() - t0)
+    w = out or sys.stdout
     for o in outs:
-        (out or sys.stdout).write(o.getvalue())
+        w.write(o.getvalue())
     rc = max(r[0] for r in results)
     passed, failed, skipped = (sum(r[i] for r in results) for i in (1, 2, 3))
     counts = f"{passed} passed, {failed} failed, {skipped} skipped"
     if rc and not failed:
         counts += f" (runner exit {rc})"
-    return Result("micropython", rc == 0, counts, time.monotonic() - t0)
+    ok = rc == 0
+    if collected is not None:
+        lines = [x for s in seen for x in s]
+        entries = upy.read_exclusions(exclude_file) if exclude_file is not None else []
+        same, report = tier_equivalence(collected, lines)
+        stale = stale_exclusions(entries, lines)
+        for line in report + [f"upy: stale exclusion, no such test: {e}" for e in stale]:
+            w.write(line + "\n")
+        if not same:
+            counts += f" (CPython collected {len(collected)})"
+        if stale:
+            counts += f" ({len(stale)} stale exclusion{'s' if len(stale) > 1 else ''})"
+        ok = ok and same and not stale
+    else:
+        w.write("tier equivalence and stale exclusions: not checked (-k selects a part of the tier)\n")
+    return Result("micropython", ok, counts, time.monotonic() - t0)
+
+
+def cpython_collected(tests_dir: Path = upy.FIRMWARE_TESTS) -> list[str] | None:
+    """The test ids pytest collects in tests_dir (`pytest --collect-only`), or None if it could not."""
+    tests_dir = Path(tests_dir).resolve()
+    cwd = REPO_ROOT if tests_dir.is_relative_to(REPO_ROOT) else tests_dir.parent
+    p = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-o", "addopts=", "-p",
+                        "no:cacheprovider", f"--rootdir={cwd}", str(tests_dir)],
+                       cwd=cwd, capture_output=True, text=True, errors="replace")
+    if p.returncode != 0:
+        _say(f"tier equivalence: pytest --collect-only {_shown(tests_dir)} failed (exit {p.returncode}):")
+        _say("\n".join(p.stdout.strip().splitlines()[-10:]))
+        return None
+    return [line.strip() for line in p.stdout.splitlines() if "::" in line and not line.startswith(" ")]
+
+
+def _key(test_id: str) -> str:
+    """`test_x.py::test_y` of an id, whatever folder the tier names it from."""
+    path, _, name = test_id.partition("::")
+    return path.rsplit("/", 1)[-1] + ("::" + name if name else "")
+
+
+def tier_equivalence(collected: list[str] | None, lines: list[tuple[str, str, str]]) -> tuple[bool, list[str]]:
+    """(same, lines to print): the MicroPython runner's results (upy.RESULT_LINE triples) cover
+    exactly the tests pytest collected: each collected test passed, failed or was skipped under
+    MicroPython (a module excluded whole, or that failed to import, covers all of its tests), and
+    MicroPython ran none that CPython does not collect."""
+    if collected is None:
+        return False, ["tier equivalence: not shown, the CPython tier's collection failed"]
+    cp = {_key(t) for t in collected}
+    upy_tests = {_key(t) for _, t, _ in lines if "::" in t}
+    whole = {_key(t) for _, t, how in lines if "::" not in t and how in ("(excluded)", "(import)")}
+    covered = upy_tests | {t for t in cp if t.split("::")[0] in whole}
+    missing = sorted(cp - covered)
+    extra = sorted(upy_tests - cp)
+    n_upy = len(covered & cp) + len(extra)
+    head = (f"tier equivalence: CPython collected {len(cp)} tests, MicroPython passed, failed or skipped "
+            f"{n_upy} of them")
+    if not missing and not extra:
+        return True, [head + ": the same tests"]
+    out = [head + ": NOT the same tests"]
+    out += [f"  only under CPython: {t}" for t in missing[:10]] + (["  ..."] if len(missing) > 10 else [])
+    out += [f"  only under MicroPython: {t}" for t in extra[:10]] + (["  ..."] if len(extra) > 10 else [])
+    return False, out
+
+
+def stale_exclusions(entries: list[tuple[str, str]], lines: list[tuple[str, str, str]]) -> list[str]:
+    """Exclusion ids that matched no test in any shard (a module that failed to import keeps its own)."""
+    used = {t for status, t, how in lines if status == "SKIP" and how == "(excluded)"}
+    broken = [t + "::" for status, t, how in lines if how == "(import)"]
+    return [eid for eid, _ in entries if eid not in used and not [b for b in broken if eid.startswith(b)]]
 
 
 # --- tier 3: the mission log, CPython vs MicroPython --------------------------------------------

@@ -44,6 +44,8 @@ _PACKAGE_ENTRY = (
 # Same stamp as the Makefile's `npm` target, so `make npm` and ensure_npm() agree.
 _STAMP = UPY_DIR / "node_modules" / ".installed"
 _SUMMARY = re.compile(r"^upy: (\d+) passed, (\d+) failed, (\d+) skipped\s*$")
+#: One runner line per test: PASS id, FAIL id, FAIL module-id (import), SKIP id (excluded).
+RESULT_LINE = re.compile(r"^(PASS|FAIL|SKIP) (\S+)( \((?:import|excluded)\))?\s*$")
 
 MountSpec = Mapping[str | os.PathLike, str] | Iterable[tuple[str | os.PathLike, str]]
 
@@ -233,12 +235,14 @@ def run_firmware_tests(
     timeout: float | None = None,
     out: TextIO | None = None,
     shard: tuple[int, int] = (0, 1),
+    seen: list[tuple[str, str, str]] | None = None,
 ) -> tuple[int, int, int, int]:
     """Run tests/firmware under real MicroPython; stream the runner's output to `out` (stdout).
 
     Prints the exclusion list first, then one PASS/FAIL/SKIP line per test and the runner's
     closing line. Returns (returncode, passed, failed, skipped); returncode is 0 only if the
-    runner finished with a summary line and nothing failed.
+    runner finished with a summary line and nothing failed. `seen`, if given, gets one
+    (PASS|FAIL|SKIP, id, "" or "(import)" or "(excluded)") per runner result line.
     """
     out = out or sys.stdout
     ensure_npm()
@@ -292,6 +296,9 @@ def run_firmware_tests(
             m = _SUMMARY.match(line)
             if m:
                 summary = tuple(int(x) for x in m.groups())
+            r = RESULT_LINE.match(line)
+            if r and seen is not None:
+                seen.append((r.group(1), r.group(2), (r.group(3) or "").strip()))
         rc = proc.wait()
     finally:
         if timer is not None:

@@ -1,5 +1,7 @@
 """Handling figures on the simulated board (simulated time: machine-independent): the power-cut
-campaign (rule 5) and pick and place through a day of injected gripper and port faults.
+campaign (rule 5) and pick and place through a day of injected gripper and port faults, once with
+the servo gripper and once with the DC one (`_dc`), each checked alike: every request served, no
+alarm but the handling alarms the injected faults explain, every gun left out reported.
 
 Prints `BENCH name value` lines, then BENCH_DONE. Runs under CPython (as `make bench` does) and
 MicroPython; sys.path must hold the firmware and boards/SIM.
@@ -27,6 +29,10 @@ for name, gripper in (("", None), ("_dc", dict(DC_GRIPPER))):
     print("BENCH pick_place_faults_injected%s %d" % (name, sum(day.injected.values())))
     print("BENCH pick_place_unsafe_endings%s %d" % (name, len(day.unsafe) + s["violations"]))
     print("BENCH pick_place_day_unserved%s %d" % (name, s["requests"] - s["served"]))
+    print("BENCH pick_place_day_requests%s %d" % (name, s["requests"]))
+    # every alarm of a fault day must be a handling alarm an injected fault explains (faults.HANDLING)
+    print("BENCH pick_place_unexpected_alarms%s %d" % (name, day.alarms - day.failed))
     print("BENCH guns_left_out%s %d" % (name, day.guns_gone))
     print("BENCH guns_left_out_reported%s %d" % (name, day.guns_reported))
+    print("BENCH guns_left_out_unreported%s %d" % (name, day.guns_gone - day.guns_reported))
 print("BENCH_DONE")

@@ -17,9 +17,10 @@ CHUNK = 5000
 from benchlib import GC, now_ms as _now_ms, out, note, step  # noqa: E402,F401  (host_tools/upy/benchlib.py; bench.mjs calls step)
 
 
-def _campaign(count, fuzz, after=None):
+def _campaign(count, fuzz, checked, after=None):
     """Generator: run fuzz(n, seed) in chunks of CHUNK frames (a new seed each), a collection between
-    chunks; returns the summed figures."""
+    chunks, until `count` frames were CHECKED (the figure `checked` of each chunk, not the frames
+    asked for); returns the summed figures (lists are joined)."""
     total = {}
     seed = 1
     done = 0
@@ -27,8 +28,11 @@ def _campaign(count, fuzz, after=None):
         n = min(CHUNK, count - done)
         fig = fuzz(n, seed)
         for k in fig:
-            total[k] = total.get(k, 0) + fig[k]
-        done += n
+            total[k] = (total.get(k, []) + fig[k]) if isinstance(fig[k], list) else total.get(k, 0) + fig[k]
+        if fig[checked] <= 0:
+            print("ERROR link fuzz: a chunk of %d frames checked none" % n)
+            break
+        done += fig[checked]
         seed += 1
         if after is not None:
             after()
@@ -40,40 +44,62 @@ def phase_frames(count):
     import linkfuzz
 
     t0 = _now_ms()
-    total = yield from _campaign(count, lambda n, seed: linkfuzz.frame_fuzz(n, seed=seed))
+    total = yield from _campaign(count, lambda n, seed: linkfuzz.frame_fuzz(n, seed=seed), "frames")
     wall = (_now_ms() - t0) / 1000
     out("link_fuzz_frames", total["frames"])
     out("link_fuzz_crashes", total["crashes"])
     out("link_fuzz_corrupt_accepted", total["corrupt_accepted"])
     out("link_fuzz_resync_failures", total["resync_failures"])
     out("link_fuzz_frames_wall_s", wall)
-    note("link frame fuzz: %d corrupted frames (random, truncated, bits flipped, a byte dropped or doubled), "
-         "%d dropped as bad frames, %d noise bytes, %d realtime bytes made by the corruption, %d unchanged by "
-         "it; a clean frame after every 8 was always taken: %s" % (
-             total["frames"], total["bad_frames"], total["noise_bytes"], total["realtime_from_noise"],
-             total["unchanged"], total["resync_failures"] == 0))
+    note("link frame fuzz: %d corrupted frames checked (random, truncated, bits flipped, a byte dropped or "
+         "doubled; %d asked, %d of them left unchanged by the mutation and not counted), %d dropped as bad "
+         "frames, %d noise bytes, %d realtime bytes made by the corruption; a clean frame after every 8 was "
+         "always taken: %s" % (
+             total["frames"], total["asked"], total["unchanged"], total["bad_frames"], total["noise_bytes"],
+             total["realtime_from_noise"], total["resync_failures"] == 0))
+
+
+RUN_BETWEEN_S = 60  # simulated seconds the homed robot runs between chunks: its requests become work
 
 
 def phase_payload(count):
+    """Half the frames at a robot that was never homed, half at a homed one (jog, lift, reref are
+    accepted there); the homed one runs a simulated minute between chunks, so queued requests,
+    holds and jogs are carried out, alarms come and go, and the next chunk meets another state."""
     import linkfuzz
     from simboard.rig import Rig
 
-    rig = Rig(home=False)
-    yield GC
     t0 = _now_ms()
+    total = {}
+    for homed in (False, True):
+        rig = Rig(home=homed)
+        yield GC
 
-    def forget_events():  # the rig's own event list would grow with the valid commands' events
-        del rig.events[:]
+        def between(rig=rig, homed=homed):
+            del rig.events[:]  # the rig's own event list would grow with the valid commands' events
+            if homed:
+                rig.run(RUN_BETWEEN_S)
 
-    total = yield from _campaign(count, lambda n, seed: linkfuzz.payload_fuzz(rig, n, seed=seed), forget_events)
+        half = count // 2 if not homed else count - count // 2
+        part = yield from _campaign(half, lambda n, seed: linkfuzz.payload_fuzz(rig, n, seed=seed),
+                                    "payload_frames", between)
+        out("link_fuzz_payload_frames_" + ("homed" if homed else "unhomed"), part["payload_frames"])
+        out("link_fuzz_payload_accepted_" + ("homed" if homed else "unhomed"), part["valid"])
+        for k in part:
+            total[k] = (total.get(k, []) + part[k]) if isinstance(part[k], list) else total.get(k, 0) + part[k]
     wall = (_now_ms() - t0) / 1000
     out("link_fuzz_payload_frames", total["payload_frames"])
     out("link_fuzz_bad_payload_state_changes", total["bad_payload_state_changes"])
     out("link_fuzz_payload_no_reply", total["no_reply"])
+    out("link_fuzz_payload_accepted", total["valid"])
+    out("link_fuzz_payload_wrong_effects", total["wrong_effects"])
     out("link_fuzz_payload_wall_s", wall)
-    note("link payload fuzz: %d frames with a valid CRC: %d error replies, %d dropped (type or length), "
-         "%d retries of a refused id, %d valid commands done" % (
-             total["payload_frames"], total["errors"], total["dropped"], total["retried"], total["valid"]))
+    for why in total["wrong_seen"][:5]:
+        note("link payload fuzz: accepted, but did something else: " + why)
+    note("link payload fuzz: %d frames with a valid CRC checked (%d asked): %d error replies, %d dropped (type or "
+         "length), %d retries of a refused id, %d accepted commands, each checked against its reply" % (
+             total["payload_frames"], total["asked"], total["errors"], total["dropped"], total["retried"],
+             total["valid"]))
 
 
 def phase_heap():

@@ -105,6 +105,12 @@ def test_parse_output_collects_figures_and_notes():
     assert not bench.parse_output("BENCH a 1\n", bench.Result())
 
 
+def test_parse_output_collects_a_scripts_errors():
+    res = bench.Result()
+    assert bench.parse_output("BENCH a 1\nERROR the hold took 3000 ms\nBENCH_DONE\n", res)
+    assert res.errors == ["the hold took 3000 ms"] and res.figures == {"a": 1}
+
+
 def test_diff_lines_counts_changed_lines():
     a = ["1", "2", "3", "4"]
     assert bench.diff_lines(a, a) == 0
@@ -120,6 +126,9 @@ def test_bounds_and_derived_figures():
     bench.derive(fig)
     assert fig["tick_cost_ref_ratio"] == 0.25
     assert fig["upy_vs_cpython_day_ratio"] == 16.0
+    days = {"upy_day_requests": 50, "upy_day_served": 49, "cpython_day_requests": 50, "cpython_day_served": 50}
+    bench.derive(days)
+    assert days["upy_day_unserved"] == 1 and days["cpython_day_unserved"] == 0
     assert fig["sim_speedup_upy"] == 1620.0
     assert bench.check("upy_alloc_per_tick_bytes", 0) is True
     assert bench.check("upy_alloc_per_tick_bytes", 16) is False
@@ -139,7 +148,7 @@ def _good_figures():
     return {"upy_heap_firmware_bytes": 40000, "upy_heap_growth_day_bytes": 0, "upy_alloc_per_tick_bytes": 0,
             "upy_tick_heap_lock_ok": True, "tick_replay_faithful": True, "tick_cost_ref_ratio": 0.2,
             "tier_event_log_diff_lines": 0, "upy_firmware_from_mpy": True, "upy_day_wall_s": 70.5,
-            "homing_repeatability_mm": 0.45, "homing_alarms": 0,
+            "homing_repeatability_mm": 0.45, "homing_alarms": 0, "hold_margin_ms": 15,
             "pio_step_timing_max_err_us": 0.72, "step_words_per_s_max": 1900, "feed_min_lead_ms": 55,
             "feed_underrun": False, "pio_max_step_rate_hz": 500000, "move_time_ratio_vs_optimal": 1.0,
             "peak_speed_ratio": 1.0001, "peak_accel_ratio": 1.006, "upy_alloc_per_segment_bytes": 0,
@@ -152,8 +161,15 @@ def _good_figures():
             "link_fuzz_frames": 100000, "link_fuzz_crashes": 0, "link_fuzz_corrupt_accepted": 0,
             "link_fuzz_resync_failures": 0, "link_fuzz_payload_frames": 100000,
             "link_fuzz_bad_payload_state_changes": 0, "link_fuzz_payload_no_reply": 0,
+            "link_fuzz_payload_accepted": 900, "link_fuzz_payload_wrong_effects": 0,
             "upy_link_alloc_per_byte_bytes": 0, "upy_link_heap_lock_ok": True,
-            "deploy_nochange_ratio": 0.04, "deploy_nochange_files_written": 0}
+            "deploy_nochange_ratio": 0.04, "deploy_nochange_files_written": 0,
+            "upy_day_requests": 50, "upy_day_unserved": 0, "upy_day_alarms": 0, "upy_day_violations": 0,
+            "cpython_day_requests": 50, "cpython_day_unserved": 0, "cpython_day_alarms": 0,
+            "cpython_day_violations": 0, "pick_place_faults_injected": 44, "pick_place_faults_injected_dc": 44,
+            "pick_place_day_unserved": 0, "pick_place_day_unserved_dc": 0, "pick_place_unexpected_alarms": 0,
+            "pick_place_unexpected_alarms_dc": 0, "guns_left_out_unreported": 0, "guns_left_out_unreported_dc": 0,
+            "pick_place_success_rate_dc": 0.93}
 
 
 @pytest.mark.parametrize("bad, rc", [({}, 0), ({"upy_alloc_per_tick_bytes": 64}, 1),
@@ -167,7 +183,14 @@ def _good_figures():
                                      ({"link_fuzz_frames": 99999}, 1), ({"link_fuzz_corrupt_accepted": 1}, 1),
                                      ({"link_fuzz_bad_payload_state_changes": 1}, 1),
                                      ({"upy_link_alloc_per_byte_bytes": 4}, 1),
-                                     ({"deploy_nochange_ratio": 0.11}, 1), ({"deploy_nochange_files_written": 1}, 1)])
+                                     ({"deploy_nochange_ratio": 0.11}, 1), ({"deploy_nochange_files_written": 1}, 1),
+                                     ({"upy_day_unserved": 1}, 1), ({"upy_day_alarms": 1}, 1),
+                                     ({"upy_day_requests": 0}, 1), ({"cpython_day_alarms": 1}, 1),
+                                     ({"pick_place_day_unserved": 1}, 1), ({"pick_place_day_unserved_dc": 1}, 1),
+                                     ({"pick_place_unexpected_alarms": 1}, 1),
+                                     ({"pick_place_unexpected_alarms_dc": 1}, 1),
+                                     ({"pick_place_faults_injected_dc": 0}, 1),
+                                     ({"guns_left_out_unreported_dc": 1}, 1), ({"hold_margin_ms": -1}, 1)])
 def test_main_writes_one_flat_json_object_and_exits_on_bounds(tmp_path, monkeypatch, bad, rc):
     fig = {**_good_figures(), **bad}
     monkeypatch.setattr(bench, "measure", lambda **kw: bench.Result(figures=dict(fig), notes=["n"]))
@@ -178,6 +201,34 @@ def test_main_writes_one_flat_json_object_and_exits_on_bounds(tmp_path, monkeypa
     assert all(isinstance(v, (int, float, bool)) for v in data.values())
     assert data["upy_alloc_per_tick_bytes"] == fig["upy_alloc_per_tick_bytes"]
     assert data["bench_ok"] is (rc == 0)
+
+
+@pytest.mark.parametrize("errors", [
+    ["hold_to_standstill_ms 2500 is over v/a + the queued lead (2100 ms)"],
+    ["virtual board: after Ctrl-C at cruise the drivers were not off at the prompt"],
+    ["MicroPython day: exit 1 before the end"]])
+def test_main_fails_when_a_part_reports_an_error_with_every_bound_met(tmp_path, monkeypatch, capsys, errors):
+    """Every figure within its bound, but a part reported an error: the bench has not passed."""
+    monkeypatch.setattr(bench, "measure", lambda **kw: bench.Result(figures=_good_figures(), errors=list(errors)))
+    out = tmp_path / "bench.json"
+    assert not bench.failures(_good_figures())
+    assert bench.main(Namespace(out=str(out))) == 1
+    assert json.loads(out.read_text())["bench_ok"] is False
+    text = capsys.readouterr().out
+    assert errors[0][:40] in text.replace("\n", "") and "FAILED" in text
+
+
+def test_a_part_that_reports_an_error_fails_the_bench_end_to_end(tmp_path, monkeypatch):
+    """The errors of the real parts reach main's exit status: the hold check of run_motion and the
+    drivers-off check of the virtual board, with every figure good."""
+    from railbot_host import vboard
+    monkeypatch.setattr(vboard, "measure_interrupt", lambda: {"interrupt_to_drivers_off_ms": 2100,
+                                                              "interrupt_drivers_off_before_prompt": False})
+    part = bench.run_vboard_interrupt()
+    assert part.errors
+    monkeypatch.setattr(bench, "measure", lambda **kw: bench.Result(figures={**_good_figures(), **part.figures},
+                                                                    errors=part.errors))
+    assert bench.main(Namespace(out=str(tmp_path / "b.json"))) == 1
 
 
 def test_main_accepts_a_namespace_without_options(tmp_path, monkeypatch):
@@ -210,8 +261,41 @@ def test_motion_figures_in_simulated_time():
     assert fig["homing_runs"] == 100 and fig["homing_alarms"] == 0
     assert fig["cp_readings"] >= 10000 and fig["cp_classify_accuracy"] >= 0.999 and fig["cp_dangerous_misreads"] == 0
     assert fig["homing_repeatability_mm"] <= 0.5
-    assert fig["grip_loop_rate_hz"] >= 1000 and 0 < fig["grip_stall_cutoff_ms"] <= 20 and fig["grip_jam_stops"] == 2
+    assert 0 < fig["grip_stall_cutoff_ms"] <= 20 and fig["grip_jam_stops"] == 2
     assert 0 < fig["hold_to_standstill_ms"] <= fig["hold_bound_ms"]
+    assert abs(fig["hold_to_standstill_ms"] - fig["hold_reported_standstill_ms"]) <= 20
+
+
+def _bench_script(name):
+    import importlib
+    import sys
+    if str(upy.UPY_DIR) not in sys.path:
+        sys.path.insert(0, str(upy.UPY_DIR))
+    return importlib.import_module(name)
+
+
+def test_hold_is_timed_by_the_plant_not_by_the_firmwares_report():
+    """A firmware that reports standstill 5 ms after `hold` does not make the figure 5 ms: the
+    figure is the carriage's last step (the plant's), and the difference is an error."""
+    from simboard.rig import Rig
+    motion = _bench_script("bench_motion")
+    rig = Rig(units=[(1, "D27L")])
+    robot = rig.robot
+    emit = robot.emit
+
+    def lying_emit(kind, fields):
+        if kind == "held":
+            robot.hold_standstill_ms = 5
+        emit(kind, fields)
+
+    robot.emit = lying_emit
+    hold_ms, reported_ms = motion.hold_from_full_speed_plant(rig)
+    assert reported_ms == 5
+    bound = robot.x.v_max * 1000 // robot.x.a + 80 + 2 * robot.tick_ms
+    assert robot.x.v_max * 1000 // robot.x.a <= hold_ms <= bound  # v/a = 2000 ms of braking at least
+    fig = {"hold_to_standstill_ms": hold_ms, "hold_bound_ms": bound}
+    bench.derive(fig)
+    assert fig["hold_margin_ms"] == bound - hold_ms and bench.check("hold_margin_ms", fig["hold_margin_ms"])
 
 
 def test_vboard_interrupt_drivers_left_on_fails_the_bench(monkeypatch):
@@ -220,3 +304,29 @@ def test_vboard_interrupt_drivers_left_on_fails_the_bench(monkeypatch):
                                                               "interrupt_drivers_off_before_prompt": False})
     res = bench.run_vboard_interrupt()
     assert res.figures["interrupt_to_drivers_off_ms"] == 2100 and res.errors
+
+
+def test_grip_rate_follows_the_cost_charged_to_the_loop():
+    """The loop's rate is what its grid leaves once its cost is charged: 1000 Hz while a step costs
+    under a millisecond (a tick's cost only delays a step, the grid catches up), and 1e6 / cost
+    once a step costs more: a loop too slow for 1 kHz cannot read 1000 any more."""
+    from simboard.rig import Rig, DC_GRIPPER
+    grip = _bench_script("bench_grip")
+    rates, gap = grip.charged_grip_rate(Rig(home=False, gripper=DC_GRIPPER), 0, 0)
+    assert min(rates) == 1000.0 and gap == 1000
+    rates, gap = grip.charged_grip_rate(Rig(home=False, gripper=DC_GRIPPER), 300, 310)
+    assert min(rates) >= 1000 and 1000 < gap <= 1000 + 310
+    rates, gap = grip.charged_grip_rate(Rig(home=False, gripper=DC_GRIPPER), 1250, 0)
+    assert max(rates) <= 801 and gap >= 1250
+    assert not bench.check("grip_loop_rate_hz", int(min(rates)))
+
+
+@needs_node
+def test_grip_figures_under_micropython_charge_a_measured_cost(mpy_dir):
+    res = bench.run_grip_rate(mpy_dir=mpy_dir, timeout=TIMEOUT)
+    assert not res.errors, res.errors
+    f = res.figures
+    assert f["grip_step_us"] > 0 and f["grip_step_empty_loop_1000_us"] > 0
+    assert f["grip_step_rp2_us"] == int(f["grip_step_us"] / f["grip_step_empty_loop_1000_us"] * 3300 + 0.5) or \
+        abs(f["grip_step_rp2_us"] - f["grip_step_us"] / f["grip_step_empty_loop_1000_us"] * 3300) <= 2
+    assert f["grip_loop_rate_hz"] >= 1000 and f["grip_step_period_max_us"] > 1000

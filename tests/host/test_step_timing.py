@@ -172,3 +172,31 @@ def test_s_curve_moves_keep_jerk_acceleration_speed_and_timing():
     words, h = steptiming.plan(spec, 52000)
     v, acc = steptiming.speed_profile(steptiming.edges(words, h), HZ // 1_000_000)
     assert max(abs(acc[i + 1] - acc[i]) / 0.01 for i in range(len(acc) - 1)) > 3 * jerk
+
+
+def test_max_step_rate_is_measured_in_the_emulator(monkeypatch):
+    """pio_max_step_rate_hz comes from the PIO emulator running the shipped program, not from a
+    formula: 3 delay cycles added to the program's last instruction (`jmp y-- step`) slow every
+    period by 3 cycles, and the figure follows; the widths seen are the configured 1 us pulse."""
+    from railbot.hal import pio as shipped
+
+    spec = steptiming.sim_x()
+    fig = steptiming.emulated_max_step_rate(spec)
+    high = spec.cycles(spec.pulse_ns)
+    assert fig["pio_burst_steps"] == 2 * steptiming.BURST_STEPS and fig["pio_burst_isr_h"] == high - 2
+    assert fig["pio_step_period_min_cycles"] == 2 * high  # 250 cycles inside a word
+    assert fig["pio_max_step_rate_hz"] == spec.pio_hz // (2 * high + 3)  # P + 3 across the word boundary
+    assert fig["pio_step_high_min_ns"] >= spec.pulse_ns and fig["pio_step_low_min_ns"] >= spec.pulse_ns
+    assert not steptiming.errors(fig, spec)
+    words = list(shipped.step_pulses.words)
+    words[-1] |= 3 << 8  # [3] on `jmp y-- step side 0`: the delay field under the side-set bit
+    monkeypatch.setattr(shipped.step_pulses, "words", words)
+    slow = steptiming.emulated_max_step_rate(spec)
+    assert slow["pio_step_period_min_cycles"] == 2 * high + 3
+    assert slow["pio_max_step_rate_hz"] == spec.pio_hz // (2 * high + 6)
+
+
+def test_a_step_pulse_shorter_than_configured_is_an_error():
+    spec = steptiming.sim_x()
+    fig = {"pio_burst_steps": 2 * steptiming.BURST_STEPS, "pio_step_high_min_ns": 1000, "pio_step_low_min_ns": 24}
+    assert steptiming.errors(fig, spec) == ["PIO emulator: pio_step_low_min_ns = 24, under the configured step pulse of 1000 ns"]

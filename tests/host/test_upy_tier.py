@@ -273,3 +273,55 @@ def test_a_cpython_only_construct_in_the_real_firmware_fails_the_micropython_tie
     assert r.returncode == 1, r.stdout
     assert f"FAIL tests/firmware/test_commands.py::{test_id}" in r.stdout
     assert "'str' object has no attribute 'removeprefix'" in r.stdout
+
+
+# --- the tier as `make test` runs it: sharded, equivalent to the CPython tier, no stale exclusion -----
+
+def _tier(tmp_path, modules, exclusions=""):
+    """testrun.run_micropython (UPY_SHARDS runners) on tmp_path/tests/firmware holding `modules`."""
+    import io
+
+    from railbot_host import testrun
+
+    tests = tmp_path / "tests" / "firmware"
+    for name, text in modules.items():
+        write(tests, name, text)
+    excl = write(tmp_path, "excl.txt", exclusions or "# none\n")
+    buf = io.StringIO()
+    res = testrun.run_micropython(None, buf, tests_dir=tests, exclude_file=excl)
+    return res, buf.getvalue()
+
+
+MODULES = {
+    "test_x.py": "def test_a():\n    pass\n\ndef test_b():\n    pass\n",
+    "test_y.py": "def test_c():\n    pass\n",
+    "test_z.py": "def test_d():\n    pass\n\ndef test_e():\n    pass\n",
+}
+
+
+def test_the_tier_prints_and_asserts_it_ran_what_cpython_collected(tmp_path):
+    from railbot_host import testrun
+
+    assert testrun.UPY_SHARDS > 1  # the check is over the shards together
+    res, out = _tier(tmp_path, MODULES, "tests/firmware/test_z.py::test_e  # excluded on purpose\n")
+    assert res.ok, out
+    assert "tier equivalence: CPython collected 5 tests, MicroPython passed, failed or skipped 5 of them: " \
+           "the same tests" in out
+    assert res.counts == "4 passed, 0 failed, 1 skipped"
+
+
+def test_a_test_only_cpython_defines_fails_the_tier(tmp_path):
+    only_cpython = ("import sys\n\ndef test_f():\n    pass\n\nif sys.implementation.name == 'cpython':\n"
+                    "    def test_only_here():\n        pass\n")
+    res, out = _tier(tmp_path, {**MODULES, "test_w.py": only_cpython})
+    assert not res.ok and "(CPython collected 7)" in res.counts, out
+    assert "MicroPython passed, failed or skipped 6 of them: NOT the same tests" in out
+    assert "  only under CPython: test_w.py::test_only_here" in out
+
+
+def test_a_stale_exclusion_fails_the_sharded_tier(tmp_path):
+    res, out = _tier(tmp_path, MODULES, "tests/firmware/test_y.py::test_gone  # renamed long ago\n"
+                                        "tests/firmware/test_x.py  # the whole module, in use\n")
+    assert "upy: stale exclusion, no such test: tests/firmware/test_y.py::test_gone" in out
+    assert not res.ok and "1 stale exclusion" in res.counts, out
+    assert "CPython collected 5 tests, MicroPython passed, failed or skipped 5 of them: the same tests" in out
