@@ -55,7 +55,7 @@ def test_firmware_runs_from_mpy(upy_figures):
 @needs_node
 def test_firmware_heap_within_bound(upy_figures):
     f = upy_figures.figures
-    assert 0 < f["upy_heap_firmware_bytes"] <= 98304, upy_figures.notes
+    assert 0 < f["upy_heap_firmware_bytes"] <= bench.BOUNDS["upy_heap_firmware_bytes"][1], upy_figures.notes
 
 
 @needs_node
