@@ -382,36 +382,39 @@ def run_upy_bench(phases, *, mpy_dir: Path = MPY_DIR, seed: int = 1, hours: int 
     return res
 
 
-def run_grip_rate(*, mpy_dir: Path = MPY_DIR, timeout: float | None = None) -> Result:
-    """bench_grip.py under MicroPython (firmware from mpy_dir): grip_loop_rate_hz with the loop's cost
-    charged, and the step's cost figures."""
+def _upy_script(script: Path, args=(), *, mpy_dir: Path = MPY_DIR, mounts=(), paths=(), label: str,
+                timeout: float | None = None) -> Result:
+    """A bench script under MicroPython, driven by bench.mjs (firmware from mpy_dir, the SIM board,
+    benchlib, `mounts` as (host path, board path) and `paths` added to sys.path)."""
     upy.ensure_npm()
     node = upy.node_path()
     if node is None:
         raise upy.UpyUnavailable("`node` is not on PATH: the bench runs MicroPython's WebAssembly port")
     cmd = [node, str(BENCH_DRIVER), "--heap", str(upy.DEFAULT_HEAP),
-           "--mount", f"{Path(mpy_dir).resolve()}:{FS_FW}", "--mount", f"{BOARDS}:{FS_BOARDS}",
-           "--path", FS_FW, "--path", f"{FS_BOARDS}/SIM", *BENCH_LIB, "--", str(GRIP_SCRIPT)]
+           "--mount", f"{Path(mpy_dir).resolve()}:{FS_FW}", "--mount", f"{BOARDS}:{FS_BOARDS}"]
+    for host, board in mounts:
+        cmd += ["--mount", f"{host}:{board}"]
+    cmd += ["--path", FS_FW, "--path", f"{FS_BOARDS}/SIM"]
+    for p in paths:
+        cmd += ["--path", p]
+    cmd += [*BENCH_LIB, "--", str(script), *args]
     res = Result()
-    _run_script(cmd, res, "MicroPython grip rate", timeout)
+    _run_script(cmd, res, label, timeout)
     return res
+
+
+def run_grip_rate(*, mpy_dir: Path = MPY_DIR, timeout: float | None = None) -> Result:
+    """bench_grip.py under MicroPython (firmware from mpy_dir): grip_loop_rate_hz with the loop's cost
+    charged, and the step's cost figures."""
+    return _upy_script(GRIP_SCRIPT, mpy_dir=mpy_dir, label="MicroPython grip rate", timeout=timeout)
 
 
 def run_board_upy(*, mpy_dir: Path = MPY_DIR, seed: int = 1, timeout: float | None = None) -> Result:
     """bench_board.py `left` under MicroPython: a control tick's allocation on a board whose
     measuring wheel started counting right of the whole traverse (bench_upy.py's replayed tick)."""
-    upy.ensure_npm()
-    node = upy.node_path()
-    if node is None:
-        raise upy.UpyUnavailable("`node` is not on PATH: the bench runs MicroPython's WebAssembly port")
-    cmd = [node, str(BENCH_DRIVER), "--heap", str(upy.DEFAULT_HEAP),
-           "--mount", f"{Path(mpy_dir).resolve()}:{FS_FW}", "--mount", f"{BOARDS}:{FS_BOARDS}",
-           "--mount", f"{BENCH_SCRIPT}:/bench/lib/bench_upy.py",
-           "--path", FS_FW, "--path", f"{FS_BOARDS}/SIM", *BENCH_LIB, "--", str(BOARD_SCRIPT),
-           "--board", f"{FS_BOARDS}/SIM", "--seed", str(seed), "left"]
-    res = Result()
-    _run_script(cmd, res, "MicroPython tick left of the count's start", timeout)
-    return res
+    return _upy_script(BOARD_SCRIPT, ["--board", f"{FS_BOARDS}/SIM", "--seed", str(seed), "left"],
+                       mpy_dir=mpy_dir, mounts=[(BENCH_SCRIPT, "/bench/lib/bench_upy.py")],
+                       label="MicroPython tick left of the count's start", timeout=timeout)
 
 
 def run_board_cpython(*, seed: int = 1, hours: int = 24, timeout: float | None = None) -> Result:
@@ -460,18 +463,8 @@ def run_handling(timeout: float | None = None) -> Result:
 def run_link_fuzz(args=(), *, mpy_dir: Path = MPY_DIR, timeout: float | None = None,
                   label: str = "MicroPython link fuzz") -> Result:
     """bench_link.py under MicroPython (firmware from mpy_dir, the fuzz from tests/firmware/linkfuzz.py)."""
-    upy.ensure_npm()
-    node = upy.node_path()
-    if node is None:
-        raise upy.UpyUnavailable("`node` is not on PATH: the bench runs MicroPython's WebAssembly port")
-    tests = REPO_ROOT / "tests" / "firmware"
-    cmd = [node, str(BENCH_DRIVER), "--heap", str(upy.DEFAULT_HEAP),
-           "--mount", f"{Path(mpy_dir).resolve()}:{FS_FW}", "--mount", f"{BOARDS}:{FS_BOARDS}",
-           "--mount", f"{tests}:/bench/tests", "--path", FS_FW, "--path", f"{FS_BOARDS}/SIM",
-           "--path", "/bench/tests", *BENCH_LIB, "--", str(LINK_SCRIPT), *args]
-    res = Result()
-    _run_script(cmd, res, label, timeout)
-    return res
+    return _upy_script(LINK_SCRIPT, args, mpy_dir=mpy_dir, mounts=[(REPO_ROOT / "tests" / "firmware", "/bench/tests")],
+                       paths=["/bench/tests"], label=label, timeout=timeout)
 
 
 def run_step_timing(timeout: float | None = None) -> Result:
