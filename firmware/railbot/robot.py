@@ -1038,12 +1038,6 @@ class Robot:
         name = entry[0] if entry is not None else "a task"
         self.crashes += 1
         detail = "%s in %s: %s" % (type(exc).__name__, name, exc)
-        self.emit("task_crash", (("task", name), ("error", detail)))
-        try:
-            import sys
-            sys.print_exception(exc)
-        except (ImportError, AttributeError):
-            pass
         self.trip(alarms.TASK_CRASH, detail)
         self.shutdown()  # the control tick may be the task that died: ramp down here, drivers off
         self.stopping = False
@@ -1051,6 +1045,13 @@ class Robot:
         self.manual = None
         self.jog_target = -1
         self.hold = False
+        self._settle()  # a unit in transit is placed by the gripper's sensors, as after a reset
+        self.emit("task_crash", (("task", name), ("error", detail)))
+        try:
+            import sys
+            sys.print_exception(exc)
+        except (ImportError, AttributeError):
+            pass
         if entry is not None and entry[4] < _RESTARTS_MAX:
             entry[4] += 1
             entry[3] = asyncio.create_task(entry[1](*entry[2]))
