@@ -132,7 +132,8 @@ def test_bounds_and_derived_figures():
     assert fig["sim_speedup_upy"] == 1620.0
     assert bench.check("upy_alloc_per_tick_bytes", 0) is True
     assert bench.check("upy_alloc_per_tick_bytes", 16) is False
-    assert bench.check("upy_heap_firmware_bytes", 98305) is False
+    assert bench.check("upy_heap_firmware_bytes", 118784) is True
+    assert bench.check("upy_heap_firmware_bytes", 118785) is False
     assert bench.check("upy_tick_heap_lock_ok", True) is True
     assert bench.check("upy_tick_heap_lock_ok", 1) is False
     assert bench.check("upy_alloc_per_tick_bytes", False) is False  # a boolean is not a count
@@ -169,7 +170,10 @@ def _good_figures():
             "cpython_day_violations": 0, "pick_place_faults_injected": 44, "pick_place_faults_injected_dc": 44,
             "pick_place_day_unserved": 0, "pick_place_day_unserved_dc": 0, "pick_place_unexpected_alarms": 0,
             "pick_place_unexpected_alarms_dc": 0, "guns_left_out_unreported": 0, "guns_left_out_unreported_dc": 0,
-            "pick_place_success_rate_dc": 0.93}
+            "pick_place_success_rate_dc": 0.93,
+            "task_crash_cases": 5, "task_crash_uncontrolled": 0, "sim_tick_late_max_ms": 0,
+            "upy_alloc_per_tick_left_of_start_bytes": 0, "upy_tick_left_of_start_heap_lock_ok": True,
+            "tick_left_of_start_replay_faithful": True}
 
 
 @pytest.mark.parametrize("bad, rc", [({}, 0), ({"upy_alloc_per_tick_bytes": 64}, 1),
@@ -185,6 +189,9 @@ def _good_figures():
                                      ({"upy_link_alloc_per_byte_bytes": 4}, 1),
                                      ({"deploy_nochange_ratio": 0.11}, 1), ({"deploy_nochange_files_written": 1}, 1),
                                      ({"upy_day_unserved": 1}, 1), ({"upy_day_alarms": 1}, 1),
+                                     ({"task_crash_cases": 3}, 1), ({"task_crash_uncontrolled": 1}, 1),
+                                     ({"sim_tick_late_max_ms": 3}, 1),
+                                     ({"upy_alloc_per_tick_left_of_start_bytes": 16}, 1),
                                      ({"upy_day_requests": 0}, 1), ({"cpython_day_alarms": 1}, 1),
                                      ({"pick_place_day_unserved": 1}, 1), ({"pick_place_day_unserved_dc": 1}, 1),
                                      ({"pick_place_unexpected_alarms": 1}, 1),
