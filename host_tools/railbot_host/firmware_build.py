@@ -200,9 +200,11 @@ def cache_key(src_ident: str, board: str, image: str, frozen: dict[str, Path] | 
 
 
 def build_commands(upy: Path, board: str, build_dir: Path, manifest: Path | None, uf2: Path) -> list[list[str]]:
-    """The port build and the UF2 conversion, as MicroPython's README gives them."""
-    make = ["make", f"-j{jobs()}", "-C", str(upy / "ports" / "rp2"), f"BOARD={UPY_BOARDS[board]}",
-            f"BUILD={build_dir}", f"CMAKE_ARGS={CMAKE_ARGS}"]
+    """The port build and the UF2 conversion, as MicroPython's README gives them. CMAKE_ARGS goes
+    in the environment: on make's command line it would override the port Makefile's own
+    `CMAKE_ARGS += -DMICROPY_BOARD=... -DMICROPY_FROZEN_MANIFEST=...` (a stock image, silently)."""
+    make = ["env", f"CMAKE_ARGS={CMAKE_ARGS}", "make", f"-j{jobs()}", "-C", str(upy / "ports" / "rp2"),
+            f"BOARD={UPY_BOARDS[board]}", f"BUILD={build_dir}"]
     if manifest is not None:
         make.append(f"FROZEN_MANIFEST={manifest}")
     conv = ["python3", str(upy / "tools" / "uf2conv.py"), "-c", "-b", FLASH_BASE, "-f", UF2_FAMILY,
@@ -300,12 +302,14 @@ def _build_into(entry: Path, src: Source, board: str, image: str, frozen, manife
             "micropython": UPY_TAG, "cmake_args": CMAKE_ARGS, "key": entry.name}
     # One build folder per (source, board, image), kept: a changed firmware tree only refreezes and
     # relinks. The port's cmake is configured once, so the manifest's path must not change.
-    bdir = cache / "build" / f"{src.ident.replace(':', '-')[:19]}-{board}-{image}"
+    flags = hashlib.sha256(f"{CMAKE_ARGS}\0{UPY_BOARDS[board]}".encode()).hexdigest()[:8]
+    bdir = cache / "build" / f"{src.ident.replace(':', '-')[:19]}-{board}-{image}-{flags}"
     bdir.mkdir(parents=True, exist_ok=True)
     wrap = None
     if image == "frozen":
         gen = bdir / "gen"
         (gen / "railbot").mkdir(parents=True, exist_ok=True)
+        frozen = frozen_files(manifest)  # as the build reads them
         info["tree"] = tree_hash(frozen)
         info["commit"] = commit if commit is not None else git_commit()
         (gen / BUILD_ID_MODULE).write_text(build_id_source(info["tree"], info["commit"], board))
@@ -316,6 +320,9 @@ def _build_into(entry: Path, src: Source, board: str, image: str, frozen, manife
         run(argv, what)
     if not uf2.is_file():
         raise BuildError(f"uf2conv wrote no {uf2}; see {work / 'build.log'}")
+    if image == "frozen" and cache_key(src.ident, board, image, frozen_files(manifest), manifest) != entry.name:
+        raise BuildError("the firmware tree changed during the build: run `make firmware` again "
+                         "(nothing was cached)")
     for name in ("firmware.elf", "firmware.bin"):
         shutil.copyfile(bdir / "port" / name, work / name)
     info["bin_bytes"] = (work / "firmware.bin").stat().st_size
