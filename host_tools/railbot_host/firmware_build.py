@@ -140,16 +140,25 @@ class Source:
     tarball: Path | None = None
 
 
-def pick_source(upstream: Path = UPSTREAM) -> Source:
+def _src_name(ident: str) -> str:
+    return f"micropython-{UPY_VERSION}-{ident.replace(':', '-')[:19]}"
+
+
+def pick_source(upstream: Path = UPSTREAM, cache: Path | None = None) -> Source:
+    """The tarball where it is; else the tarball's tree already in the cache (a clone elsewhere on
+    this machine extracted it: same pinned bytes); else the official repository at the tag."""
     tb = upstream / TARBALL
+    ident = "sha256:" + TARBALL_SHA256
     if tb.is_file():
-        return Source("sha256:" + TARBALL_SHA256, tb)
+        return Source(ident, tb)
+    if cache is not None and (cache / "src" / _src_name(ident) / ".railbot-ready").is_file():
+        return Source(ident)
     return Source("git:" + UPY_TAG)
 
 
 def source_dir(src: Source, cache: Path, run) -> Path:
     """MicroPython's tree in the cache, made once (tarball checked first), mpy-cross built in it."""
-    name = f"micropython-{UPY_VERSION}-{src.ident.replace(':', '-')[:19]}"
+    name = _src_name(src.ident)
     root = cache / "src" / name
     done = root / ".railbot-ready"
     if done.is_file():
@@ -170,7 +179,8 @@ def source_dir(src: Source, cache: Path, run) -> Path:
             raise ToolMissing("git is missing (needed to fetch MicroPython without the tarball): apt-get install -y git")
         top = tmp / f"micropython-{UPY_VERSION}"
         top.parent.mkdir()
-        run(["git", "clone", "--depth", "1", "--branch", UPY_TAG, UPY_GIT, str(top)], "clone", src_err=True)
+        run(["git", "clone", "--depth", "1", "--branch", UPY_TAG, UPY_GIT, str(top)],
+            f"clone (no {TARBALL} in {UPSTREAM}: set RAILBOT_UPSTREAM to its folder offline)", src_err=True)
         run(["make", "-C", str(top / "ports" / "rp2"), "BOARD=RPI_PICO", "submodules"], "submodules", src_err=True)
     shutil.rmtree(root, ignore_errors=True)
     top.rename(root)
@@ -265,7 +275,7 @@ def build(board: str, image: str, *, cache: Path | None = None, out_root: Path =
         raise BuildError(f"no UF2 build for board {board!r}: expected one of {', '.join(UPY_BOARDS)}")
     t0 = time.monotonic()
     cache = cache or cache_root()
-    src = pick_source(upstream)
+    src = pick_source(upstream, cache)
     manifest = manifest or REPO_ROOT / "boards" / board / "manifest.py"
     frozen = frozen_files(manifest) if image == "frozen" else None
     key = cache_key(src.ident, board, image, frozen, manifest)

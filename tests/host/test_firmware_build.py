@@ -88,7 +88,7 @@ class FakeRunner:
 
     def __call__(self, argv, what, src_err=False):
         FakeRunner.calls.append((what, argv))
-        if what == "clone":
+        if what.startswith("clone"):
             Path(argv[-1]).mkdir(parents=True)
         elif what == "port build":
             bdir = Path(next(a for a in argv if a.startswith("BUILD="))[6:])
@@ -115,7 +115,7 @@ def fake(tmp_path, monkeypatch):
 def test_first_build_then_cache_hit_without_running_anything(fake):
     r = fb.build("PICO", "frozen", **fake)
     assert not r.cached and r.uf2 == fake["out_root"] / "PICO" / "firmware.uf2" and r.bytes == 2048
-    whats = [w for w, _ in FakeRunner.calls]
+    whats = [w.split()[0] for w, _ in FakeRunner.calls]
     assert whats == ["clone", "submodules", "mpy-cross", "port build", "uf2conv"]
     assert FakeRunner.calls[0][1][:5] == ["git", "clone", "--depth", "1", "--branch"] and "v1.28.0" in FakeRunner.calls[0][1]
     assert r.tree == fb.host_source_tree() and r.commit == "abc123"
@@ -131,6 +131,16 @@ def test_first_build_then_cache_hit_without_running_anything(fake):
     stock = fb.build("PICO", "stock", **fake)  # the source is extracted once, mpy-cross built once
     assert [w for w, _ in FakeRunner.calls] == ["port build", "uf2conv"]
     assert stock.uf2.name == "stock.uf2" and stock.key != r.key and stock.tree == ""
+
+
+def test_a_clone_elsewhere_takes_the_tarballs_tree_from_the_cache(tmp_path):
+    cache, upstream = tmp_path / "cache", tmp_path / "nowhere"
+    assert fb.pick_source(upstream, cache).ident == "git:v1.28.0"
+    ready = cache / "src" / "micropython-1.28.0-sha256-57a1a8154f55" / ".railbot-ready"
+    ready.parent.mkdir(parents=True)
+    ready.write_text("sha256:...\n")  # another clone, beside ../shared/upstream, extracted it
+    src = fb.pick_source(upstream, cache)
+    assert src.ident == "sha256:" + fb.TARBALL_SHA256 and src.tarball is None
 
 
 def test_missing_toolchain_is_one_line_with_the_apt_command(fake):
