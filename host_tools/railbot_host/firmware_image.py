@@ -194,5 +194,5 @@ def main(ns) -> int:
             return e.code
         ident = f"; tree {r.tree[:12]} commit {r.commit[:12]}{'+dirty' if r.commit.endswith('+dirty') else ''}" if r.tree else ""
         how = "from the cache" if r.cached else "built"
-        con.print(f"[green]{_shown(r.uf2)}[/]: {r.bytes} bytes, {how} in {r.seconds:.1f} s{ident}")
+        con.print(f"[green]{_shown(r.uf2)}[/]: {r.bytes} bytes, {how} in {r.seconds:.2f} s{ident}")
     return 0
