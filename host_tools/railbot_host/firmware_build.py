@@ -287,6 +287,7 @@ def build(board: str, image: str, *, cache: Path | None = None, out_root: Path =
         fcntl.flock(lock, fcntl.LOCK_EX)
         cached = (entry / "firmware.uf2").is_file() and (entry / "build.json").is_file()
         if not cached:
+            out.unlink(missing_ok=True)  # a failed build must not leave the last image to be flashed
             _build_into(entry, src, board, image, frozen, manifest, cache, runner_cls, which, commit)
         shutil.copyfile(entry / "firmware.uf2", out)
         info = json.loads((entry / "build.json").read_text())

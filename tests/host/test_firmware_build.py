@@ -144,10 +144,14 @@ def test_a_clone_elsewhere_takes_the_tarballs_tree_from_the_cache(tmp_path):
 
 
 def test_missing_toolchain_is_one_line_with_the_apt_command(fake):
+    stale = fake["out_root"] / "PICO" / "firmware.uf2"  # from an older tree
+    stale.parent.mkdir(parents=True)
+    stale.write_bytes(b"old")
     fake["which"] = lambda t: None if t == "arm-none-eabi-gcc" else "/usr/bin/" + t
     with pytest.raises(fb.ToolMissing) as e:
         fb.build("PICO", "frozen", **fake)
     assert e.value.code == 6 and "\n" not in str(e.value)
+    assert not (fake["out_root"] / "PICO" / "firmware.uf2").exists()
     assert "apt-get install -y gcc-arm-none-eabi libnewlib-arm-none-eabi" in str(e.value)
     assert FakeRunner.calls == []
 
