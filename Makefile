@@ -46,8 +46,13 @@ test-board: venv
 	@test -n "$(PORT)" || { echo "usage: make test-board PORT=/dev/ttyACM0" >&2; exit 2; }
 	$(VENV)/bin/railbot test --port $(PORT) --board $(BOARD)
 
+# The Pico's UF2 images (build/firmware/PICO/firmware.uf2 with railbot frozen, stock.uf2 without),
+# built from pinned MicroPython v1.28.0 and cached in ~/.cache/railbot/firmware. Needs the arm
+# toolchain: apt-get install -y gcc-arm-none-eabi libnewlib-arm-none-eabi (CI installs it).
+# IMAGE=frozen or IMAGE=stock builds one. Exit status: see `railbot firmware --help`.
+IMAGE ?= both
 firmware: venv
-	$(VENV)/bin/railbot firmware --board $(BOARD)
+	$(VENV)/bin/railbot firmware --board $(BOARD) --image $(IMAGE)
 
 clean:
 	rm -rf build

@@ -1309,6 +1309,17 @@ class Robot:
     def cmd_help(self):
         return "ok commands: " + " ".join(sorted(_COMMANDS))
 
+    def cmd_build(self):
+        """What firmware this is: railbot/build_id.py, frozen into the image or written by
+        `railbot deploy`. Imported only when asked: a few short strings (frozen: in flash)."""
+        try:
+            from railbot import build_id
+        except ImportError:
+            return "ok build none (firmware from source)"
+        return "ok build src=%s tree=%s commit=%s board=%s image=%s" % (
+            getattr(build_id, "SRC", build_id.TREE), build_id.TREE, getattr(build_id, "COMMIT", "unknown"),
+            build_id.BOARD, getattr(build_id, "IMAGE", "deployed"))
+
 
 _COMMANDS = {
     "charge": (Robot.cmd_charge, 1),
@@ -1327,5 +1338,6 @@ _COMMANDS = {
     "alarms": (Robot.cmd_alarms, 0),
     "ledger": (Robot.cmd_ledger, 0),
     "help": (Robot.cmd_help, 0),
+    "build": (Robot.cmd_build, 0),
     "config": (Robot.cmd_config, -1),
 }

@@ -97,11 +97,17 @@ def build_parser() -> argparse.ArgumentParser:
     fl.set_defaults(sub=fl)
 
     fw = sub.add_parser(
-        "firmware", help="prepare and check the manifest tree of a frozen build (make firmware)",
+        "firmware", help="check the freeze manifest and build the board's UF2 images (make firmware)",
         description="Check that every firmware import is built into MicroPython, in the tree or "
-                    "pulled by require() in boards/BOARD/manifest.py, and print how to build the UF2.",
+                    "pulled by require() in boards/BOARD/manifest.py; then build build/firmware/BOARD/"
+                    "firmware.uf2 (railbot frozen) and stock.uf2 from the pinned MicroPython source, "
+                    "cached outside the clone. Exit 1: manifest problems, 5: a build step failed, "
+                    "6: a tool (arm-none-eabi-gcc) is missing, 7: the pinned source cannot be had.",
     )
     fw.add_argument("--board", choices=("SIM", "PICO"), default="PICO")
+    fw.add_argument("--image", choices=("both", "frozen", "stock"), default="both",
+                    help="which image (default both)")
+    fw.add_argument("--check-only", action="store_true", help="only check the manifest")
     fw.set_defaults(sub=fw)
 
     # The robot's commands: against the simulator (--sim, the default for now) or a board (--port).

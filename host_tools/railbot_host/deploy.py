@@ -100,8 +100,13 @@ def tree_hash(files: dict[str, bytes]) -> str:
 
 
 def build_id(files: dict[str, bytes], board_name: str) -> str:
+    """TREE: what is on the board; SRC: the firmware source tree (as a frozen image's TREE), which
+    `railbot status` compares with the host's; COMMIT: the host's git commit at deploy."""
+    from railbot_host.firmware_build import git_commit, host_source_tree
+
     return (f"# What `railbot deploy` put on this board.\nTREE = {tree_hash(files)!r}\n"
-            f"BOARD = {board_name!r}\n")
+            f"BOARD = {board_name!r}\nSRC = {host_source_tree(board_name)!r}\n"
+            f"COMMIT = {git_commit()!r}\nIMAGE = 'deployed'\n")
 
 
 def _sha(data: bytes) -> str:

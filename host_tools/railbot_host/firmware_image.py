@@ -1,9 +1,11 @@
-"""`railbot firmware` / `make firmware`: check a board's freeze manifest against the firmware's imports.
+"""`railbot firmware` / `make firmware`: check a board's freeze manifest, then build its UF2 images.
 
 Every import in firmware/railbot and firmware/main.py must be built into MicroPython's port, be a
 module of the frozen tree, or come from micropython-lib through `require()` in the manifest. An
 import inside `try: ... except ImportError:` is optional (e.g. aiorepl) and always allowed.
-The UF2 itself is built by MicroPython's own port build (see the README).
+The check is the build's first step; the UF2 images are then built (or copied from the cache) by
+railbot_host.firmware_build. Exit status: 0 ok, 1 manifest problems, 2 usage, 5 a build step
+failed, 6 a tool is missing, 7 the pinned MicroPython source cannot be had.
 """
 
 from __future__ import annotations
@@ -162,27 +164,35 @@ def _shown(p: Path) -> str:
     return str(p.relative_to(REPO_ROOT)) if p.is_relative_to(REPO_ROOT) else str(p)
 
 
-def build_hint(board: str) -> str:
-    manifest = (REPO_ROOT / "boards" / board / "manifest.py").resolve()
-    return ("build the UF2 with MicroPython's own port build:\n"
-            "  git clone https://github.com/micropython/micropython && cd micropython\n"
-            "  make -C mpy-cross && make -C ports/rp2 submodules\n"
-            f"  make -C ports/rp2 BOARD=RPI_PICO FROZEN_MANIFEST={manifest}\n"
-            "  -> ports/rp2/build-RPI_PICO/firmware.uf2 (railbot flash --uf2 ... --port ...)")
-
-
 def main(ns) -> int:
     from rich.console import Console
 
+    from railbot_host import firmware_build as fb
+
     con = Console(highlight=False, soft_wrap=True)
+    err = Console(highlight=False, soft_wrap=True, stderr=True)
     m, problems = check(ns.board)
     if problems:
         for p in problems:
-            con.print(f"[red]error:[/] {p}")
-        con.print(f"[bold red]railbot firmware: {len(problems)} import problem(s) in the {ns.board} manifest[/]")
+            err.print(f"[red]error:[/] {p}")
+        err.print(f"[bold red]railbot firmware: {len(problems)} import problem(s) in the {ns.board} manifest[/]")
         return 1
     con.print(f"[green]boards/{ns.board}/manifest.py:[/] {len(tree_modules(m))} frozen modules; "
               f"require: {', '.join(m.requires) or 'none'}; every firmware import is satisfied")
-    if ns.board != "SIM":
-        con.print(build_hint(ns.board))
+    if ns.board not in fb.UPY_BOARDS or getattr(ns, "check_only", False):
+        if ns.board not in fb.UPY_BOARDS:
+            con.print(f"[dim]board {ns.board} has no UF2 image (it runs in this process)[/]")
+        return 0
+    images = fb.IMAGES if getattr(ns, "image", "both") == "both" else (ns.image,)
+    for image in images:
+        con.print(f"[dim]{image} image: building or taking it from {fb.cache_root() / 'firmware'} "
+                  f"(a first build takes minutes)...[/]")
+        try:
+            r = fb.build(ns.board, image)
+        except fb.BuildError as e:
+            err.print(f"railbot firmware: {e}", markup=False)
+            return e.code
+        ident = f"; tree {r.tree[:12]} commit {r.commit[:12]}{'+dirty' if r.commit.endswith('+dirty') else ''}" if r.tree else ""
+        how = "from the cache" if r.cached else "built"
+        con.print(f"[green]{_shown(r.uf2)}[/]: {r.bytes} bytes, {how} in {r.seconds:.2f} s{ident}")
     return 0

@@ -167,6 +167,37 @@ def _console():
     return Console(highlight=False, soft_wrap=True)
 
 
+def parse_build(reply: str) -> dict | None:
+    """The board's `build` reply as a dict (src, tree, commit, board, image); None if it has none."""
+    if not reply.startswith("ok build ") or "=" not in reply:
+        return None
+    return dict(w.split("=", 1) for w in reply[9:].split() if "=" in w)
+
+
+def short_commit(c: str) -> str:
+    return c[:12] + ("+dirty" if c.endswith("+dirty") else "")
+
+
+def build_line(reply: str, host_src: str, host_commit: str) -> str:
+    """`railbot status`'s line: the board's build id beside the host tree's own, and whether the
+    firmware the board runs is this clone's."""
+    host = f"host: src {host_src[:12]} commit {short_commit(host_commit)}"
+    b = parse_build(reply)
+    if b is None:
+        what = ("none (firmware run from source)" if reply.startswith("ok build")
+                else "unknown (firmware older than the build command)")
+        return f"board build: {what} | {host}"
+    same = "same firmware as the host" if b.get("src") == host_src else "differs from the host: flash or deploy"
+    return (f"board build: src {b.get('src', '?')[:12]} commit {short_commit(b.get('commit', '?'))} "
+            f"({b.get('image', '?')}, {b.get('board', '?')}) | {host} | {same}")
+
+
+def show_build(con, tr) -> None:
+    from railbot_host.firmware_build import git_commit, host_source_tree
+
+    con.print(build_line(tr.command("build"), host_source_tree(), git_commit()), markup=False)
+
+
 def show_status(con, s: dict, t_ms: int, clock: str = "simulated") -> None:
     from rich.table import Table
 
@@ -275,6 +306,10 @@ def main(ns) -> int:
         if ns.command == "console":
             return console(tr, con, sys.stdin)
         line, needs_home = robot_line(ns)
+        if ns.command == "status":
+            rc = do(tr, line, con)
+            show_build(con, tr)
+            return rc
         if needs_home and not tr.status().get("homed"):
             con.print("[dim]the robot is not homed (a simulated board boots unhomed): homing first[/]")
             if do(tr, "home", con) != 0:

@@ -231,10 +231,10 @@ def test_manifest_check_allows_optional_imports(tmp_path):
     assert len(problems) == 1 and "railbot.missing is not in the frozen tree" in problems[0]
 
 
-def test_cli_firmware_checks_and_says_how_to_build(capsys):
-    assert cli.main(["firmware", "--board", "PICO"]) == 0
+def test_cli_firmware_check_only_checks_the_manifest(capsys):
+    assert cli.main(["firmware", "--board", "PICO", "--check-only"]) == 0
     out = capsys.readouterr().out
-    assert "make -C ports/rp2 BOARD=RPI_PICO FROZEN_MANIFEST=" in out
+    assert "every firmware import is satisfied" in out and "image" not in out
 
 
 # --- tests on the board -------------------------------------------------------------------------
