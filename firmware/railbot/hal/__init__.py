@@ -32,6 +32,23 @@ _ARMED = 0x2A11B07
 _DREQ_PIO0_TX0 = 0
 
 
+def dma_ctrl_trig(channel):
+    """The address of a DMA channel's CTRL_TRIG: computed once by its user (above 2**30 it is a boxed
+    int, allocated)."""
+    return _DMA_CTRL_TRIG + 0x40 * channel
+
+
+def dma_abort(abort_bit, ctrl_trig):
+    """Stop a DMA channel as the SDK's dma_channel_abort does: CHAN_ABORT (it stops the channel and
+    clears its count, RP2040 datasheet 2.5.5.3), then wait for the channel's BUSY to fall. Not
+    CHAN_ABORT itself: by erratum RP2040-E13 it can read clear while a read is still in flight,
+    which then lands, moving READ_ADDR on and pushing its word. Allocates nothing."""
+    mem = machine.mem32
+    mem[_DMA_ABORT] = abort_bit
+    while mem[ctrl_trig] & _DMA_BUSY:
+        pass
+
+
 class StepOutput:
     """One axis's step/dir pulses: words go into a ring in RAM; DMA moves them into the step program's
     TX FIFO as it empties. Nothing here blocks: `put` is only called while `space()` > 0.
@@ -61,7 +78,7 @@ class StepOutput:
         self.ctrl = dma.pack_ctrl(size=2, inc_read=True, inc_write=False, ring_size=_RING_BITS,
                                   ring_sel=False, treq_sel=_DREQ_PIO0_TX0 + sm_id)
         self.abort_bit = 1 << dma.channel
-        self.ctrl_trig = _DMA_CTRL_TRIG + 0x40 * dma.channel  # made once: above 2**30 it is a boxed int
+        self.ctrl_trig = dma_ctrl_trig(dma.channel)
         self.w = 0  # next ring index to write
         self.armed_end = 0  # ring index where the armed transfer ends
         self.armed = False  # the channel has been given a transfer (its READ_ADDR is ours)
@@ -102,14 +119,8 @@ class StepOutput:
         dma = self.dma
         start = self.armed_end
         if self.armed:
-            # CHAN_ABORT stops the channel and clears its count (RP2040 datasheet 2.5.5.3); READ_ADDR
-            # then points at the next word it would have read. Erratum RP2040-E13: CHAN_ABORT can read
-            # clear while a read is still in flight, which then moves READ_ADDR and pushes its word; so,
-            # as the SDK's dma_channel_abort does, wait for the channel's BUSY to fall instead.
-            machine.mem32[_DMA_ABORT] = self.abort_bit
-            ctrl_trig = self.ctrl_trig
-            while machine.mem32[ctrl_trig] & _DMA_BUSY:
-                pass
+            # after the abort READ_ADDR points at the next word the channel would have read
+            dma_abort(self.abort_bit, self.ctrl_trig)
             start = ((dma.read - self.base) >> 2) % RING
         count = (self.armed_end - start) % RING + new
         dma.config(read=self.base + 4 * start, write=self.sm, count=count, ctrl=self.ctrl, trigger=True)

@@ -4,6 +4,7 @@ import machine
 import rp2
 import time
 from micropython import const
+from railbot.hal import dma_abort, dma_ctrl_trig
 
 # One capture (docs/safety.md, "Control pilot"): SAMPLES results GAP_US apart span a whole 1 kHz PWM
 # period plus its shortest HIGH phase (5 %: 50 us), which then holds at least 2 neighbouring samples.
@@ -29,9 +30,6 @@ _FCS_LEVEL = const(0xF0000)
 # and write 1 to clear the sticky OVER and UNDER flags
 _FCS_CAPTURE = const(0x1 | 0x8 | 1 << 24 | 0x800 | 0x400)
 _DREQ_ADC = const(36)
-_DMA_ABORT = 0x50000444
-_DMA_CTRL_TRIG = 0x5000000C  # channel n's at + n * 0x40
-_DMA_BUSY = const(0x1000000)
 
 
 class PilotCapture:
@@ -48,7 +46,7 @@ class PilotCapture:
         self.dma = dma = rp2.DMA()
         self.ctrl = dma.pack_ctrl(size=1, inc_read=False, inc_write=True, treq_sel=_DREQ_ADC)
         self.abort_bit = 1 << dma.channel
-        self.ctrl_trig = _DMA_CTRL_TRIG + 0x40 * dma.channel
+        self.ctrl_trig = dma_ctrl_trig(dma.channel)
 
     def capture(self):
         """Fill `buf` with one capture (blocks about 1.1 ms); False if it did not complete."""
@@ -70,11 +68,7 @@ class PilotCapture:
         mem[_ADC_FCS] = 0  # FIFO and DREQ off: read_u16 on another input works as before
         done = dma.count == 0
         if not done:
-            # as the SDK's dma_channel_abort: CHAN_ABORT, then BUSY falls once nothing is in flight
-            mem[_DMA_ABORT] = self.abort_bit
-            ctrl_trig = self.ctrl_trig
-            while mem[ctrl_trig] & _DMA_BUSY:
-                pass
+            dma_abort(self.abort_bit, self.ctrl_trig)
         self._drain()
         return done
 

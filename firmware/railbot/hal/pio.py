@@ -42,7 +42,7 @@ LOW_MAX = 0x3FFFFF
 # nothing: the firmware reads X on demand by executing READ_COUNT (`in x, 32`) on the state
 # machine, which autopush (threshold 32) puts into the RX FIFO (docs/motion.md, "Measuring wheel").
 # +1 is done in Y (mov y, ~x; jmp y--; mov x, ~y) so X always holds a valid count for the read.
-# The program never sets X: the firmware preloads it mid-range (PRELOAD_X) before starting it.
+# The program never sets X: the firmware preloads it mid-range (COUNT_MID) before starting it.
 @rp2.asm_pio(out_shiftdir=rp2.PIO.SHIFT_RIGHT, autopush=True, push_thresh=32, fifo_join=rp2.PIO.JOIN_RX)
 def quadrature():
     mov(osr, pins)          # A (in_base) is bit 0
