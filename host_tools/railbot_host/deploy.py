@@ -92,10 +92,11 @@ def image(board_name: str, mpy_dir: Path = BUILD_DIR) -> dict[str, bytes]:
 
 
 def tree_hash(files: dict[str, bytes]) -> str:
+    """What is deployed (build_id.py itself left out), as firmware_build.hash_tree identifies a tree."""
+    from railbot_host.firmware_build import hash_tree
+
     h = hashlib.sha256()
-    for path in sorted(files):
-        if path != BUILD_ID:
-            h.update(path.encode() + b"\0" + hashlib.sha256(files[path]).digest())
+    hash_tree(h, {path: files[path] for path in files if path != BUILD_ID})
     return h.hexdigest()
 
 

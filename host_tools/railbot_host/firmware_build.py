@@ -99,13 +99,27 @@ def frozen_files(manifest: Path) -> dict[str, Path]:
     return out
 
 
+def hash_tree(h, contents: dict[str, bytes]) -> None:
+    """Feed hasher h each file's path and the sha256 of its content, in path order: a tree's identity,
+    the same on any machine and any checkout (railbot deploy's TREE, a frozen image's, the cache key)."""
+    for path in sorted(contents):
+        h.update(path.encode() + b"\0" + hashlib.sha256(contents[path]).digest())
+
+
+def _contents(files: dict[str, Path]) -> dict[str, bytes]:
+    return {target: Path(files[target]).read_bytes() for target in files}
+
+
 def tree_hash(files: dict[str, Path]) -> str:
-    """sha256 over (target path, sha256 of content) of the frozen files, in path order: the same
-    tree gives the same hash on any machine and any checkout."""
+    """sha256 of the frozen files (target path -> file) as hash_tree feeds it."""
     h = hashlib.sha256()
-    for target in sorted(files):
-        h.update(target.encode() + b"\0" + hashlib.sha256(Path(files[target]).read_bytes()).digest())
+    hash_tree(h, _contents(files))
     return h.hexdigest()
+
+
+def short_commit(c: str) -> str:
+    """A commit as shown: 12 hex digits, and +dirty if the tree had changes."""
+    return c[:12] + ("+dirty" if c.endswith("+dirty") else "")
 
 
 def host_source_tree(board: str = "PICO") -> str:
@@ -204,8 +218,7 @@ def cache_key(src_ident: str, board: str, image: str, frozen: dict[str, Path] | 
         h.update(part.encode() + b"\0")
     if image == "frozen":
         h.update(b"manifest\0" + Path(manifest).read_bytes() + b"\0")
-        for target in sorted(frozen):
-            h.update(target.encode() + b"\0" + hashlib.sha256(Path(frozen[target]).read_bytes()).digest())
+        hash_tree(h, _contents(frozen))
     return h.hexdigest()
 
 

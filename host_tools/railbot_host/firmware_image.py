@@ -192,7 +192,7 @@ def main(ns) -> int:
         except fb.BuildError as e:
             err.print(f"railbot firmware: {e}", markup=False)
             return e.code
-        ident = f"; tree {r.tree[:12]} commit {r.commit[:12]}{'+dirty' if r.commit.endswith('+dirty') else ''}" if r.tree else ""
+        ident = f"; tree {r.tree[:12]} commit {fb.short_commit(r.commit)}" if r.tree else ""
         how = "from the cache" if r.cached else "built"
         con.print(f"[green]{_shown(r.uf2)}[/]: {r.bytes} bytes, {how} in {r.seconds:.2f} s{ident}")
     return 0

@@ -174,13 +174,11 @@ def parse_build(reply: str) -> dict | None:
     return dict(w.split("=", 1) for w in reply[9:].split() if "=" in w)
 
 
-def short_commit(c: str) -> str:
-    return c[:12] + ("+dirty" if c.endswith("+dirty") else "")
-
-
 def build_line(reply: str, host_src: str, host_commit: str) -> str:
     """`railbot status`'s line: the board's build id beside the host tree's own, and whether the
     firmware the board runs is this clone's."""
+    from railbot_host.firmware_build import short_commit
+
     host = f"host: src {host_src[:12]} commit {short_commit(host_commit)}"
     b = parse_build(reply)
     if b is None:
