@@ -6,10 +6,8 @@ Phases:
            (real ticks recorded at the machine/rp2 level, replayed under heap_lock) on a board that
            powered up at the rail's far end, so the whole traverse is left of where the measuring
            wheel's count started;
-  crash    (CPython) task_crash_cases, task_crash_uncontrolled: simboard.rig.task_crash_campaign;
-  late     (CPython) sim_tick_late_max_ms: the longest a control tick of a move came late
-           (Robot.tick_late_max_ms) over the bench's own seeded day, with its flash erases, marker
-           bytes at their baud rate and the link's events.
+  crash    (CPython) task_crash_cases, task_crash_uncontrolled: simboard.rig.task_crash_campaign.
+(sim_tick_late_max_ms comes from bench_upy.py's days: railbot_host.bench.derive.)
 
 A script of its own, not phases of bench_upy.py: a line added there moves that script's day heap
 reading (see bench_grip.py).
@@ -19,7 +17,7 @@ import sys
 from benchlib import GC, UPY, out, note, step  # noqa: F401  (bench.mjs calls step)
 
 RC = 0  # exit status, read by bench.mjs
-USAGE = "usage: bench_board.py --board DIR [--seed N] [--hours H] left|crash|late ..."
+USAGE = "usage: bench_board.py --board DIR [--seed N] left|crash ..."
 START_X_MM = 59000  # the power-up place for `left`: right of every station
 
 
@@ -64,49 +62,22 @@ def phase_crash():
         print("ERROR task crash: " + b)
 
 
-def phase_late(folder, seed, hours):
-    """The bench's day (bench_upy.py's: plan_day(seed, hours), 12 h more for the evening's cars)."""
-    from simboard.board import SimBoard
-    from simboard.day import Day, plan_day
-
-    board = SimBoard(folder, seed=seed)
-    robot = board.robot()
-    cars = plan_day(seed, hours=hours)
-    end_ms = (hours + 12) * 3600000
-    if cars and cars[-1].leave_ms + 600000 > end_ms:
-        end_ms = max(c.leave_ms for c in cars) + 600000
-    day = Day(board, robot, cars, log=None)
-    day.start()
-    day.run(end_ms)
-    s = day.summary()
-    out("sim_tick_late_max_ms", robot.tick_late_max_ms)
-    out("sim_day_flash_erases", board.flash.erases)
-    out("sim_day_flash_busy_ms", board.flash.busy_ms)
-    note("late: %d requests, %d served, %d alarms; the longest control tick delay while moving %d ms; "
-         "%d flash erases, %d ms of flash time" % (s["requests"], s["served"], s["alarms"], robot.tick_late_max_ms,
-                                                    board.flash.erases, board.flash.busy_ms))
-    if s["served"] != s["requests"] or s["alarms"]:
-        print("ERROR late: the day served %d of %d with %d alarms" % (s["served"], s["requests"], s["alarms"]))
-
-
 def steps(argv):
     global RC
-    folder, seed, hours, phases = None, 1, 24, []
+    folder, seed, phases = None, 1, []
     i = 0
     while i < len(argv):
         a = argv[i]
-        if a in ("--board", "--seed", "--hours") and i + 1 < len(argv):
+        if a in ("--board", "--seed") and i + 1 < len(argv):
             if a == "--board":
                 folder = argv[i + 1]
-            elif a == "--seed":
-                seed = int(argv[i + 1])
             else:
-                hours = int(argv[i + 1])
+                seed = int(argv[i + 1])
             i += 1
         else:
             phases.append(a)
         i += 1
-    if folder is None or not phases or [p for p in phases if p not in ("left", "crash", "late")]:
+    if folder is None or not phases or [p for p in phases if p not in ("left", "crash")]:
         print(USAGE)
         RC = 2
         return
@@ -118,10 +89,8 @@ def steps(argv):
                 print("ERROR left: needs MicroPython (heap_lock, gc.mem_alloc)")
                 continue
             yield from phase_left(folder, seed)
-        elif p == "crash":
-            phase_crash()
         else:
-            phase_late(folder, seed, hours)
+            phase_crash()
         yield GC
     print("BENCH_DONE")
     RC = 0

@@ -988,7 +988,7 @@ def phase_day(folder, seed, hours, short):
     out(impl + "_day_sim_s", (end_ms - t_start) // 1000)
     if UPY:
         out("upy_heap_growth_day_bytes", h1 - h0)
-    for k in ("served", "requests", "violations", "alarms"):
+    for k in ("served", "requests", "violations", "alarms", "tick_late_max_ms", "flash_erases"):
         out(impl + "_day_" + k, s[k])
     note("%s day: %d cars, %d requests, %d served, %d alarms, %d violations, %d tasks left, homed=%s, %s" % (
         impl, len(cars), s["requests"], s["served"], s["alarms"], s["violations"], len(board.loop.queue), homed,

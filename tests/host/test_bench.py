@@ -129,6 +129,10 @@ def test_bounds_and_derived_figures():
     days = {"upy_day_requests": 50, "upy_day_served": 49, "cpython_day_requests": 50, "cpython_day_served": 50}
     bench.derive(days)
     assert days["upy_day_unserved"] == 1 and days["cpython_day_unserved"] == 0
+    late = {"upy_day_tick_late_max_ms": 0, "cpython_day_tick_late_max_ms": 3}
+    bench.derive(late)
+    assert late["sim_tick_late_max_ms"] == 3 and bench.check("sim_tick_late_max_ms", 3) is False
+    assert "sim_tick_late_max_ms" in bench.failures({})  # no day, no figure: the bench fails
     assert fig["sim_speedup_upy"] == 1620.0
     assert bench.check("upy_alloc_per_tick_bytes", 0) is True
     assert bench.check("upy_alloc_per_tick_bytes", 16) is False

@@ -220,4 +220,5 @@ class Day:
             "alarms": self.alarms,
             "violations": len(self.plant.violations),
             "tick_late_max_ms": self.robot.tick_late_max_ms,
+            "flash_erases": self.board.flash.erases,
         }
