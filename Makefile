@@ -5,6 +5,8 @@ VPY     := $(VENV)/bin/python
 STAMP   := $(VENV)/.installed
 UPY_DIR := host_tools/upy
 UPY_MOD := $(UPY_DIR)/node_modules/.installed
+SI_DIR  := host_tools/silicon
+SI_MOD  := $(SI_DIR)/node_modules/.installed
 
 SEED  ?= 1
 HOURS ?= 24
@@ -23,9 +25,12 @@ $(STAMP): requirements.txt pyproject.toml
 	$(VPY) -m pip install -q -e .
 	touch $@
 
-npm: $(UPY_MOD)
+npm: $(UPY_MOD) $(SI_MOD)
 $(UPY_MOD): $(UPY_DIR)/package.json $(UPY_DIR)/package-lock.json
 	cd $(UPY_DIR) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+$(SI_MOD): $(SI_DIR)/package.json $(SI_DIR)/package-lock.json
+	cd $(SI_DIR) && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
 sim: venv

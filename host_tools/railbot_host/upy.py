@@ -41,8 +41,6 @@ DEFAULT_HEAP = 8 * 1024 * 1024
 _PACKAGE_ENTRY = (
     UPY_DIR / "node_modules" / "@micropython" / "micropython-webassembly-pyscript" / "micropython.mjs"
 )
-# Same stamp as the Makefile's `npm` target, so `make npm` and ensure_npm() agree.
-_STAMP = UPY_DIR / "node_modules" / ".installed"
 _SUMMARY = re.compile(r"^upy: (\d+) passed, (\d+) failed, (\d+) skipped\s*$")
 #: One runner line per test: PASS id, FAIL id, FAIL module-id (import), SKIP id (excluded).
 RESULT_LINE = re.compile(r"^(PASS|FAIL|SKIP) (\S+)( \((?:import|excluded)\))?\s*$")
@@ -70,14 +68,14 @@ def _require_node() -> str:
 
 
 @contextmanager
-def _install_lock():
+def _install_lock(pkg_dir: Path = UPY_DIR):
     """Serialise concurrent `npm ci` runs (e.g. parallel test workers) on this machine."""
     try:
         import fcntl
     except ImportError:  # not POSIX: no locking
         yield
         return
-    key = hashlib.sha1(str(UPY_DIR).encode()).hexdigest()[:12]
+    key = hashlib.sha1(str(pkg_dir).encode()).hexdigest()[:12]
     with open(Path(tempfile.gettempdir()) / f"railbot-upy-npm-{key}.lock", "w") as f:
         fcntl.flock(f, fcntl.LOCK_EX)
         try:
@@ -86,44 +84,46 @@ def _install_lock():
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
-def _npm_current() -> bool:
-    if not (_PACKAGE_ENTRY.is_file() and _STAMP.is_file()):
+def _npm_current(pkg_dir: Path, entry: Path) -> bool:
+    stamp = pkg_dir / "node_modules" / ".installed"  # the Makefile's stamp, so both agree
+    if not (entry.is_file() and stamp.is_file()):
         return False
-    newest_spec = max((UPY_DIR / n).stat().st_mtime for n in ("package.json", "package-lock.json"))
-    return _STAMP.stat().st_mtime >= newest_spec
+    newest_spec = max((pkg_dir / n).stat().st_mtime for n in ("package.json", "package-lock.json"))
+    return stamp.stat().st_mtime >= newest_spec
 
 
-def ensure_npm() -> None:
-    """Make sure host_tools/upy/node_modules is installed and current (`npm ci` if not).
+def ensure_npm(pkg_dir: Path = UPY_DIR, entry: Path = _PACKAGE_ENTRY) -> None:
+    """Make sure `pkg_dir`/node_modules (host_tools/upy by default) is installed and current
+    (`npm ci` if not); `entry` is a file the package must provide.
 
     Raises UpyUnavailable with a clear message if node or npm is missing or npm fails.
     """
     _require_node()
-    if _npm_current():
+    if _npm_current(pkg_dir, entry):
         return
-    with _install_lock():
-        if _npm_current():  # another process installed it while we waited
+    with _install_lock(pkg_dir):
+        if _npm_current(pkg_dir, entry):  # another process installed it while we waited
             return
         npm = shutil.which("npm")
         if npm is None:
             raise UpyUnavailable(
-                f"`npm` is not on PATH, and {UPY_DIR.relative_to(REPO_ROOT)}/node_modules is "
+                f"`npm` is not on PATH, and {pkg_dir.relative_to(REPO_ROOT)}/node_modules is "
                 "missing or older than package-lock.json. Install npm (it comes with Node.js) "
                 "or run `make npm` where it is available."
             )
-        print(f"upy: npm ci in {UPY_DIR.relative_to(REPO_ROOT)}", file=sys.stderr, flush=True)
+        print(f"upy: npm ci in {pkg_dir.relative_to(REPO_ROOT)}", file=sys.stderr, flush=True)
         proc = subprocess.run(
             [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
-            cwd=UPY_DIR,
+            cwd=pkg_dir,
             capture_output=True,
             text=True,
         )
-        if proc.returncode != 0 or not _PACKAGE_ENTRY.is_file():
+        if proc.returncode != 0 or not entry.is_file():
             raise UpyUnavailable(
-                f"`npm ci` in {UPY_DIR} failed (exit {proc.returncode}):\n"
+                f"`npm ci` in {pkg_dir} failed (exit {proc.returncode}):\n"
                 f"{proc.stdout}{proc.stderr}".rstrip()
             )
-        _STAMP.touch()
+        (pkg_dir / "node_modules" / ".installed").touch()
 
 
 def _mount_pairs(mounts: MountSpec) -> list[tuple[Path, str]]:
