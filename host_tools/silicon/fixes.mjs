@@ -287,6 +287,7 @@ export function fixGpioIn(mcu, ctx) {
       pin.externallyDriven = true;
       setInputValue(value);
     };
+    pin.refreshInput = () => setInputValue(pin.rawInputValue); // (the pad changed: not a drive)
     pin.releaseInput = () => {
       pin.externallyDriven = false;
       pin.refreshInput();
