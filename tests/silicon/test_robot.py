@@ -79,6 +79,7 @@ def test_a_host_that_stops_reading(eb):
 def test_ctrl_c_stops_the_robot_and_pauses_the_watchdog(eb):
     """mpremote's Ctrl-C while main.py runs: a controlled stop, drivers off, the watchdog paused
     through its real register (CTRL.ENABLE, bit 30), and the prompt stays for 3 s of chip time."""
+    assert run_cli("status", "--port", eb.url).stdout.startswith("> status\nok <")  # main.py serves
     with eb.connect() as c:
         c.write(b"\r\x03")
         head = c.read_until(b">>> ", timeout=60)
