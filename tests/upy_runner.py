@@ -3,14 +3,18 @@
 # os.path, no traceback module (sys.print_exception instead).
 #
 # usage: upy_runner.py TESTS_DIR [--exclude FILE] [-k SUBSTRING] [--root FSDIR] [--shard I/N]
+#                      [--modules test_a,test_b]
 #
 #   TESTS_DIR  directory holding test_*.py (plain `def test_*():` functions using assert). It is
 #              put on sys.path; each module is imported and its test_* callables are run in name
-#              order (MicroPython's dir() order is arbitrary), with gc.collect() between tests.
+#              order (MicroPython's dir() order is arbitrary), with gc.collect() between tests;
+#              a module is dropped from sys.modules once its tests ran (a board holds one at a time).
 #   --exclude  exclusion list: one id per line, `tests/firmware/test_x.py::test_y  # reason`;
 #              an id without `::test_...` excludes the whole module (it is then not imported).
 #              `#` comments and blank lines are ignored.
 #   -k         run only the ids containing SUBSTRING (others are deselected, not skipped).
+#   --modules  import only these test modules (a board's heap does not hold every module's
+#              imports); others are not counted at all.
 #   --root     ids are file paths relative to this FS dir (default /repo), so an id reads the same
 #              as pytest's: tests/firmware/test_x.py::test_y.
 #
@@ -58,16 +62,17 @@ def _print_exception(e):
 
 def _usage(msg):
     print("upy_runner: " + msg)
-    print("usage: upy_runner.py TESTS_DIR [--exclude FILE] [-k SUBSTRING] [--root FSDIR] [--shard I/N]")
+    print("usage: upy_runner.py TESTS_DIR [--exclude FILE] [-k SUBSTRING] [--root FSDIR] [--shard I/N] "
+          "[--modules test_a,test_b]")
     sys.exit(2)
 
 
 def _parse_args(argv):
-    opts = {"dir": None, "exclude": None, "k": None, "root": "/repo", "shard": "0/1"}
+    opts = {"dir": None, "exclude": None, "k": None, "root": "/repo", "shard": "0/1", "modules": None}
     i = 0
     while i < len(argv):
         a = argv[i]
-        if a in ("--exclude", "-k", "--root", "--shard"):
+        if a in ("--exclude", "-k", "--root", "--shard", "--modules"):
             if i + 1 >= len(argv):
                 _usage(a + " needs a value")
             opts[a.lstrip("-")] = argv[i + 1]
@@ -233,6 +238,12 @@ def main(argv):
     except ValueError:
         _usage("--shard takes I/N with 0 <= I < N, got " + opts["shard"])
     files = files[shard::shards]
+    if opts["modules"] is not None:
+        wanted = [m if m.endswith(".py") else m + ".py" for m in opts["modules"].split(",") if m]
+        for m in wanted:
+            if m not in files:
+                _usage("--modules: no test module %s in %s" % (m, tests_dir))
+        files = [f for f in files if f in wanted]
     for fn in files:
         mid = _module_id(tests_dir, opts["root"], fn)
         if mid in excluded_ids:
@@ -280,8 +291,12 @@ def main(argv):
                 failed += 1
             err = None
             gc.collect()
+        # A board's heap holds one test module at a time: forget this one before the next.
+        mod = None
+        sys.modules.pop(modname, None)
+        gc.collect()
 
-    if k is None and shards == 1:  # (a shard does not see the other shards' modules)
+    if k is None and shards == 1 and opts["modules"] is None:  # (a part does not see the others)
         for eid, reason in excluded:
             if eid not in used and not [b for b in broken if eid.startswith(b)]:
                 print("upy: warning: stale exclusion, no such test: " + eid)

@@ -123,12 +123,13 @@ def suite_files() -> dict[str, bytes]:
     return files
 
 
-def runner_args(k: str | None = None) -> list[str]:
+def runner_args(k: str | None = None, modules: str | None = None) -> list[str]:
     args = ["/tests/firmware", "--root", "/", "--exclude", "/tests/upy_exclude.txt"]
-    return args + (["-k", k] if k else [])
+    return args + (["-k", k] if k else []) + (["--modules", modules] if modules else [])
 
 
-def run_on_board(board: Board, parser: Parser, *, k: str | None = None, timeout: float = 3600) -> Run:
+def run_on_board(board: Board, parser: Parser, *, k: str | None = None, modules: str | None = None,
+                 timeout: float = 3600) -> Run:
     buf = bytearray()
 
     def out(b: bytes) -> None:
@@ -139,7 +140,7 @@ def run_on_board(board: Board, parser: Parser, *, k: str | None = None, timeout:
             del buf[:i + 1]
 
     try:
-        board.exec(RUN % {"args": runner_args(k)}, on_output=out, timeout=timeout)
+        board.exec(RUN % {"args": runner_args(k, modules)}, on_output=out, timeout=timeout)
     finally:
         if buf:
             parser.line(buf.decode("utf-8", errors="replace"))
@@ -169,7 +170,8 @@ def main(ns) -> int:
                 deploy.deploy(board, files, emitted)
                 deploy.sync(board, suite_files())
             con.print(f"running tests/firmware on the board at {ns.port}")
-            run = run_on_board(board, Parser(show), k=ns.k, timeout=ns.timeout)
+            run = run_on_board(board, Parser(show), k=ns.k, modules=getattr(ns, "modules", None),
+                               timeout=ns.timeout)
             board.start()  # a soft reset: the tests' RAM is gone and main.py runs the robot again
     except BoardError as e:
         err.print(f"[bold red]railbot test --port:[/] {escape(str(e))}")

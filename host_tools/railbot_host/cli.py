@@ -68,6 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
                       help="with --port: the board data deployed with the firmware (default PICO)")
     test.add_argument("--timeout", type=_ranged(float, 1), default=3600,
                       help="with --port: seconds the on-board run may take (default 3600)")
+    test.add_argument("--modules", metavar="test_a,test_b",
+                      help="with --port: import and run only these modules of tests/firmware (a "
+                           "board's heap does not hold every module's imports; docs/silicon.md)")
     test.set_defaults(sub=test)
 
     dep = sub.add_parser(
@@ -159,6 +162,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             from railbot_host import sim
 
             return sim.main(ns)
+        if ns.command == "test" and ns.modules and not ns.port:
+            ns.sub.error("--modules selects the tests run on a board: it needs --port")
         if ns.command == "test" and ns.port:
             from railbot_host import boardtest
 

@@ -42,6 +42,8 @@ export class NorFlash {
     this.erases = 0;
     this.programs = 0;
     this.busyNs = 0;
+    this.skipPolling = true;
+    this.skippedNs = 0; // of busyNs, how much passed without emulating the status polls
   }
 
   get busy() {
@@ -88,6 +90,13 @@ export class NorFlash {
     const cmd = b[0];
     switch (cmd) {
       case 0x05: // status 1: BUSY bit 0, WEL bit 1
+        if (i === 1 && this.busy && this.skipPolling) {
+          // The CPU would poll until the write ends (interrupts off, XIP stopped): the same
+          // emulated time passes in one step instead of a few hundred thousand instructions.
+          const wait = this.busyUntil - this.clock.nanos;
+          this.clock.tick(wait);
+          this.skippedNs += wait;
+        }
         return i === 0 ? 0xff : (this.busy ? 1 : 0) | (this.wel ? 2 : 0);
       case 0x35: // status 2: QE bit 1
         return i === 0 ? 0xff : this.quadEnable ? 2 : 0;

@@ -164,6 +164,7 @@ function stats() {
     flash_erases: nor ? nor.erases : 0,
     flash_programs: nor ? nor.programs : 0,
     flash_busy_ns: nor ? nor.busyNs : 0,
+    flash_poll_skipped_ns: nor ? nor.skippedNs : 0,
     usb: { ...board.cdc.stats, hostBuffered: board.cdc.hostBuffer.length, heldIn: board.cdc.pendingIn.length },
     fixes,
   };
