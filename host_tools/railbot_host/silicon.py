@@ -24,6 +24,7 @@ import os
 import queue
 import re
 import subprocess
+import tempfile
 import threading
 import time
 import urllib.request
@@ -167,6 +168,7 @@ class EmulatedBoard:
         self._replies: queue.Queue = queue.Queue()
         self._cv = threading.Condition()
         self.stderr_lines: list[str] = []
+        self._tmp: tempfile.TemporaryDirectory | None = None
 
     @property
     def url(self) -> str:
@@ -183,9 +185,9 @@ class EmulatedBoard:
         else:
             cmd += ["--uf2", str(self.uf2)]
         if self.files is not None:
-            import tempfile
-            d = Path(self.workdir or tempfile.mkdtemp(prefix="railbot-si-"))
-            img = d / "fs.lfs"
+            if self.workdir is None:
+                self._tmp = tempfile.TemporaryDirectory(prefix="railbot-si-")
+            img = Path(self.workdir or self._tmp.name) / "fs.lfs"
             img.write_bytes(fs_image(self.files))
             cmd += ["--fs", str(img)]
         for n in self.no_fix:
@@ -265,6 +267,9 @@ class EmulatedBoard:
 
     def stop(self) -> None:
         p, self.proc = self.proc, None
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
         if p is None:
             return
         if p.poll() is None:
