@@ -167,13 +167,26 @@ class SimRobot:
         import railbot.link as fwlink
         from simboard.board import SimBoard
 
+        self._fwlink = fwlink
         self.board = SimBoard(str(sim.SIM_BOARD), seed=seed, robot_cfg=sim.robot_config(units))
         self.robot_events: list[tuple[int, str]] = []
-        self.robot = self.board.robot(emit=self._emit)
         self.stream = Loopback()
-        self.stream.attach(fwlink.Link(self.robot, self.stream.board_write))
+        self._boot()
+
+    def _boot(self) -> None:
+        self.robot = self.board.robot(emit=self._emit)
+        self.stream.attach(self._fwlink.Link(self.robot, self.stream.board_write))
         self.robot.start()
-        self.run_to(200)
+        self.run_to(self.now_ms() + 200)
+
+    def reset(self) -> None:
+        """The robot resets (a watchdog, a power blip): RAM and its link session are gone; the
+        plant and the flash (its ledger and unfinished job) carry on."""
+        import machine
+
+        self.board.reboot(machine.WDT_RESET)
+        self.stream.drop()
+        self._boot()
 
     def _emit(self, kind, fields) -> None:
         self.robot_events.append((self.now_ms(), kind + "".join(f" {k}={v}" for k, v in fields)))
