@@ -47,8 +47,8 @@ def _run_args(p) -> None:
 
 def _host_port(text: str) -> tuple[str, int]:
     host, sep, port = text.rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ValueError(f"--http {text!r}: expected HOST:PORT, e.g. 127.0.0.1:8480")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) < 65536:
+        raise ValueError(f"--http {text!r}: expected HOST:PORT, e.g. 127.0.0.1:8480 (port 0: any free one)")
     return host, int(port)
 
 
@@ -95,7 +95,9 @@ class Service:
         self.gateway = gw
         runner = web.AppRunner(Api(lambda: self.gateway).app)
         await runner.setup()
-        await web.TCPSite(runner, host, port).start()
+        site = web.TCPSite(runner, host, port)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # the one chosen, for --http HOST:0
         print(f"railbot gateway: robot {'simulated' if a.sim else a.port}, units' bus "
               f"{'simulated' if a.sim_bus else a.bus or 'none'}, CSMS {a.csms or 'none'}, API http://{host}:{port}/api/",
               flush=True)

@@ -1,0 +1,147 @@
+"""`railbot gateway` on the command line: accounts, bay tokens, bad arguments, the port lock other commands respect, `console --gateway`, and the service itself with --sim."""
+import asyncio
+import io
+import os
+import signal
+import subprocess
+import sys
+import threading
+import urllib.request
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+
+from railbot_host import cli
+from railbot_host.gateway import accounts, console, portlock
+from railbot_host.gateway.api import Api
+from railbot_host.gateway.harness import Harness
+from railbot_host.gateway.store import Store
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def lockdir(tmp_path, monkeypatch):
+    monkeypatch.setenv("RAILBOT_LOCK_DIR", str(tmp_path))
+    return tmp_path
+
+
+def test_user_add_and_bay_tokens(tmp_path, monkeypatch, capsys):
+    db = str(tmp_path / "g.db")
+    monkeypatch.setattr(sys, "stdin", io.StringIO("a long enough password\n"))
+    assert cli.main(["gateway", "--db", db, "user", "add", "alice", "--password-stdin"]) == 0
+    for name, pw, why in (("Alice!", "a long enough password", "user name 'Alice!'"),
+                          ("bob", "short", "password of 5 characters")):
+        monkeypatch.setattr(sys, "stdin", io.StringIO(pw + "\n"))
+        assert cli.main(["gateway", "--db", db, "user", "add", name, "--password-stdin"]) == 2
+        assert why in capsys.readouterr().err
+    assert cli.main(["gateway", "--db", db, "token", "--bay", "45"]) == 2
+    assert cli.main(["gateway", "--db", db, "token", "--bay", "3"]) == 0
+    token = capsys.readouterr().out.split()[-1]
+    store = Store(db)
+    assert accounts.check_user(store, "alice", "a long enough password")
+    assert not accounts.check_user(store, "alice", "a long enough passwore") and not accounts.check_user(store, "bob", "x")
+    assert accounts.bay_of_token(store, token) == 3 and accounts.bay_of_token(store, token[::-1]) is None
+
+
+@pytest.mark.parametrize("args, why", [
+    ([], "give the robot: --port PORT or --sim"),
+    (["--port", "/dev/null", "--sim"], "not allowed with argument"),
+    (["--port", "/dev/null", "--sim-bus"], "--sim-bus simulates the units of the simulated robot"),
+    (["--sim", "--speed", "0"], "--speed 0"),
+    (["--sim", "--csms", "http://x"], "a ws:// or wss:// URL"),
+])
+def test_bad_arguments_are_refused(args, why, capsys):
+    with pytest.raises(SystemExit) as e:
+        cli.main(["gateway"] + args)
+    assert e.value.code == 2 and why in capsys.readouterr().err
+
+
+def test_bad_http_address(capsys):
+    assert cli.main(["gateway", "--sim", "--http", "localhost"]) == 2
+    assert "expected HOST:PORT" in capsys.readouterr().err
+
+
+def test_the_port_lock_one_host_per_port(lockdir, capsys):
+    assert portlock.held_by("/dev/ttyACM0") is None
+    held = portlock.acquire("/dev/ttyACM0", "127.0.0.1:8480")
+    try:
+        with pytest.raises(portlock.PortHeld, match="holds /dev/ttyACM0"):
+            portlock.acquire("/dev/ttyACM0", "127.0.0.1:9999")
+        assert portlock.held_by("/dev/ttyACM0")["pid"] == os.getpid()
+        assert portlock.held_by("/dev/ttyACM1") is None
+        for argv in (["status", "--port", "/dev/ttyACM0"], ["deploy", "--port", "/dev/ttyACM0"],
+                     ["console", "--port", "/dev/ttyACM0"]):
+            assert cli.main(argv) == 3
+            err = capsys.readouterr().err
+            assert "the gateway (pid" in err and "railbot console --gateway http://127.0.0.1:8480" in err
+    finally:
+        held.close()
+    assert portlock.held_by("/dev/ttyACM0") is None  # released when the gateway ends, even by a kill
+
+
+def test_console_through_the_gateway(monkeypatch):
+    started = threading.Event()
+    box = {}
+
+    def serve():
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+
+        async def up():
+            h = await Harness(csms=False, meters=False).start()
+            accounts.add_user(h.gw.store, "tech", "a long enough password")
+            runner = web.AppRunner(Api(lambda: h.gw).app)
+            await runner.setup()
+            site = web.TCPSite(runner, "127.0.0.1", 0)
+            await site.start()
+            box.update(h=h, runner=runner, port=site._server.sockets[0].getsockname()[1], loop=loop)
+
+        loop.run_until_complete(up())
+        started.set()
+        loop.run_forever()
+        loop.run_until_complete(box["runner"].cleanup())
+        loop.run_until_complete(box["h"].close())
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    assert started.wait(60)
+    try:
+        url = f"http://127.0.0.1:{box['port']}"
+        monkeypatch.setenv("RAILBOT_GATEWAY_USER", "tech")
+        monkeypatch.setenv("RAILBOT_GATEWAY_PASSWORD", "a long enough password")
+        out = io.StringIO()
+        ns = cli.build_parser().parse_args(["console", "--gateway", url])
+        assert console.main(ns, io.StringIO("status\nbogus\nquit\nstatus\n"), out) == 1  # bogus: an error reply
+        text = out.getvalue()
+        assert "> status\nok <" in text and "error: unknown command 'bogus'" in text and text.count("> ") == 2
+        monkeypatch.setenv("RAILBOT_GATEWAY_PASSWORD", "not the password")
+        assert console.main(ns, io.StringIO("status\n"), io.StringIO()) == 3
+    finally:
+        box["loop"].call_soon_threadsafe(box["loop"].stop)
+        t.join(30)
+
+
+def test_the_service_runs_with_the_simulator(tmp_path):
+    db = tmp_path / "g.db"
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "host_tools"))
+    subprocess.run([sys.executable, "-m", "railbot_host.cli", "gateway", "--db", str(db), "user", "add", "op",
+                    "--password-stdin"], input="a long enough password\n", text=True, env=env, check=True,
+                   capture_output=True)
+    p = subprocess.Popen([sys.executable, "-m", "railbot_host.cli", "gateway", "--sim", "--sim-bus", "--db", str(db),
+                          "--http", "127.0.0.1:0", "--speed", "50"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         text=True, env=env)
+    try:
+        line = p.stdout.readline()
+        assert "railbot gateway: robot simulated, units' bus simulated, CSMS none, API http://127.0.0.1:" in line
+        port = int(line.rsplit(":", 1)[1].split("/")[0])
+        import base64
+        import json
+        req = urllib.request.Request(f"http://127.0.0.1:{port}/api/rail", headers={
+            "Authorization": "Basic " + base64.b64encode(b"op:a long enough password").decode()})
+        rail = json.loads(urllib.request.urlopen(req, timeout=30).read())
+        assert rail["robot"]["online"] and len(rail["units"]) == 6
+    finally:
+        p.send_signal(signal.SIGTERM)
+        assert p.wait(30) == 0, p.stderr.read()
