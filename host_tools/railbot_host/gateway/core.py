@@ -20,6 +20,7 @@ from railbot_host.gateway.eta import EtaModel
 from railbot_host.gateway.ocppconfig import SAMPLED_DATA, OcppConfig
 
 METER_POLL_MS = 2_000
+CHARGING_POLL_MS = 10_000
 CHARGE_RETRY_MS = 10_000
 _BAY = re.compile(r"\bbay=(\d+)")
 
@@ -43,6 +44,8 @@ class Gateway:
         self.eta: EtaModel | None = None
         self.robot.on_event = self._robot_event
         self.started = False
+        self._unavailable: set[int] | None = None
+        self.next_read_ms: dict[int, int] = {}
 
     # --- life ---
     async def start(self) -> None:
@@ -136,10 +139,14 @@ class Gateway:
             return "Rejected"
         busy = conn and self.store.open_session(conn) is not None
         self.store.set_setting(f"unavailable.{conn}", "1" if kind == "Inoperative" else "0")
+        self._unavailable = None
         return "Scheduled" if busy and kind == "Inoperative" else "Accepted"
 
     def unavailable(self, conn: int) -> bool:
-        return self.store.setting(f"unavailable.{conn}", "0") == "1" or self.store.setting("unavailable.0", "0") == "1"
+        if self._unavailable is None:  # read once per change: asked for every connector every tick
+            self._unavailable = {int(r["key"].split(".")[1]) for r in
+                                 self.store.all("SELECT key FROM settings WHERE key LIKE 'unavailable.%' AND value='1'")}
+        return conn in self._unavailable or 0 in self._unavailable
 
     # --- the tick ---
     async def tick(self) -> None:
@@ -192,10 +199,13 @@ class Gateway:
             if await self.meters.enable(unit, False):
                 self.pending_disable.discard(unit)
         for uid, (port, state) in st.units.items():
-            if port.startswith("B") and state in ("serving", "in-use"):
+            if port.startswith("B") and state in ("serving", "in-use") and now >= self.next_read_ms.get(uid, 0):
                 reading = await self.meters.read(uid)
                 if reading is not None:
                     self.readings[int(port[1:])] = reading
+                    # while a car charges nothing is decided until it stops: a slower poll will do
+                    # (the energy at start and stop is read while no current flows, so it is exact)
+                    self.next_read_ms[uid] = now + (CHARGING_POLL_MS if reading.pilot == "C" else 0)
 
     async def _sessions(self, now: int, st) -> None:
         for bay, reading in list(self.readings.items()):
