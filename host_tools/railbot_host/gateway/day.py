@@ -298,3 +298,27 @@ def _p90(xs: list[float]) -> float:
         return -1
     xs = sorted(xs)
     return round(xs[max(0, (9 * len(xs) + 9) // 10 - 1)], 1)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m railbot_host.gateway.day [--seed N] [--hours H]`: the day's figures as `BENCH name value` lines."""
+    import argparse
+    import sys
+
+    ap = argparse.ArgumentParser(prog="python -m railbot_host.gateway.day", description=main.__doc__)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--hours", type=int, default=24)
+    ap.add_argument("--tail", type=int, default=12)
+    a = ap.parse_args(argv)
+    r = asyncio.run(run_day(DayPlan(seed=a.seed, hours=a.hours, tail_hours=a.tail)))
+    for k, v in r.figures.items():
+        print(f"BENCH {k} {str(v).lower() if isinstance(v, bool) else v}")
+    for n in r.notes:
+        print(f"NOTE gateway day: {n}")
+    print("BENCH_DONE")
+    sys.stdout.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
