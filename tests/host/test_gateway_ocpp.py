@@ -176,3 +176,31 @@ def test_the_csms_counts_a_frame_against_the_schema():
     run(cp.route_message("not json"))
     assert len(rec.schema_errors) == 3 and "meterStart" in rec.schema_errors[0]
     assert any("before BootNotification" in e for e in rec.order_errors)
+
+
+def test_faulted_connectors_the_robot_in_alarm_and_a_unit_with_a_pilot_fault():
+    async def go():
+        h = await Harness().start()
+        try:
+            await _booted(h)
+            h.gw.remote_start(8, "T8", "csms")
+            assert await h.until(lambda: h.gw.store.open_request(8)["state"] == "delivered")
+            h.plug(8)
+            await h.run(4_000)
+            h.pilot(8, "F")  # the EVSE sees a pilot fault
+            await h.run(4_000)
+            assert dict(h.csms.record.statuses)[8] == "Faulted"
+            h.plant.press_estop(True)
+            assert await h.until(lambda: h.gw.robot.state.alarm != 0, 10_000)
+            await h.step()
+            assert h.csms.record.statuses[-1] == (0, "Faulted")
+            h.plant.press_estop(False)
+            await h.step()
+            r = await h.csms.send(call.DataTransfer(vendor_id="railbot"))  # nothing we know: a CallError
+            assert r is None
+            assert h.gw.robot.request("reset").startswith("ok")
+            await h.step()
+            assert h.csms.record.statuses[-1] == (0, "Available")
+        finally:
+            await h.close()
+    run(go())

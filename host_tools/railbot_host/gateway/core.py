@@ -97,8 +97,9 @@ class Gateway:
         if self.store.open_request(bay) is not None:
             return self.store.open_request(bay)["id_tag"] == id_tag
         st = self.robot.state
-        if st.unit_at_bay(bay) is not None:
-            return False  # a unit is still there (the last session's): a request once it has left
+        at = st.unit_at_bay(bay)
+        if at is not None and at[1] != "free":
+            return False  # the last session's unit still serves it: a request once it is released
         queued = [r["bay"] for r in self.store.open_requests() if r["state"] in ("accepted", "queued")]
         free = [p for _, p in st.free_units()]
         busy = []
