@@ -118,3 +118,25 @@ def test_a_robot_reset_is_met_with_a_new_hello_and_its_own_record():
         finally:
             await h.close()
     run(go())
+
+
+def test_killed_after_the_robot_released_a_unit_before_it_was_recorded():
+    async def go():
+        h = await Harness().start()
+        try:
+            await h.homed()
+            h.gw.remote_start(16, "T16", "csms")
+            await _charge(h, 16, 10)
+            h.gw.armed.add("after_release")
+            h.unplug(16)
+            assert await h.until(lambda: h.gw is None, 10_000)
+            assert len(h.robot_events("released bay=16 ")) == 1
+            await h.new_gateway()
+            assert h.gw.store.open_session(16)["state"] == "stopped"
+            await h.run(10_000)
+            assert h.gw.store.open_session(16) is None and h.gw.store.open_request(16) is None
+            assert len(h.robot_events("released bay=16 ")) == 1  # not released twice
+            assert h.gw.remote_start(16, "T16b", "csms")  # the bay takes the next car
+        finally:
+            await h.close()
+    run(go())

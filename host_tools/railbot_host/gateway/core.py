@@ -254,6 +254,7 @@ class Gateway:
                         self._queue(db, "MeterValues", self._meter_value(bay, reading.energy_wh, now), s["id"], now)
             if s["state"] == "stopped" and reading.holstered and reading.pilot == "A":
                 reply = self.robot.request(f"release {bay}")
+                self.crash_point("after_release")  # a kill here: the unit is free, our record not yet
                 if reply.startswith("ok") or "no unit serving" in reply:
                     r = self.store.open_request(bay)
                     if r is not None and r["delivered_ms"] is not None and self.eta is not None:
