@@ -199,8 +199,12 @@ class Gateway:
         for unit in sorted(getattr(self, "pending_disable", set())):
             if await self.meters.enable(unit, False):
                 self.pending_disable.discard(unit)
+        # a bay's unit while it serves, and while the bay has a session not yet closed (a unit the
+        # robot freed before a kill let the gateway record it)
+        unfinished = {r["bay"] for r in self.store.all("SELECT bay FROM sessions WHERE state IN ('open','stopped')")}
         for uid, (port, state) in st.units.items():
-            if port.startswith("B") and state in ("serving", "in-use") and now >= self.next_read_ms.get(uid, 0):
+            if port.startswith("B") and (state in ("serving", "in-use") or int(port[1:]) in unfinished) \
+                    and now >= self.next_read_ms.get(uid, 0):
                 reading = await self.meters.read(uid)
                 if reading is not None:
                     self.readings[int(port[1:])] = reading
