@@ -63,6 +63,11 @@ def test_bad_http_address(capsys):
     assert "expected HOST:PORT" in capsys.readouterr().err
 
 
+def test_no_robot_at_the_port(lockdir, tmp_path, capsys):
+    assert cli.main(["gateway", "--db", str(tmp_path / "g.db"), "--port", str(tmp_path / "ttyNONE")]) == 3
+    assert f"no robot at {tmp_path / 'ttyNONE'}" in capsys.readouterr().err
+
+
 def test_the_port_lock_one_host_per_port(lockdir, capsys):
     assert portlock.held_by("/dev/ttyACM0") is None
     held = portlock.acquire("/dev/ttyACM0", "127.0.0.1:8480")

@@ -15,7 +15,6 @@ import json
 import random
 
 import websockets
-from ocpp.charge_point import camel_to_snake_case
 from ocpp.routing import on
 from ocpp.v16 import ChargePoint as _ChargePoint
 from ocpp.v16 import call
@@ -219,6 +218,3 @@ class OcppConnection:
         self.gw.crash_point("after_send")  # a kill here: sent and answered, the answer not stored
         self.gw.acknowledged(row, result, now_ms)
 
-
-def snake(payload: dict) -> dict:
-    return camel_to_snake_case(payload)

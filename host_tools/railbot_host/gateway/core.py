@@ -46,18 +46,19 @@ class Gateway:
         self.started = False
         self._unavailable: set[int] | None = None
         self.next_read_ms: dict[int, int] = {}
+        self.pending_disable: set[int] = set()
 
     # --- life ---
     async def start(self) -> None:
         """Say hello to the robot and read its board data (the robot's record is the truth from here)."""
-        self.robot.connect()
+        hello = self.robot.connect()
         self.robot.board_data()
         self.eta = EtaModel(self.robot.site, self.robot.x_cfg)
         self.eta.handling_s = float(self.store.setting("eta.handling_s", str(self.eta.handling_s)))
         self.eta.busy_s = float(self.store.setting("eta.busy_s", str(self.eta.busy_s)))
         self.eta.learned = int(self.store.setting("eta.learned", "0"))
         self.started = True
-        self.note("gateway", f"started; robot says {self.robot.link.board_version and 'railbot-link 1'}")
+        self.note("gateway", f"started; the robot answered {hello!r}")
 
     def kill(self) -> None:
         """Stop at once, as a kill would: nothing more is written, the CSMS connection is cut."""
@@ -132,7 +133,7 @@ class Gateway:
         if s is None:
             return False
         self.store.set_session(s["id"], stop_reason="Remote")
-        self.pending_disable = getattr(self, "pending_disable", set()) | {s["unit"]}
+        self.pending_disable.add(s["unit"])  # the EVSE stops offering current at the next poll
         return True
 
     def change_availability(self, conn: int, kind: str) -> str:
@@ -196,7 +197,7 @@ class Gateway:
         if self.meters is None or now < self.next_meter_ms:
             return
         self.next_meter_ms = now + METER_POLL_MS
-        for unit in sorted(getattr(self, "pending_disable", set())):
+        for unit in sorted(self.pending_disable):
             if await self.meters.enable(unit, False):
                 self.pending_disable.discard(unit)
         # a bay's unit while it serves, and while the bay has a session not yet closed (a unit the

@@ -11,6 +11,7 @@ import time
 
 from railbot_host.gateway import accounts, portlock
 from railbot_host.gateway.store import Store
+from railbot_host.link import LinkError
 
 TICK_S = 1.0
 
@@ -52,6 +53,10 @@ def _host_port(text: str) -> tuple[str, int]:
     return host, int(port)
 
 
+class NoRobot(RuntimeError):
+    pass
+
+
 class Service:
     """The running gateway: restarts its Gateway object on a robot that stops answering."""
 
@@ -80,7 +85,10 @@ class Service:
             import serial
 
             lock = portlock.acquire(a.port, a.http)
-            stream = serial.serial_for_url(a.port, baudrate=115200, timeout=0.02)
+            try:
+                stream = serial.serial_for_url(a.port, baudrate=115200, timeout=0.02)
+            except (serial.SerialException, ValueError) as e:
+                raise NoRobot(f"no robot at {a.port}: {e}") from None
             clock = WallClock()
         client = None
         if a.sim_bus:
@@ -91,7 +99,11 @@ class Service:
             client = MeterClient(serial_port=a.bus)
         gw = Gateway(Store(a.db), RobotLink(stream), client, clock, csms_url=a.csms, cp_id=a.cp_id,
                      auto_home=a.sim)
-        await gw.start()
+        try:
+            await gw.start()
+        except LinkError as e:
+            raise NoRobot(f"the robot at {a.port or 'the simulator'} does not answer the link handshake ({e}); "
+                          f"is main.py running?") from None
         self.gateway = gw
         runner = web.AppRunner(Api(lambda: self.gateway).app)
         await runner.setup()
@@ -166,7 +178,7 @@ def main(argv: list[str]) -> int:
     except accounts.AccountError as e:
         print(f"railbot gateway user add: {e}", file=sys.stderr)
         return 2
-    except portlock.PortHeld as e:
+    except (portlock.PortHeld, NoRobot) as e:
         print(f"railbot gateway: {e}", file=sys.stderr)
         return 3
     except ValueError as e:
