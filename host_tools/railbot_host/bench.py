@@ -111,13 +111,15 @@ record, the CSMS down for an hour in the evening peak):
   ocpp_day_sessions          >= 40     transactions the CSMS saw from StartTransaction to StopTransaction
   ocpp_schema_errors         == 0      frames the CSMS received that fail the OCPP 1.6J JSON schemas
   ocpp_order_errors          == 0      a call before BootNotification, a transaction's messages out of order
-  ocpp_messages_lost         == 0      Start/Stop missing for a car that plugged in and out
+  ocpp_messages_lost         == 0      Start/Stop missing for a car that plugged in and out, or any
+                                       message of the gateway's outbox the CSMS never answered
   ocpp_messages_duplicated   == 0      the same message under a new message id (a retry keeps its id)
   gateway_restart_requests_lost == 0   an accepted RemoteStart the robot never got
   gateway_restart_requests_repeated == 0  one the robot got twice
   session_energy_error_wh_max 0..1     |meterStop - meterStart - the plant's energy| per session
   eta_error_p90_s_unit_free  0..30     p90 |delivery - ETA| of requests that found a free unit
   gateway_kills_after_send   >= 1      the kill between sending a call and storing its answer happened
+  ocpp_calls_in_flight_max   == 1      the gateway's calls not yet answered, at most (one at a time)
   (eta_error_p90_s is every request's, reported)
 Everything else is informational (wall times, the sim-side tick, the parts of a bounded figure).
 """
@@ -254,6 +256,7 @@ GATEWAY_BOUNDS: dict[str, tuple[str, object]] = {
     "session_energy_error_wh_max": ("in", (0, 1)),
     "eta_error_p90_s_unit_free": ("in", (0, 30)),
     "gateway_kills_after_send": (">=", 1),
+    "ocpp_calls_in_flight_max": ("==", 1),
 }
 BOUNDS.update(GATEWAY_BOUNDS)
 

@@ -181,7 +181,7 @@ def _good_figures():
             "ocpp_day_sessions": 50, "ocpp_schema_errors": 0, "ocpp_order_errors": 0, "ocpp_messages_lost": 0,
             "ocpp_messages_duplicated": 0, "gateway_restart_requests_lost": 0,
             "gateway_restart_requests_repeated": 0, "session_energy_error_wh_max": 0.8,
-            "eta_error_p90_s_unit_free": 3.0, "gateway_kills_after_send": 1}
+            "eta_error_p90_s_unit_free": 3.0, "gateway_kills_after_send": 1, "ocpp_calls_in_flight_max": 1}
 
 
 @pytest.mark.parametrize("bad, rc", [({}, 0), ({"upy_alloc_per_tick_bytes": 64}, 1),

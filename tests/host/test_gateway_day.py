@@ -20,13 +20,15 @@ def test_every_car_is_one_transaction_at_the_csms(day):
     assert f["ocpp_schema_errors"] == 0 and f["ocpp_order_errors"] == 0
     assert f["ocpp_messages_lost"] == 0 and f["ocpp_messages_duplicated"] == 0
     assert f["ocpp_outbox_unacked_at_end"] == 0 and f["plant_violations"] == 0
+    assert f["ocpp_calls_in_flight_max"] == 1  # one outstanding call at a time
 
 
 def test_the_kills_and_the_outage_happened_and_cost_nothing(day):
     f = day.figures
-    assert f["gateway_kills"] == 6 and f["gateway_kills_after_send"] == 1 and f["gateway_kills_after_charge"] == 1
+    assert f["gateway_kills"] == 7 and f["gateway_kills_after_send"] == 1 and f["gateway_kills_after_charge"] == 1
+    assert f["gateway_kills_after_release"] == 1
     assert f["ocpp_retransmits"] >= 1  # the call sent before the kill went again under its own id
-    assert f["csms_connections_refused"] > 0 and f["ocpp_boots"] == 1 + 6 + 1
+    assert f["csms_connections_refused"] > 0 and f["ocpp_boots"] == 1 + 7 + 1
     assert any("CSMS down" in n for n in day.notes) and any("CSMS back" in n for n in day.notes)
     assert f["gateway_restart_requests_lost"] == 0 and f["gateway_restart_requests_repeated"] == 0
 

@@ -97,6 +97,8 @@ class OcppConnection:
         self.reset_requested: str | None = None
         self.calls = 0
         self.connects = 0
+        self.in_flight = 0  # our calls sent and not yet answered: never more than one (OCPP-J)
+        self.in_flight_max = 0
 
     @property
     def connected(self) -> bool:
@@ -122,8 +124,12 @@ class OcppConnection:
 
     async def _call(self, payload, unique_id: str | None = None):
         self.calls += 1
-        result = await self.cp.call(payload, suppress=False, unique_id=unique_id)
-        return result
+        self.in_flight += 1
+        self.in_flight_max = max(self.in_flight_max, self.in_flight)
+        try:
+            return await self.cp.call(payload, suppress=False, unique_id=unique_id)
+        finally:
+            self.in_flight -= 1
 
     async def connect(self, now_ms: int) -> bool:
         if self.url is None or now_ms < self.next_try_ms:

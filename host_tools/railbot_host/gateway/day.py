@@ -38,6 +38,7 @@ class DayPlan:
     kills: int = 4  # at seeded instants between ticks
     kill_after_send: int = 1  # between sending an OCPP call and storing its answer
     kill_after_charge: int = 1  # between the robot taking a request and the gateway recording it
+    kill_after_release: int = 1  # between the robot freeing a unit and the gateway recording it
     outage_h: float = 1.0
     units: int = 6
 
@@ -136,7 +137,8 @@ async def run_day(plan: DayPlan, db_path: Path | None = None, progress=None) -> 
     day_ms = plan.hours * HOUR_MS
     kill_at = sorted(rng.randrange(day_ms // 24, day_ms) for _ in range(plan.kills))
     arm_at = sorted([(rng.randrange(day_ms // 4, day_ms), "after_send") for _ in range(plan.kill_after_send)]
-                    + [(rng.randrange(day_ms // 4, day_ms), "after_charge") for _ in range(plan.kill_after_charge)])
+                    + [(rng.randrange(day_ms // 4, day_ms), "after_charge") for _ in range(plan.kill_after_charge)]
+                    + [(rng.randrange(day_ms // 4, day_ms), "after_release") for _ in range(plan.kill_after_release)])
     outage_start = rng.randrange(day_ms * 2 // 3, day_ms * 19 // 24)  # into the evening peak
     outage_end = outage_start + int(plan.outage_h * HOUR_MS)
     notes: list[str] = []
@@ -151,7 +153,8 @@ async def run_day(plan: DayPlan, db_path: Path | None = None, progress=None) -> 
     await gw.start()
     restart_ms = -1
     kills = 0
-    armed_kills = {"after_send": 0, "after_charge": 0}
+    armed_kills = {"after_send": 0, "after_charge": 0, "after_release": 0}
+    in_flight_max = 0
     wall0 = time.perf_counter()
     pending_asks: list[CarLog] = []
     next_ask_try = 0
@@ -179,6 +182,7 @@ async def run_day(plan: DayPlan, db_path: Path | None = None, progress=None) -> 
         if gw is not None:
             try:
                 await gw.tick()
+                in_flight_max = max(in_flight_max, gw.ocpp.in_flight_max)
             except GatewayKilled as e:
                 armed_kills[str(e)] += 1
                 gw.kill()
@@ -198,6 +202,7 @@ async def run_day(plan: DayPlan, db_path: Path | None = None, progress=None) -> 
             progress(t, end_ms)
     wall_s = time.perf_counter() - wall0
     figures = _figures(sim, csms, gw, cars, logs, plan, kills, armed_kills, wall_s, end_ms)
+    figures["ocpp_calls_in_flight_max"] = in_flight_max
     if gw is not None:
         gw.kill()
     await csms.stop()
@@ -258,6 +263,9 @@ def _figures(sim, csms, gw, cars, logs, plan, kills, armed_kills, wall_s, end_ms
             if r["free_unit"]:
                 eta_err_free.append(err)
     unacked = gw.store.unacked_calls() if gw is not None else -1
+    # and every message the gateway ever queued (its outbox is kept) reached the CSMS under its id
+    if gw is not None:
+        msgs_lost += sum(r["unique_id"] not in rec.answers for r in gw.store.all("SELECT unique_id FROM outbox"))
     return {
         "ocpp_day_cars": len([g for g in logs if g.ask_ms >= 0]),
         "ocpp_day_sessions": complete,
@@ -273,6 +281,7 @@ def _figures(sim, csms, gw, cars, logs, plan, kills, armed_kills, wall_s, end_ms
         "gateway_kills": kills,
         "gateway_kills_after_send": armed_kills["after_send"],
         "gateway_kills_after_charge": armed_kills["after_charge"],
+        "gateway_kills_after_release": armed_kills["after_release"],
         "gateway_restart_requests_lost": lost,
         "gateway_restart_requests_repeated": repeated,
         "session_energy_error_wh_max": round(max(energy_err), 3) if energy_err else -1,
