@@ -150,3 +150,75 @@ def test_the_service_runs_with_the_simulator(tmp_path):
     finally:
         p.send_signal(signal.SIGTERM)
         assert p.wait(30) == 0, p.stderr.read()
+
+
+class TcpRobot:
+    """The simulated robot's link on a loopback TCP port (what `socket://` reaches), its clock paced to
+    the wall's in a thread of its own."""
+
+    def __init__(self):
+        import socket
+
+        from railbot_host.gateway.robot import SimRobot
+
+        self.sim = SimRobot(seed=2)
+        self.srv = socket.create_server(("127.0.0.1", 0))
+        self.port = self.srv.getsockname()[1]
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        import select
+        import time
+
+        self.srv.settimeout(30)
+        conn, _ = self.srv.accept()
+        conn.setblocking(False)
+        t0 = time.monotonic()
+        self.sim.board.make_current()
+        while not self.stop.is_set():
+            if select.select([conn], [], [], 0.005)[0]:
+                data = conn.recv(4096)
+                if not data:
+                    break
+                self.sim.stream.write(data)
+            self.sim.run_to(200 + int((time.monotonic() - t0) * 1000))
+            out = self.sim.stream.read(65536)
+            if out:
+                conn.sendall(out)
+        conn.close()
+
+
+def test_the_service_holds_a_robot_port_and_other_commands_say_so(tmp_path, lockdir, capsys):
+    import base64
+    import json
+
+    robot = TcpRobot()
+    url = f"socket://127.0.0.1:{robot.port}"
+    db = tmp_path / "g.db"
+    store = Store(db)
+    accounts.add_user(store, "op", "a long enough password")
+    store.close()
+    env = dict(os.environ, PYTHONPATH=str(ROOT / "host_tools"))
+    p = subprocess.Popen([sys.executable, "-m", "railbot_host.cli", "gateway", "--port", url, "--db", str(db),
+                          "--http", "127.0.0.1:0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        line = p.stdout.readline()
+        assert f"railbot gateway: robot {url}, units' bus none, CSMS none" in line, p.stderr.read()
+        http = line.rsplit("http://", 1)[1].split("/")[0]
+        assert cli.main(["status", "--port", url]) == 3
+        err = capsys.readouterr().err
+        assert f"the gateway (pid {p.pid}) holds {url}" in err
+        assert f"railbot console --gateway http://{http}`" in err  # the port it really listens on
+        req = urllib.request.Request(f"http://{http}/api/robot/command", data=json.dumps({"line": "status"}).encode(),
+                                     headers={"Content-Type": "application/json", "Authorization": "Basic "
+                                              + base64.b64encode(b"op:a long enough password").decode()})
+        reply = json.loads(urllib.request.urlopen(req, timeout=30).read())["reply"]
+        assert reply.startswith("ok <IDLE|")  # the robot, through the gateway's link
+    finally:
+        p.send_signal(signal.SIGTERM)
+        assert p.wait(30) == 0, p.stderr.read()
+        robot.stop.set()
+        robot.thread.join(10)
+    assert portlock.held_by(url) is None

@@ -28,11 +28,16 @@ def acquire(port: str, http: str):
     except BlockingIOError:
         f.close()
         raise PortHeld(describe(port) or f"{port} is held by another process") from None
+    say(f, port, http)
+    return f
+
+
+def say(f, port: str, http: str) -> None:
+    """What the lock tells others: this process, and where its API listens."""
     f.seek(0)
     f.truncate()
     f.write(json.dumps({"pid": os.getpid(), "http": http, "port": port}))
     f.flush()
-    return f
 
 
 def held_by(port: str) -> dict | None:

@@ -110,6 +110,8 @@ class Service:
         site = web.TCPSite(runner, host, port)
         await site.start()
         port = site._server.sockets[0].getsockname()[1]  # the one chosen, for --http HOST:0
+        if lock is not None:
+            portlock.say(lock, a.port, f"{host}:{port}")
         print(f"railbot gateway: robot {'simulated' if a.sim else a.port}, units' bus "
               f"{'simulated' if a.sim_bus else a.bus or 'none'}, CSMS {a.csms or 'none'}, API http://{host}:{port}/api/",
               flush=True)
