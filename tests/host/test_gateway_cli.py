@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 import urllib.request
 from pathlib import Path
 
@@ -147,6 +148,18 @@ def test_the_service_runs_with_the_simulator(tmp_path):
             "Authorization": "Basic " + base64.b64encode(b"op:a long enough password").decode()})
         rail = json.loads(urllib.request.urlopen(req, timeout=30).read())
         assert rail["robot"]["online"] and len(rail["units"]) == 6
+        # an owner's request, served; a simulated car plugs in and charges (the clock at 50x)
+        store = Store(db)
+        token = accounts.new_bay_token(store, 9)
+        store.close()
+        urllib.request.urlopen(urllib.request.Request(f"http://127.0.0.1:{port}/api/bay/{token}/request",
+                                                      method="POST"), timeout=30)
+        for _ in range(600):
+            bay = json.loads(urllib.request.urlopen(f"http://127.0.0.1:{port}/api/bay/{token}", timeout=30).read())
+            if bay["session"] and bay["session"]["energy_wh"] > 0:
+                break
+            time.sleep(0.1)
+        assert bay["status"] == "Charging" and bay["session"]["state"] == "open"
     finally:
         p.send_signal(signal.SIGTERM)
         assert p.wait(30) == 0, p.stderr.read()

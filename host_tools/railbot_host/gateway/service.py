@@ -91,10 +91,14 @@ class Service:
                 raise NoRobot(f"no robot at {a.port}: {e}") from None
             clock = WallClock()
         client = None
+        cars = None
         if a.sim_bus:
+            from railbot_host.gateway.simcars import SimCars
+
             meters = PlantMeters(sim.plant)
             bus = BusServer(meters)
             client = MeterClient(tcp_port=await bus.start())
+            cars = SimCars(sim.plant, meters)
         elif a.bus:
             client = MeterClient(serial_port=a.bus)
         gw = Gateway(Store(a.db), RobotLink(stream), client, clock, csms_url=a.csms, cp_id=a.cp_id,
@@ -126,9 +130,10 @@ class Service:
                     sim.run_to(t)
                     if meters is not None:
                         meters.advance(t)
+                        cars.step(t)
                 await gw.tick()
-                try:
-                    await asyncio.wait_for(self.stop.wait(), TICK_S)
+                try:  # a tick every second of the robot's time, at most 2 s of simulated time
+                    await asyncio.wait_for(self.stop.wait(), TICK_S if sim is None else min(TICK_S, 2 / a.speed))
                 except asyncio.TimeoutError:
                     pass
         finally:
