@@ -113,7 +113,7 @@ class Api:
     async def bay_cancel(self, request):
         gw = self._gw()
         bay = self._owner_bay(request, gw)
-        why = gw.cancel(bay)
+        why = await gw.cancel(bay)
         if why != "ok":
             return _error(409, why)
         return web.json_response(gw.bay_view(bay))
@@ -158,7 +158,7 @@ class Api:
         if set(body) != {"line"} or not isinstance(line, str) or not line.strip() or len(line) > 200 \
                 or not line.isprintable() or not line.isascii():
             return _error(400, "the body is {\"line\": \"<a robot command, printable ASCII, at most 200>\"}")
-        reply = gw.robot.request(line.strip())
+        reply = await gw.ask(line.strip())
         gw.note("command", f"{who}: {line.strip()} -> {reply}")
         return web.json_response({"line": line.strip(), "reply": reply})
 

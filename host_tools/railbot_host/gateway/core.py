@@ -42,7 +42,6 @@ class Gateway:
         self.armed: set[str] = set()
         self.listeners: list[asyncio.Queue] = []
         self.eta: EtaModel | None = None
-        self.robot.on_event = self._robot_event
         self.started = False
         self._unavailable: set[int] | None = None
         self.next_read_ms: dict[int, int] = {}
@@ -51,8 +50,8 @@ class Gateway:
     # --- life ---
     async def start(self) -> None:
         """Say hello to the robot and read its board data (the robot's record is the truth from here)."""
-        hello = self.robot.connect()
-        self.robot.board_data()
+        hello = await self.robot.astart()
+        self._robot_events()
         self.eta = EtaModel(self.robot.site, self.robot.x_cfg)
         self.eta.handling_s = float(self.store.setting("eta.handling_s", str(self.eta.handling_s)))
         self.eta.busy_s = float(self.store.setting("eta.busy_s", str(self.eta.busy_s)))
@@ -85,9 +84,16 @@ class Gateway:
         for q in list(self.listeners):
             q.put_nowait({"id": eid, "t_ms": t, "kind": kind, "bay": bay, "text": text})
 
-    def _robot_event(self, text: str) -> None:
-        m = _BAY.search(text)
-        self.note("robot", text, int(m.group(1)) if m else None)
+    def _robot_events(self) -> None:
+        for text in self.robot.events():
+            m = _BAY.search(text)
+            self.note("robot", text, int(m.group(1)) if m else None)
+
+    async def ask(self, line: str) -> str:
+        """One robot command; the events it caused recorded."""
+        reply = await self.robot.ask(line)
+        self._robot_events()
+        return reply
 
     # --- requests (from the CSMS or the owners' API) ---
     def remote_start(self, bay: int, id_tag: str, source: str) -> bool:
@@ -113,7 +119,7 @@ class Gateway:
         self.note("request", f"request {rid} for bay {bay} from {source}, eta {eta_s} s", bay)
         return True
 
-    def cancel(self, bay: int) -> str:
+    async def cancel(self, bay: int) -> str:
         """An owner takes back a request the robot has not begun: `ok` or why not."""
         r = self.store.open_request(bay)
         if r is None:
@@ -121,7 +127,7 @@ class Gateway:
         if r["state"] == "delivered":
             return "the unit is already there"
         if r["state"] == "queued":
-            reply = self.robot.request(f"cancel {bay}")
+            reply = await self.ask(f"cancel {bay}")
             if not reply.startswith("ok") and "no request" not in reply:
                 return reply.removeprefix("error: ")
         self.store.set_request(r["id"], state="cancelled", ended_ms=self.now())
@@ -153,21 +159,22 @@ class Gateway:
     # --- the tick ---
     async def tick(self) -> None:
         now = self.now()
-        st = self.robot.poll()
+        st = await self.robot.apoll()
+        self._robot_events()
         if self.auto_home and st.online and not st.homed and not st.alarm and st.state == "IDLE":
-            reply = self.robot.request("home")
+            reply = await self.ask("home")
             self.note("robot", f"home: {reply}")
         if st.online:
-            self._requests(now, st)
+            await self._requests(now, st)
             await self._meters(now, st)
             await self._sessions(now, st)
         await self.ocpp.flush(now)
 
-    def _requests(self, now: int, st) -> None:
+    async def _requests(self, now: int, st) -> None:
         for r in self.store.open_requests():
             bay = r["bay"]
             if r["state"] == "accepted" and now >= self.retry_ms.get(bay, 0):
-                reply = self.robot.request(f"charge {bay}")
+                reply = await self.ask(f"charge {bay}")
                 self.crash_point("after_charge")  # a kill here: the robot has it, our record not yet
                 if reply.startswith("ok") or "already has" in reply:
                     self.store.set_request(r["id"], state="queued", queued_ms=now)
@@ -187,7 +194,7 @@ class Gateway:
             elif r["state"] == "delivered" and self.store.open_session(bay) is None:
                 waited_s = (now - r["delivered_ms"]) / 1000
                 if waited_s > self.config.int("ConnectionTimeOut"):
-                    reply = self.robot.request(f"release {bay}")
+                    reply = await self.ask(f"release {bay}")
                     if reply.startswith("ok") or "no unit serving" in reply:
                         self.store.set_request(r["id"], state="timed_out", ended_ms=now)
                         self.note("request", f"request {r['id']}: no car plugged in within "
@@ -258,7 +265,7 @@ class Gateway:
                                    (s["id"], now, reading.energy_wh, reading.pilot))
                         self._queue(db, "MeterValues", self._meter_value(bay, reading.energy_wh, now), s["id"], now)
             if s["state"] == "stopped" and reading.holstered and reading.pilot == "A":
-                reply = self.robot.request(f"release {bay}")
+                reply = await self.ask(f"release {bay}")
                 self.crash_point("after_release")  # a kill here: the unit is free, our record not yet
                 if reply.startswith("ok") or "no unit serving" in reply:
                     r = self.store.open_request(bay)

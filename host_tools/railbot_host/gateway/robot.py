@@ -9,6 +9,7 @@ robot's events on, and says hello again when the robot stops answering or shows 
 from __future__ import annotations
 
 import ast
+import asyncio
 import re
 from dataclasses import dataclass, field
 
@@ -66,9 +67,14 @@ def parse_ledger(reply: str) -> dict[int, tuple[str, str]] | None:
 class RobotLink:
     """The gateway's end of the host link: requests, events, polls, re-hello after a reset."""
 
-    def __init__(self, stream, *, timeout_s: float = 1.0, retries: int = 2, on_event=None):
+    def __init__(self, stream, *, timeout_s: float = 1.0, retries: int = 2):
         self.stream = stream
-        self.on_event = on_event or (lambda text: None)
+        # A serial port's reads wait: its exchanges run in a worker thread, one at a time, so the
+        # event loop (the API, the CSMS) goes on meanwhile. The robot's events are kept here and
+        # taken by the loop's thread (events()), which alone touches the store.
+        self.blocking = not isinstance(stream, Loopback)
+        self._lock: asyncio.Lock | None = None
+        self._events: list[str] = []
         self.timeout_s = timeout_s
         self.retries = retries
         self.link: Link | None = None
@@ -79,7 +85,7 @@ class RobotLink:
 
     def connect(self) -> str:
         """A new link session: hello (the robot forgets the old session's ids and sends its events)."""
-        self.link = Link(self.stream, self.on_event, timeout_s=self.timeout_s, retries=self.retries)
+        self.link = Link(self.stream, self._events.append, timeout_s=self.timeout_s, retries=self.retries)
         text = self.link.hello()
         self.hellos += 1
         return text
@@ -93,6 +99,36 @@ class RobotLink:
         except LinkError:
             self.connect()
             return self.link.request(line)
+
+    def events(self) -> list[str]:
+        """The robot's events that came since the last call."""
+        out = []
+        while self._events:  # one at a time: a worker thread may be appending meanwhile
+            out.append(self._events.pop(0))
+        return out
+
+    async def _off_loop(self, fn, *args):
+        if not self.blocking:
+            return fn(*args)
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        async with self._lock:
+            return await asyncio.to_thread(fn, *args)
+
+    async def ask(self, line: str) -> str:
+        """request(), without holding the event loop while a serial port answers."""
+        return await self._off_loop(self.request, line)
+
+    async def apoll(self) -> RobotState:
+        return await self._off_loop(self.poll)
+
+    async def astart(self) -> str:
+        """A hello and the board data, off the loop."""
+        def start():
+            text = self.connect()
+            self.board_data()
+            return text
+        return await self._off_loop(start)
 
     def config_get(self, key: str):
         reply = self.request(f"config get {key}")
