@@ -96,6 +96,17 @@ async def test_operator_calls_need_an_account(h, client, tokens):
 
 
 @api_test
+async def test_unknown_routes_methods_and_oversized_bodies_are_json_errors(h, client, tokens):
+    for method, path, status in (("GET", "/api/nothing", 404), ("PUT", f"/api/bay/{tokens[5]}/request", 405)):
+        r = await client.request(method, path)
+        assert r.status == status and "error" in await r.json()
+    r = await client.post(f"/api/bay/{tokens[5]}/request", data=b"{" + b" " * 5000 + b"}",
+                          headers={"Content-Type": "application/json"})
+    assert r.status == 413 and "error" in await r.json()
+    assert h.gw.store.open_request(5) is None  # nothing changed
+
+
+@api_test
 async def test_operator_rail_sessions_command_and_tokens(h, client, tokens):
     r = await client.get("/api/rail", headers=OP)
     rail = await r.json()

@@ -32,12 +32,22 @@ def add_user(store, name: str, password: str) -> None:
               "salt=excluded.salt, hash=excluded.hash", name, salt, _hash(password, salt))
 
 
-def check_user(store, name: str, password: str) -> bool:
+def user_record(store, name: str):
+    """(salt, hash) of an account, or None."""
     row = store.one("SELECT salt, hash FROM users WHERE name=?", name)
-    if row is None:
+    return (row["salt"], row["hash"]) if row else None
+
+
+def verify(record, password: str) -> bool:
+    """The slow part (scrypt), apart so that a server can run it off its event loop."""
+    if record is None:
         _hash(password, b"\0" * 16)  # the same work for a name that does not exist
         return False
-    return hmac.compare_digest(_hash(password, row["salt"]), row["hash"])
+    return hmac.compare_digest(_hash(password, record[0]), record[1])
+
+
+def check_user(store, name: str, password: str) -> bool:
+    return verify(user_record(store, name), password)
 
 
 def _token_hash(token: str) -> str:

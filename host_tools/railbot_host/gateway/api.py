@@ -63,7 +63,7 @@ class Api:
             raise web.HTTPNotFound(text=json.dumps({"error": "no bay has this token"}), content_type="application/json")
         return bay
 
-    def _operator(self, request, gw) -> str:
+    async def _operator(self, request, gw) -> str:
         auth = request.headers.get("Authorization", "")
         name = password = None
         if auth.startswith("Basic "):
@@ -71,7 +71,7 @@ class Api:
                 name, _, password = base64.b64decode(auth[6:], validate=True).decode().partition(":")
             except (binascii.Error, UnicodeDecodeError):
                 pass
-        if not name or not accounts.check_user(gw.store, name, password):
+        if not name or not await asyncio.to_thread(accounts.verify, accounts.user_record(gw.store, name), password):
             raise web.HTTPUnauthorized(text=json.dumps({"error": "an operator account is needed"}),
                                        content_type="application/json",
                                        headers={"WWW-Authenticate": 'Basic realm="railbot gateway"'})
@@ -125,12 +125,12 @@ class Api:
     # --- the operator ---
     async def rail(self, request):
         gw = self._gw()
-        self._operator(request, gw)
+        await self._operator(request, gw)
         return web.json_response(gw.rail_view())
 
     async def sessions(self, request):
         gw = self._gw()
-        self._operator(request, gw)
+        await self._operator(request, gw)
         try:
             limit = int(request.query.get("limit", "50"))
         except ValueError:
@@ -147,12 +147,12 @@ class Api:
 
     async def events(self, request):
         gw = self._gw()
-        self._operator(request, gw)
+        await self._operator(request, gw)
         return await self._stream(request, gw, None)
 
     async def robot_command(self, request):
         gw = self._gw()
-        who = self._operator(request, gw)
+        who = await self._operator(request, gw)
         body = await self._json_body(request)
         line = body.get("line")
         if set(body) != {"line"} or not isinstance(line, str) or not line.strip() or len(line) > 200 \
@@ -164,7 +164,7 @@ class Api:
 
     async def bay_token(self, request):
         gw = self._gw()
-        self._operator(request, gw)
+        await self._operator(request, gw)
         try:
             bay = int(request.match_info["bay"])
         except ValueError:
