@@ -140,3 +140,19 @@ def test_killed_after_the_robot_released_a_unit_before_it_was_recorded():
         finally:
             await h.close()
     run(go())
+
+
+def test_a_unit_serving_a_bay_the_gateway_knows_nothing_of_is_released_after_the_timeout():
+    async def go():
+        h = await Harness(csms=False).start()
+        try:
+            await h.homed()
+            assert h.gw.robot.request("charge 21").startswith("ok")  # behind the gateway's back
+            assert await h.until(lambda: h.robot_events("delivered bay=21"), 300_000)
+            delivered = h.now()
+            assert await h.until(lambda: h.robot_events("released bay=21"), 3_000_000)
+            assert 1_800_000 < h.now() - delivered <= 1_800_000 + 10_000  # ConnectionTimeOut
+            assert h.gw.store.open_request(21) is None
+        finally:
+            await h.close()
+    run(go())

@@ -46,6 +46,7 @@ class Gateway:
         self._unavailable: set[int] | None = None
         self.next_read_ms: dict[int, int] = {}
         self.pending_disable: set[int] = set()
+        self.orphan_since: dict[int, int] = {}
 
     # --- life ---
     async def start(self) -> None:
@@ -126,7 +127,7 @@ class Gateway:
             return "no request for this bay"
         if r["state"] == "delivered":
             return "the unit is already there"
-        if r["state"] == "queued":
+        if r["state"] in ("accepted", "queued"):  # accepted: the robot may have it (a kill before our record)
             reply = await self.ask(f"cancel {bay}")
             if not reply.startswith("ok") and "no request" not in reply:
                 return reply.removeprefix("error: ")
@@ -171,6 +172,7 @@ class Gateway:
         await self.ocpp.flush(now)
 
     async def _requests(self, now: int, st) -> None:
+        await self._orphans(now, st)
         for r in self.store.open_requests():
             bay = r["bay"]
             if r["state"] == "accepted" and now >= self.retry_ms.get(bay, 0):
@@ -199,6 +201,22 @@ class Gateway:
                         self.store.set_request(r["id"], state="timed_out", ended_ms=now)
                         self.note("request", f"request {r['id']}: no car plugged in within "
                                              f"{self.config.int('ConnectionTimeOut')} s, unit released", bay)
+
+    async def _orphans(self, now: int, st) -> None:
+        """A unit the robot says serves a bay that has no request or session here (our record lost
+        it, or never had it): released after ConnectionTimeOut, as a unit nobody plugged into."""
+        bays = {r["bay"] for r in self.store.open_requests()} | {
+            r["bay"] for r in self.store.all("SELECT bay FROM sessions WHERE state IN ('open','stopped')")}
+        for uid, (port, state) in st.units.items():
+            bay = int(port[1:]) if port.startswith("B") else 0
+            if not bay or state != "serving" or bay in bays:
+                self.orphan_since.pop(bay, None)
+                continue
+            since = self.orphan_since.setdefault(bay, now)
+            if now - since > self.config.int("ConnectionTimeOut") * 1000:
+                reply = await self.ask(f"release {bay}")
+                self.note("robot", f"unit {uid} at bay {bay} served no request of ours: release: {reply}", bay)
+                self.orphan_since.pop(bay, None)
 
     async def _meters(self, now: int, st) -> None:
         if self.meters is None or now < self.next_meter_ms:
