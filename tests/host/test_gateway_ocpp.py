@@ -204,3 +204,24 @@ def test_faulted_connectors_the_robot_in_alarm_and_a_unit_with_a_pilot_fault():
         finally:
             await h.close()
     run(go())
+
+
+def test_an_id_tag_the_csms_refuses_ends_the_transaction():
+    async def go():
+        h = await Harness().start()
+        try:
+            await _booted(h)
+            h.csms.record.id_tag_status = "Invalid"
+            assert await h.csms.remote_start(14, "STOLEN") == "Accepted"
+            assert await h.until(lambda: h.gw.store.open_request(14)["state"] == "delivered")
+            h.plug(14)
+            await h.run(4_000)
+            h.pilot(14, "C")
+            assert await h.until(lambda: any(t.stop_ts for t in h.csms.record.transactions.values()), 20_000)
+            (tx,) = h.csms.record.transactions.values()
+            s = h.gw.store.open_session(14)
+            assert s["stop_reason"] == "DeAuthorized" and not h.meters.meters[s["unit"]].enabled
+            assert tx.meter_stop - tx.meter_start <= 10  # stopped within a poll or two of charging
+        finally:
+            await h.close()
+    run(go())

@@ -265,8 +265,8 @@ class Gateway:
                 continue
             if s["state"] == "open":
                 ended = reading.holstered and reading.pilot == "A"
-                if ended or s["stop_reason"] == "Remote":
-                    reason = "Remote" if s["stop_reason"] == "Remote" else "EVDisconnected"
+                if ended or s["stop_reason"] is not None:  # Remote, DeAuthorized: set before the stop
+                    reason = s["stop_reason"] or "EVDisconnected"
                     with self.store.tx() as db:
                         db.execute("UPDATE sessions SET state='stopped', stop_ms=?, meter_stop_wh=?, stop_reason=? "
                                    "WHERE id=?", (now, reading.energy_wh, reason, s["id"]))
@@ -317,6 +317,11 @@ class Gateway:
             db.execute("UPDATE outbox SET acked_ms=? WHERE seq=?", (now, row["seq"]))
             if row["action"] == "StartTransaction" and result is not None:
                 db.execute("UPDATE sessions SET tx_id=? WHERE id=?", (result.transaction_id, row["session_id"]))
+                status = (result.id_tag_info or {}).get("status", "Accepted")
+                if status != "Accepted":  # the CSMS refused the idTag: the EVSE stops, the transaction ends
+                    db.execute("UPDATE sessions SET stop_reason='DeAuthorized' WHERE id=?", (row["session_id"],))
+                    unit = db.execute("SELECT unit FROM sessions WHERE id=?", (row["session_id"],)).fetchone()
+                    self.pending_disable.add(unit["unit"])
 
     def meter_values_now(self, conn: int | None, now: int) -> list[dict]:
         out = []

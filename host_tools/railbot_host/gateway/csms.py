@@ -55,6 +55,7 @@ class CsmsRecord:
         self.boots = 0
         self.statuses: list[tuple[int, str]] = []
         self.next_tx = 1000
+        self.id_tag_status = "Accepted"  # what StartTransaction answers about the idTag
 
 
 class CsmsChargePoint(_ChargePoint):
@@ -130,7 +131,7 @@ class CsmsChargePoint(_ChargePoint):
             tx = rec.next_tx
             rec.starts[key] = tx
             rec.transactions[tx] = Transaction(tx, connector_id, id_tag, meter_start, timestamp)
-        return call_result.StartTransaction(transaction_id=tx, id_tag_info={"status": "Accepted"})
+        return call_result.StartTransaction(transaction_id=tx, id_tag_info={"status": rec.id_tag_status})
 
     @on(Action.meter_values)
     def on_meter_values(self, connector_id, meter_value, transaction_id=None, **_):
