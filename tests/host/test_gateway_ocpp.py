@@ -225,3 +225,32 @@ def test_an_id_tag_the_csms_refuses_ends_the_transaction():
         finally:
             await h.close()
     run(go())
+
+
+def test_a_message_the_csms_refuses_is_tried_again_then_given_up():
+    async def go():
+        h = await Harness().start()
+        try:
+            await _booted(h)
+            h.gw.remote_start(18, "T18", "csms")
+            await _plugged_and_charging(h, 18)
+            h.csms.record.refuse_meter_values = 5
+            await h.run(600_000 + 2_000)  # the first MeterValues: refused
+            assert h.gw.store.unacked_calls() == 1
+            await h.run(60_000)  # again after TransactionMessageRetryInterval: refused
+            assert h.gw.store.unacked_calls() == 1 and h.gw.ocpp.attempts
+            await h.run(60_000)  # the third: given up, the next messages go
+            assert h.gw.store.unacked_calls() == 0
+            assert h.gw.store.all("SELECT * FROM events WHERE kind='ocpp_error' AND text LIKE 'MeterValues%given up%'")
+            assert h.csms.record.refuse_meter_values == 2
+        finally:
+            await h.close()
+    run(go())
+
+
+async def _plugged_and_charging(h, bay):
+    assert await h.until(lambda: h.gw.store.open_request(bay)["state"] == "delivered")
+    h.plug(bay)
+    await h.run(4_000)
+    h.pilot(bay, "C")
+    assert await h.until(lambda: h.gw.store.unacked_calls() == 0 and h.csms.record.transactions)

@@ -15,6 +15,7 @@ import json
 import random
 
 import websockets
+from ocpp.exceptions import OCPPError
 from ocpp.routing import on
 from ocpp.v16 import ChargePoint as _ChargePoint
 from ocpp.v16 import call
@@ -99,6 +100,8 @@ class OcppConnection:
         self.connects = 0
         self.in_flight = 0  # our calls sent and not yet answered: never more than one (OCPP-J)
         self.in_flight_max = 0
+        self.attempts: dict[int, int] = {}  # outbox seq -> CallErrors so far
+        self.retry_at_ms: dict[int, int] = {}
 
     @property
     def connected(self) -> bool:
@@ -183,7 +186,7 @@ class OcppConnection:
                     await self._status(conn, status, now_ms)
             while True:
                 row = self.gw.store.next_call()
-                if row is None:
+                if row is None or now_ms < self.retry_at_ms.get(row["seq"], 0):
                     break
                 await self._send_queued(row, now_ms)
         except (OSError, asyncio.TimeoutError, websockets.WebSocketException, asyncio.CancelledError) as e:
@@ -220,7 +223,15 @@ class OcppConnection:
         if row["action"] in ("MeterValues", "StopTransaction"):
             kw["transaction_id"] = self.gw.tx_id_of(row["session_id"])
         payload = getattr(call, row["action"])(**kw)
-        result = await self._call(payload, unique_id=row["unique_id"])
+        try:
+            result = await self._call(payload, unique_id=row["unique_id"])
+        except OCPPError as e:  # the CSMS refused it: again later, given up after the attempts
+            tries = self.attempts[row["seq"]] = self.attempts.get(row["seq"], 0) + 1
+            if tries < self.gw.config.int("TransactionMessageAttempts"):
+                self.retry_at_ms[row["seq"]] = now_ms + self.gw.config.int("TransactionMessageRetryInterval") * 1000
+                raise
+            self.gw.note("ocpp_error", f"{row['action']} {row['unique_id']} given up after {tries} CallErrors: {e}")
+            result = None
         self.gw.crash_point("after_send")  # a kill here: sent and answered, the answer not stored
         self.gw.acknowledged(row, result, now_ms)
 

@@ -56,6 +56,7 @@ class CsmsRecord:
         self.statuses: list[tuple[int, str]] = []
         self.next_tx = 1000
         self.id_tag_status = "Accepted"  # what StartTransaction answers about the idTag
+        self.refuse_meter_values = 0  # the next N MeterValues are answered with a CallError
 
 
 class CsmsChargePoint(_ChargePoint):
@@ -99,7 +100,7 @@ class CsmsChargePoint(_ChargePoint):
         msg = json.loads(message)
         if msg[0] == 2:
             self.sent_actions[msg[1]] = msg[2]
-        else:
+        elif msg[0] == 3:  # a CallError is not kept: the same message again is handled again
             self.rec.answers[msg[1]] = message
         await super()._send(message)
 
@@ -135,6 +136,9 @@ class CsmsChargePoint(_ChargePoint):
 
     @on(Action.meter_values)
     def on_meter_values(self, connector_id, meter_value, transaction_id=None, **_):
+        if self.rec.refuse_meter_values:
+            self.rec.refuse_meter_values -= 1
+            raise ValueError("refused by the test")  # the library answers it with a CallError
         t = self.rec.transactions.get(transaction_id)
         if t is None:
             self.rec.order_errors.append(f"MeterValues for unknown transaction {transaction_id}")

@@ -9,6 +9,9 @@ KEYS = {
     # how long a delivered unit waits for its car to plug in before it is released
     "ConnectionTimeOut": (1800, False, 30, 86_400),
     "NumberOfConnectors": (44, True, 1, 99),
+    # a transaction message the CSMS answers with a CallError: tried this often, this far apart
+    "TransactionMessageAttempts": (3, False, 1, 10),
+    "TransactionMessageRetryInterval": (60, False, 1, 3600),
 }
 SAMPLED_DATA = "Energy.Active.Import.Register"
 
