@@ -38,7 +38,7 @@ def test_user_add_and_bay_tokens(tmp_path, monkeypatch, capsys):
         assert cli.main(["gateway", "--db", db, "user", "add", name, "--password-stdin"]) == 2
         assert why in capsys.readouterr().err
     assert cli.main(["gateway", "--db", db, "token", "--bay", "45"]) == 2
-    assert cli.main(["gateway", "--db", db, "token", "--bay", "3"]) == 0
+    assert cli.main(["gateway", "token", "--bay", "3", "--db", db]) == 0  # --db after the action too
     token = capsys.readouterr().out.split()[-1]
     store = Store(db)
     assert accounts.check_user(store, "alice", "a long enough password")

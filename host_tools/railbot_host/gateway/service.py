@@ -17,14 +17,18 @@ TICK_S = 1.0
 
 
 def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="railbot gateway", description=__doc__ + " See docs/gateway.md.")
+    ap = argparse.ArgumentParser(prog="railbot gateway", description=__doc__ + " With no ACTION it runs the "
+                                 "service (--port or --sim). See docs/gateway.md.")
     ap.add_argument("--db", default="railbot-gateway.db", help="the SQLite store (default railbot-gateway.db)")
     sub = ap.add_subparsers(dest="action", metavar="ACTION")
-    user = sub.add_parser("user", help="operator accounts")
+    db_too = argparse.ArgumentParser(add_help=False)  # --db after the action too; unset: the top one's
+    db_too.add_argument("--db", default=argparse.SUPPRESS, help="the SQLite store")
+    user = sub.add_parser("user", help="operator accounts", parents=[db_too])
     user.add_argument("verb", choices=("add",))
     user.add_argument("name")
     user.add_argument("--password-stdin", action="store_true", help="read the password from stdin (one line)")
-    tok = sub.add_parser("token", help="new owner tokens for bays (printed once: put them on the QR codes)")
+    tok = sub.add_parser("token", help="new owner tokens for bays (printed once: put them on the QR codes)",
+                         parents=[db_too])
     g = tok.add_mutually_exclusive_group(required=True)
     g.add_argument("--bay", type=int)
     g.add_argument("--all", action="store_true")
