@@ -254,3 +254,23 @@ async def _plugged_and_charging(h, bay):
     await h.run(4_000)
     h.pilot(bay, "C")
     assert await h.until(lambda: h.gw.store.unacked_calls() == 0 and h.csms.record.transactions)
+
+
+def test_a_pending_boot_is_asked_again_and_nothing_else_is_sent_meanwhile():
+    async def go():
+        h = await Harness().start()
+        try:
+            h.csms.record.boot_status = "Pending"
+            await h.homed()
+            h.gw.remote_start(2, "T2", "csms")  # an app's request: its messages must wait for the boot
+            await h.run(400_000)
+            rec = h.csms.record
+            assert 2 <= rec.boots <= 3 and rec.frames == rec.boots  # every 300 s (the interval given), only boots
+            assert h.csms.cp is not None and not h.csms.connected  # connected, not booted
+            rec.boot_status = "Accepted"
+            assert await h.until(lambda: h.csms.connected, 400_000)
+            await h.step()
+            assert rec.order_errors == [] and {c for c, _ in rec.statuses} == set(range(45))
+        finally:
+            await h.close()
+    run(go())

@@ -93,6 +93,7 @@ class OcppConnection:
         self.next_try_ms = 0
         self.failures = 0
         self.next_heartbeat_ms = 0
+        self.next_boot_ms = 0
         self.sent_status: dict[int, str] = {}
         self.triggers: list[tuple[str, int | None]] = []
         self.reset_requested: str | None = None
@@ -123,6 +124,7 @@ class OcppConnection:
                 transport.abort()
         self.ws = self.cp = self.reader = None
         self.booted = False
+        self.next_boot_ms = 0
         self.sent_status = {}
 
     async def _call(self, payload, unique_id: str | None = None):
@@ -151,9 +153,8 @@ class OcppConnection:
     async def boot(self, now_ms: int) -> bool:
         r = await self._call(call.BootNotification(charge_point_model="railbot rail", charge_point_vendor="railbot",
                                                    firmware_version="gateway-1"))
-        if r.status != RegistrationStatus.accepted:
-            self.next_try_ms = now_ms + max(1, r.interval) * 1000  # Pending/Rejected: ask again later
-            self.drop()
+        if r.status != RegistrationStatus.accepted:  # Pending/Rejected: nothing else; ask again later
+            self.next_boot_ms = now_ms + max(10, r.interval) * 1000
             return False
         self.booted = True
         self.failures = 0
@@ -173,7 +174,7 @@ class OcppConnection:
             if not await self.connect(now_ms):
                 return
         try:
-            if not self.booted and not await self.boot(now_ms):
+            if not self.booted and (now_ms < self.next_boot_ms or not await self.boot(now_ms)):
                 return
             while self.triggers:
                 what, conn = self.triggers.pop(0)

@@ -57,6 +57,7 @@ class CsmsRecord:
         self.next_tx = 1000
         self.id_tag_status = "Accepted"  # what StartTransaction answers about the idTag
         self.refuse_meter_values = 0  # the next N MeterValues are answered with a CallError
+        self.boot_status = "Accepted"  # or Pending, Rejected
 
 
 class CsmsChargePoint(_ChargePoint):
@@ -107,9 +108,10 @@ class CsmsChargePoint(_ChargePoint):
     @on(Action.boot_notification)
     def on_boot(self, **_):
         self.rec.boots += 1
-        self.booted = True
+        status = self.rec.boot_status
+        self.booted = status == "Accepted"
         return call_result.BootNotification(current_time="2026-12-07T00:00:00Z", interval=self.interval_s,
-                                            status=RegistrationStatus.accepted)
+                                            status=RegistrationStatus(status))
 
     @on(Action.heartbeat)
     def on_heartbeat(self):
