@@ -43,7 +43,7 @@ class Harness:
     async def new_gateway(self) -> Gateway:
         self.sim.stream.drop()
         self.gw = Gateway(Store(self.db), RobotLink(self.sim.stream, timeout_s=0.2, retries=1),
-                          MeterClient(tcp_port=self.bus.port) if self.bus else None, SimClock(self.sim.now_ms),
+                          MeterClient(tcp_port=self.bus.port, timeout_s=5.0) if self.bus else None, SimClock(self.sim.now_ms),
                           csms_url=self.csms.url if self.csms else None, seed=self.seed, auto_home=True)
         await self.gw.start()
         return self.gw
