@@ -145,9 +145,9 @@ async def run_day(plan: DayPlan, db_path: Path | None = None, progress=None) -> 
 
     def new_gateway() -> Gateway:
         sim.stream.drop()
-        return Gateway(Store(db_path), RobotLink(sim.stream, timeout_s=0.2, retries=1),
-                       MeterClient(tcp_port=bus_port, timeout_s=5.0), clock, csms_url=csms.url, seed=rng.randrange(1 << 30),
-                       auto_home=True)
+        meters_client = MeterClient(tcp_port=bus_port, timeout_s=5.0)  # loopback: only a starved process is late
+        return Gateway(Store(db_path), RobotLink(sim.stream, timeout_s=0.2, retries=1), meters_client, clock,
+                       csms_url=csms.url, seed=rng.randrange(1 << 30), auto_home=True)
 
     gw = new_gateway()
     await gw.start()
