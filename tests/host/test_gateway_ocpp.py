@@ -274,3 +274,29 @@ def test_a_pending_boot_is_asked_again_and_nothing_else_is_sent_meanwhile():
         finally:
             await h.close()
     run(go())
+
+
+def test_trigger_message_meter_values_and_heartbeat():
+    async def go():
+        h = await Harness().start()
+        try:
+            await _booted(h)
+            h.gw.remote_start(22, "T22", "csms")
+            await _plugged_and_charging(h, 22)
+            await h.run(60_000)
+            (tx,) = h.csms.record.transactions.values()
+            assert tx.meter_values == []
+            r = await h.csms.send(call.TriggerMessage(requested_message="MeterValues", connector_id=22))
+            assert r.status == "Accepted"
+            await h.step()
+            ((ts, wh),) = tx.meter_values
+            assert 100 <= wh - tx.meter_start <= 140  # about a minute at 6.9 kW
+            frames = h.csms.record.frames
+            r = await h.csms.send(call.TriggerMessage(requested_message="Heartbeat"))
+            await h.step()
+            assert r.status == "Accepted" and h.csms.record.frames == frames + 2  # its answer, the heartbeat
+            r = await h.csms.send(call.TriggerMessage(requested_message="StatusNotification", connector_id=45))
+            assert r.status == "Rejected"
+        finally:
+            await h.close()
+    run(go())
