@@ -18,6 +18,7 @@ from aiohttp import web
 from railbot_host.gateway import accounts
 
 MAX_BODY = 4096
+KEEPALIVE_S = 15
 
 
 def _error(status: int, message: str) -> web.Response:
@@ -188,7 +189,11 @@ class Api:
                 await resp.write(_sse(dict(row)))
                 after = row["id"]
             while True:
-                ev = await q.get()
+                try:
+                    ev = await asyncio.wait_for(q.get(), KEEPALIVE_S)
+                except asyncio.TimeoutError:  # a comment line: proxies keep the stream, a gone client shows
+                    await resp.write(b": keep-alive\n\n")
+                    continue
                 if ev["id"] > after and (bay is None or ev["bay"] == bay):
                     await resp.write(_sse(ev))
         except (ConnectionResetError, asyncio.CancelledError):
