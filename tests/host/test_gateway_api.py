@@ -168,3 +168,17 @@ async def test_events_stream_live_and_an_owner_sees_only_their_bay(h, client, to
     assert r.status == 400
     op.close()
     owner.close()
+
+
+@api_test
+async def test_a_quiet_event_stream_is_kept_alive(h, client, tokens):
+    from railbot_host.gateway import api
+
+    api.KEEPALIVE_S, keep = 0.05, api.KEEPALIVE_S
+    try:
+        r = await client.get(f"/api/bay/{tokens[5]}/events")  # bay 5 has had no event
+        line = await asyncio.wait_for(r.content.readline(), 10)
+        assert line == b": keep-alive\n"
+        r.close()
+    finally:
+        api.KEEPALIVE_S = keep
