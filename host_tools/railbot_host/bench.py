@@ -105,6 +105,22 @@ The link (issue 5; host_tools/upy/bench_link.py under MicroPython, firmware from
 Deploy (issue 5; railbot_host.deploy with the real mpremote against the virtual board):
   deploy_nochange_ratio      <= 0.1    a redeploy with nothing changed over a full deploy (same run)
   deploy_nochange_files_written == 0   files the redeploy wrote
+Gateway (issue 16; railbot_host.gateway.day: a 24 h day + 12 h tail, 4 kills at seeded instants,
+one between an OCPP call and its stored answer, one between the robot taking a request and its
+record, the CSMS down for an hour in the evening peak):
+  ocpp_day_sessions          >= 40     transactions the CSMS saw from StartTransaction to StopTransaction
+  ocpp_schema_errors         == 0      frames the CSMS received that fail the OCPP 1.6J JSON schemas
+  ocpp_order_errors          == 0      a call before BootNotification, a transaction's messages out of order
+  ocpp_messages_lost         == 0      Start/Stop missing for a car that plugged in and out, or any
+                                       message of the gateway's outbox the CSMS never answered
+  ocpp_messages_duplicated   == 0      the same message under a new message id (a retry keeps its id)
+  gateway_restart_requests_lost == 0   an accepted RemoteStart the robot never got
+  gateway_restart_requests_repeated == 0  one the robot got twice
+  session_energy_error_wh_max 0..1     |meterStop - meterStart - the plant's energy| per session
+  eta_error_p90_s_unit_free  0..30     p90 |delivery - ETA| of requests that found a free unit
+  gateway_kills_after_send   >= 1      the kill between sending a call and storing its answer happened
+  ocpp_calls_in_flight_max   == 1      the gateway's calls not yet answered, at most (one at a time)
+  (eta_error_p90_s is every request's, reported)
 Everything else is informational (wall times, the sim-side tick, the parts of a bounded figure).
 """
 
@@ -227,6 +243,22 @@ BOUNDS: dict[str, tuple[str, object]] = {
     "upy_tick_left_of_start_heap_lock_ok": ("is", True),
     "tick_left_of_start_replay_faithful": ("is", True),
 }
+
+#: The car park's gateway (issue 16): a day with gateway kills and a CSMS outage (run_gateway_day).
+GATEWAY_BOUNDS: dict[str, tuple[str, object]] = {
+    "ocpp_day_sessions": (">=", 40),
+    "ocpp_schema_errors": ("==", 0),
+    "ocpp_order_errors": ("==", 0),
+    "ocpp_messages_lost": ("==", 0),
+    "ocpp_messages_duplicated": ("==", 0),
+    "gateway_restart_requests_lost": ("==", 0),
+    "gateway_restart_requests_repeated": ("==", 0),
+    "session_energy_error_wh_max": ("in", (0, 1)),
+    "eta_error_p90_s_unit_free": ("in", (0, 30)),
+    "gateway_kills_after_send": (">=", 1),
+    "ocpp_calls_in_flight_max": ("==", 1),
+}
+BOUNDS.update(GATEWAY_BOUNDS)
 
 #: The order of the table (figures not listed follow in name order).
 ORDER = (
@@ -520,6 +552,17 @@ def _run_script(cmd, res: Result, label: str, timeout, env=None) -> None:
                           + (":\n  " + "\n  ".join(tail) if tail else ""))
 
 
+def run_gateway_day(*, seed: int = 1, timeout: float | None = None) -> Result:
+    """railbot_host.gateway.day: the gateway, the simulated robot and units' bus and a test CSMS on
+    one virtual clock, a day with the gateway killed at seeded instants and the CSMS cut for an hour."""
+    res = Result()
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO_ROOT / "host_tools"), str(REPO_ROOT / "firmware"),
+                                                       str(BOARDS / "SIM")]))
+    _run_script([sys.executable, "-m", "railbot_host.gateway.day", "--seed", str(seed)], res, "gateway day",
+                timeout, env=env)
+    return res
+
+
 # --- CPython vs MicroPython event log -------------------------------------------------------------
 
 def diff_lines(a: list[str], b: list[str]) -> int:
@@ -648,7 +691,8 @@ def measure(*, seed: int = 1, hours: int = 24, short: int = 0, mission_args=(),
         steps = run_step_timing()
         handling = run_handling()
         board = run_board_cpython(seed=seed)
-        parts += [logs, cday, motion, steps, handling, board, day.result()]
+        gateway = run_gateway_day(seed=seed)
+        parts += [logs, cday, motion, steps, handling, board, gateway, day.result()]
     say("MicroPython link fuzz: corrupted frames and mutated commands, side by side")
     with ThreadPoolExecutor(max_workers=2) as pool:
         frames = pool.submit(run_link_fuzz, ["--payload", "0", "alloc"], mpy_dir=mpy_dir)

@@ -144,8 +144,11 @@ def build_parser() -> argparse.ArgumentParser:
                               "board's next reset",
                     ("action", dict(choices=("get", "set"))), ("key", dict(help="dotted key")))
     cfg.add_argument("value", nargs="?", help="the new value (set)")
-    robot_cmd("console", "type robot commands (and `wait S`, `quit`); reads stdin")
+    con = robot_cmd("console", "type robot commands (and `wait S`, `quit`); reads stdin")
+    con.add_argument("--gateway", metavar="URL", help="through the gateway that holds the robot's port (its API URL)")
 
+    sub.add_parser("gateway", help="the car park's gateway: robot, units' meters, OCPP, owners' API "
+                                   "(railbot gateway --help)", add_help=False)
     # The bench's own options are parsed by its module (imported only for `railbot bench`).
     sub.add_parser("bench", help="measure the firmware: timing, memory, both interpreters "
                                          "(railbot bench --help)", add_help=False)
@@ -155,9 +158,23 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     ns, rest = parser.parse_known_args(argv)  # usage errors: message and exit 2
-    if rest and ns.command != "bench":
+    if rest and ns.command not in ("bench", "gateway"):
         ns.sub.error("unrecognized arguments: " + " ".join(rest))
     try:
+        if ns.command == "gateway":
+            from railbot_host.gateway import service
+
+            return service.main(rest)
+        if getattr(ns, "gateway", None):
+            from railbot_host.gateway import console
+
+            return console.main(ns)
+        if getattr(ns, "port", None):  # one host per port: the gateway may hold it
+            from railbot_host.gateway import portlock
+
+            if held := portlock.describe(ns.port):
+                print(f"railbot {ns.command}: {held}", file=sys.stderr)
+                return 3
         if ns.command == "sim":
             from railbot_host import sim
 

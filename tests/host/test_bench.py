@@ -177,7 +177,11 @@ def _good_figures():
             "pick_place_success_rate_dc": 0.93,
             "task_crash_cases": 5, "task_crash_uncontrolled": 0, "sim_tick_late_max_ms": 0,
             "upy_alloc_per_tick_left_of_start_bytes": 0, "upy_tick_left_of_start_heap_lock_ok": True,
-            "tick_left_of_start_replay_faithful": True}
+            "tick_left_of_start_replay_faithful": True,
+            "ocpp_day_sessions": 50, "ocpp_schema_errors": 0, "ocpp_order_errors": 0, "ocpp_messages_lost": 0,
+            "ocpp_messages_duplicated": 0, "gateway_restart_requests_lost": 0,
+            "gateway_restart_requests_repeated": 0, "session_energy_error_wh_max": 0.8,
+            "eta_error_p90_s_unit_free": 3.0, "gateway_kills_after_send": 1, "ocpp_calls_in_flight_max": 1}
 
 
 @pytest.mark.parametrize("bad, rc", [({}, 0), ({"upy_alloc_per_tick_bytes": 64}, 1),
@@ -201,7 +205,10 @@ def _good_figures():
                                      ({"pick_place_unexpected_alarms": 1}, 1),
                                      ({"pick_place_unexpected_alarms_dc": 1}, 1),
                                      ({"pick_place_faults_injected_dc": 0}, 1),
-                                     ({"guns_left_out_unreported_dc": 1}, 1), ({"hold_margin_ms": -1}, 1)])
+                                     ({"guns_left_out_unreported_dc": 1}, 1), ({"hold_margin_ms": -1}, 1),
+                                     ({"ocpp_day_sessions": 39}, 1), ({"ocpp_messages_duplicated": 1}, 1),
+                                     ({"session_energy_error_wh_max": 1.2}, 1), ({"eta_error_p90_s_unit_free": 31}, 1),
+                                     ({"gateway_kills_after_send": 0}, 1)])
 def test_main_writes_one_flat_json_object_and_exits_on_bounds(tmp_path, monkeypatch, bad, rc):
     fig = {**_good_figures(), **bad}
     monkeypatch.setattr(bench, "measure", lambda **kw: bench.Result(figures=dict(fig), notes=["n"]))
