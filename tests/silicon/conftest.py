@@ -1,6 +1,5 @@
 """Fixtures of the silicon tier: MicroPython's rp2 port on an emulated RP2040 (host_tools/silicon, docs/silicon.md)."""
 
-import shutil
 import subprocess
 import sys
 
@@ -43,10 +42,3 @@ def frozen(si_ready):
     if p.returncode != 0:
         pytest.fail(f"make firmware BOARD=PICO failed (exit {p.returncode}):\n{p.stdout[-2000:]}{p.stderr[-2000:]}")
     return silicon.frozen_uf2()
-
-
-def run_cli(*args, timeout=180, input=None):
-    """The `railbot` command of this Python, as a subprocess (what a technician types)."""
-    exe = shutil.which("railbot")
-    cmd = [exe] if exe else [sys.executable, "-m", "railbot_host.cli"]
-    return subprocess.run([*cmd, *args], capture_output=True, text=True, timeout=timeout, input=input)

@@ -3,7 +3,7 @@
 import time
 
 import pytest
-from conftest import run_cli
+from si_support import run_cli
 
 import serial
 

@@ -3,7 +3,7 @@
 import re
 
 import pytest
-from conftest import run_cli
+from si_support import run_cli
 
 from railbot_host.silicon import EmulatedBoard
 
