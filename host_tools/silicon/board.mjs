@@ -106,8 +106,10 @@ export class Board {
         return -1;
       }
       if (core.waiting) {
-        const dt = clock.nanosToNextAlarm;
-        if (dt <= 0) return 0;
+        // nanosToNextAlarm is 0 both with no alarm and with one due now (a DMA transfer scheduled
+        // at 0 delay while the core sleeps): only the first is idle with nothing scheduled
+        if (!clock.nextAlarm) return 0;
+        const dt = Math.max(0, clock.nextAlarm.nanos - clock.nanos);
         if (this.speed > 0) {
           // Idle time is skipped only up to the paced wall clock: ahead of it, wait for it.
           const aheadNs = clock.nanos + dt - this.pacedNanos();
