@@ -177,7 +177,9 @@ def _good_figures():
             "pick_place_success_rate_dc": 0.93,
             "task_crash_cases": 5, "task_crash_uncontrolled": 0, "sim_tick_late_max_ms": 0,
             "upy_alloc_per_tick_left_of_start_bytes": 0, "upy_tick_left_of_start_heap_lock_ok": True,
-            "tick_left_of_start_replay_faithful": True}
+            "tick_left_of_start_replay_faithful": True,
+            "si_heap_free_after_boot_bytes": 205000, "si_tick_cost_us_max": 1500, "si_cp_sample_gap_us_max": 24.0,
+            "si_deploy_nochange_ratio": 0.05, "si_usb_stalled_host_tick_late_ms_max": 1.5}
 
 
 @pytest.mark.parametrize("bad, rc", [({}, 0), ({"upy_alloc_per_tick_bytes": 64}, 1),
@@ -201,7 +203,8 @@ def _good_figures():
                                      ({"pick_place_unexpected_alarms": 1}, 1),
                                      ({"pick_place_unexpected_alarms_dc": 1}, 1),
                                      ({"pick_place_faults_injected_dc": 0}, 1),
-                                     ({"guns_left_out_unreported_dc": 1}, 1), ({"hold_margin_ms": -1}, 1)])
+                                     ({"guns_left_out_unreported_dc": 1}, 1), ({"hold_margin_ms": -1}, 1),
+                                     ({"si_tick_cost_us_max": 2001}, 1), ({"si_heap_free_after_boot_bytes": 199999}, 1)])
 def test_main_writes_one_flat_json_object_and_exits_on_bounds(tmp_path, monkeypatch, bad, rc):
     fig = {**_good_figures(), **bad}
     monkeypatch.setattr(bench, "measure", lambda **kw: bench.Result(figures=dict(fig), notes=["n"]))
