@@ -4,6 +4,7 @@
 import array
 import asyncio
 import gc
+import machine
 import micropython
 import time
 import main
@@ -20,27 +21,35 @@ def say(name, value):
     out.append((name, value))
 
 
-# --- the pilot capture: every conversion's arrival, from the DMA's progress against the timer ----
-_TIMERAWL = 0x40054028
+# --- the pilot capture: every conversion's arrival, from the DMA's progress against SysTick ------
+_SYST_CSR = 0xE000E010  # SysTick on the core clock, counting down over 24 bits: 8 ns at 125 MHz
+_SYST_RVR = 0xE000E014
+_SYST_CVR = 0xE000E018
 _DMA_BASE = 0x50000000
 
 
 @micropython.viper
-def _watch(count_addr: uint, us: uint, ts, cs) -> int:
-    # A tight loop in machine code: stamp (TIMERAWL, us) each change of the channel's TRANS_COUNT,
-    # for `us` microseconds.
-    cnt = ptr32(count_addr)
-    tim = ptr32(_TIMERAWL)
+def _watch(cfg, ts, cs) -> int:
+    # A tight loop in machine code: stamp (SysTick, counting up) each change of the channel's
+    # TRANS_COUNT, for cfg[2] core cycles. cfg: TRANS_COUNT address, SYST_CVR address, cycles.
+    c_ = ptr32(cfg)
+    cnt = ptr32(c_[0])
+    syst = ptr32(c_[1])
+    limit = int(c_[2])
     t = ptr32(ts)
     c = ptr32(cs)
     n = int(len(ts))
     k = int(0)
-    start = uint(tim[0])
+    prev = int(syst[0])
+    elapsed = int(0)
     last = cnt[0]
-    while k < n and uint(tim[0]) - start < us:
+    while k < n and elapsed < limit:
+        now = int(syst[0])
+        elapsed += (prev - now) & 0xFFFFFF
+        prev = now
         v = cnt[0]
         if v != last:
-            t[k] = tim[0]
+            t[k] = 0xFFFFFF - now
             c[k] = v
             k += 1
             last = v
@@ -51,7 +60,8 @@ class _Watching:
     """Stands in for pilot.py's `time` during one capture: its waits stamp the DMA's progress."""
 
     def __init__(self, channel):
-        self.addr = _DMA_BASE + 0x40 * channel + 0x08  # CHx_TRANS_COUNT
+        self.mhz = machine.freq() // 1000000
+        self.cfg = array.array("I", (_DMA_BASE + 0x40 * channel + 0x08, _SYST_CVR, 0))  # CHx_TRANS_COUNT
         self.ts = array.array("I", bytes(4 * 96))
         self.cs = array.array("I", bytes(4 * 96))
         self.n = 0
@@ -59,20 +69,28 @@ class _Watching:
     def sleep_us(self, us):
         # capture() waits once for the whole capture, then a gap at a time while it is not done
         n = self.n
-        self.n += _watch(self.addr, us, memoryview(self.ts)[n:], memoryview(self.cs)[n:])
+        self.cfg[2] = us * self.mhz
+        self.n += _watch(self.cfg, memoryview(self.ts)[n:], memoryview(self.cs)[n:])
 
 
 def pilot_figures():
     pc = robot.hw.pilot
     w = _Watching(pc.dma.channel)
+    mem = machine.mem32
+    csr = mem[_SYST_CSR]
+    mem[_SYST_RVR] = 0xFFFFFF
+    mem[_SYST_CSR] = 0x5  # on, core clock, no interrupt
     P.time = w
     try:
         done = pc.capture()
     finally:
         P.time = time
+        mem[_SYST_CSR] = csr
     n = w.n
     say("cp_capture_done", 1 if done else 0)
-    # the host derives the spacing (silicon_bench.sample_gaps): stamps in us, TRANS_COUNT after each
+    # the host derives the spacing (silicon_bench.sample_gaps): stamps in core cycles (24 bits),
+    # TRANS_COUNT after each
+    say("cp_cycles_per_us", w.mhz)
     say("cp_stamps", ",".join(str(w.ts[i]) for i in range(n)))
     say("cp_counts", ",".join(str(w.cs[i]) for i in range(n)))
     t0 = time.ticks_us()
@@ -95,6 +113,7 @@ def save_figures():
 # --- the day: requests through the firmware's own Link (parser, robot.command, encoder) ----------
 COMMANDS = ("status", "config get x.v_max_mm_s", "log", "charge 3", "ledger", "cancel 3", "alarms",
             "status", "build", "config get timing.tick_ms", "help", "charge 7", "cancel 7")
+VERBS = ("status", "config", "log", "charge", "ledger", "cancel", "alarms", "build", "help")
 sent = [0]
 
 
@@ -119,6 +138,7 @@ async def day():
     link.feed(mv[:n])
     status_us = []
     worst = 0
+    by_verb = [0] * len(VERBS)
     for i in range(DAY_REQUESTS):
         cmd = COMMANDS[i % len(COMMANDS)]
         n = L.encode(buf, L.T_REQUEST, (i + 1) & 0xFF, i % 65535 + 2, cmd, L.MAX_PAYLOAD, body)
@@ -129,10 +149,15 @@ async def day():
             status_us.append(us)
         if us > worst:
             worst = us
+        v = VERBS.index(cmd.split()[0])
+        if us > by_verb[v]:
+            by_verb[v] = us
         await asyncio.sleep_ms(DAY_GAP_MS)
     status_us.sort()
     say("link_frame_us", status_us[len(status_us) // 2])
     say("link_frame_us_max", worst)
+    for v in range(len(VERBS)):
+        say("link_frame_us_max_" + VERBS[v], by_verb[v])
     say("day_requests", link.executed)
     say("day_link_errors", link.errors + link.bad_payload + link.send_failed)
     say("day_reply_bytes", sent[0])
