@@ -115,6 +115,8 @@ def heap_and_parts(eb: EmulatedBoard, *, parts: str, day_requests: int = DAY_REQ
     got["heap_day_growth_bytes"] = got["heap_free_after_boot_bytes"] - got["heap_free_after_day_bytes"]
     got["heap_script_bytes"] = fig["heap_free_after_boot_bytes"] - got.pop("heap_free_after_boot_bytes")
     if "cp_stamps" in got:
+        if got.get("cp_capture_done") != 1:
+            raise SiliconBenchError("pilot capture on the emulated chip: the DMA did not complete its samples")
         got.update(sample_gaps(_ints(got.pop("cp_stamps")), _ints(got.pop("cp_counts")), got["cp_cycles_per_us"]))
     fig.update(got)
     if fig.get("day_requests") != day_requests or fig.get("day_link_errors"):

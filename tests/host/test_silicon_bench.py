@@ -51,7 +51,8 @@ def _runs(parts, day):
 
 def test_heap_and_parts_derive_the_day_and_the_spacing(monkeypatch):
     parts = {"heap_free_after_boot_bytes": 199000, "heap_free_after_day_bytes": 198000, "day_requests": 300,
-             "day_link_errors": 0, "cp_stamps": "100,3100,6100", "cp_counts": "40,39,38", "cp_cycles_per_us": 125}
+             "day_link_errors": 0, "cp_stamps": "100,3100,6100", "cp_counts": "40,39,38", "cp_cycles_per_us": 125,
+             "cp_capture_done": 1}
     monkeypatch.setattr(sb, "run_script", _runs(parts, 300))
     fig = sb.heap_and_parts(None, parts="cs", day_requests=300)
     assert fig["heap_free_after_boot_bytes"] == 205000  # the small script's, not the parts script's
@@ -59,7 +60,9 @@ def test_heap_and_parts_derive_the_day_and_the_spacing(monkeypatch):
     assert fig["cp_sample_gap_us_max"] == 24 and "cp_stamps" not in fig
 
 
-@pytest.mark.parametrize("bad", [{"day_requests": 299}, {"day_link_errors": 1}])
+@pytest.mark.parametrize("bad", [{"day_requests": 299}, {"day_link_errors": 1},
+                                 {"cp_stamps": "100,3100", "cp_counts": "40,39", "cp_cycles_per_us": 125,
+                                  "cp_capture_done": 0}])
 def test_heap_and_parts_fail_a_day_that_did_not_run_whole(monkeypatch, bad):
     parts = {"heap_free_after_boot_bytes": 199000, "heap_free_after_day_bytes": 198000, "day_requests": 300,
              "day_link_errors": 0, **bad}
