@@ -121,6 +121,14 @@ record, the CSMS down for an hour in the evening peak):
   gateway_kills_after_send   >= 1      the kill between sending a call and storing its answer happened
   ocpp_calls_in_flight_max   == 1      the gateway's calls not yet answered, at most (one at a time)
   (eta_error_p90_s is every request's, reported)
+The real rp2 port on an emulated RP2040 (issue 12; railbot_host.silicon_bench, docs/silicon.md "Figures"):
+  si_heap_free_after_boot_bytes >= 200000  frozen image, robot built and idle, after gc.collect
+  si_tick_cost_us_max        <= 2000   Robot.tick() over a whole 60 m move, open-loop (GC included)
+  si_cp_sample_gap_us_max    <= 25     the pilot capture's sample spacing, from the DMA's progress
+  si_deploy_nochange_ratio   <= 0.1    railbot deploy of the .mpy firmware onto the stock image, twice
+  si_usb_stalled_host_tick_late_ms_max <= 2  a 10 ms task's lateness while the host reads nothing
+  (si_heap_free_after_day_bytes, si_mpy_heap_free_after_*_bytes, si_tick_cost_us_idle,
+  si_link_frame_us, si_save_ms reported)
 Everything else is informational (wall times, the sim-side tick, the parts of a bounded figure).
 """
 
@@ -242,6 +250,12 @@ BOUNDS: dict[str, tuple[str, object]] = {
     "upy_alloc_per_tick_left_of_start_bytes": ("==", 0),
     "upy_tick_left_of_start_heap_lock_ok": ("is", True),
     "tick_left_of_start_replay_faithful": ("is", True),
+    # issue 12: the real rp2 port on an emulated RP2040 (emulated cycles: machine-independent)
+    "si_heap_free_after_boot_bytes": (">=", 200000),
+    "si_tick_cost_us_max": ("<=", 2000),
+    "si_cp_sample_gap_us_max": ("<=", 25),
+    "si_deploy_nochange_ratio": ("<=", 0.1),
+    "si_usb_stalled_host_tick_late_ms_max": ("<=", 2),
 }
 
 #: The car park's gateway (issue 16): a day with gateway kills and a CSMS outage (run_gateway_day).
@@ -301,6 +315,10 @@ ORDER = (
     "cpython_day_tick_late_max_ms", "upy_day_flash_erases", "upy_alloc_per_tick_left_of_start_bytes",
     "upy_tick_left_of_start_heap_lock_ok",
     "tick_left_of_start_replay_faithful",
+    "si_heap_free_after_boot_bytes", "si_heap_free_after_day_bytes", "si_mpy_heap_free_after_boot_bytes",
+    "si_mpy_heap_free_after_day_bytes", "si_tick_cost_us_max", "si_tick_cost_us_idle", "si_cp_sample_gap_us_max",
+    "si_link_frame_us", "si_save_ms", "si_deploy_nochange_ratio", "si_usb_stalled_host_tick_late_ms_max",
+    "si_usb_reading_host_tick_late_ms_max",
 )
 
 
@@ -538,6 +556,16 @@ def run_vboard_deploy() -> Result:
     return res
 
 
+def run_silicon(say=None) -> Result:
+    """The si_ figures: the firmware's own code on the emulated RP2040 (railbot_host.silicon_bench);
+    an image that cannot be built or booted is an error, never a skip."""
+    from railbot_host import silicon_bench
+
+    res = Result()
+    res.figures, res.errors = silicon_bench.measure(say=say)
+    return res
+
+
 def _run_script(cmd, res: Result, label: str, timeout, env=None) -> None:
     try:
         p = subprocess.run(cmd, capture_output=True, text=True, encoding="utf-8", errors="replace",
@@ -685,6 +713,7 @@ def measure(*, seed: int = 1, hours: int = 24, short: int = 0, mission_args=(),
     with ThreadPoolExecutor(max_workers=2) as pool:
         day = pool.submit(run_upy_bench, ["day"], mpy_dir=mpy_dir, seed=seed, hours=hours, short=short,
                           label="MicroPython day")
+        silicon = pool.submit(run_silicon, say)  # emulated time: the figures do not mind the company
         logs = event_log_diff(mission_args, mpy_dir=mpy_dir)
         cday = run_cpython_day(seed=seed, hours=hours, short=short)
         motion = run_motion()
@@ -692,7 +721,7 @@ def measure(*, seed: int = 1, hours: int = 24, short: int = 0, mission_args=(),
         handling = run_handling()
         board = run_board_cpython(seed=seed)
         gateway = run_gateway_day(seed=seed)
-        parts += [logs, cday, motion, steps, handling, board, gateway, day.result()]
+        parts += [logs, cday, motion, steps, handling, board, gateway, day.result(), silicon.result()]
     say("MicroPython link fuzz: corrupted frames and mutated commands, side by side")
     with ThreadPoolExecutor(max_workers=2) as pool:
         frames = pool.submit(run_link_fuzz, ["--payload", "0", "alloc"], mpy_dir=mpy_dir)

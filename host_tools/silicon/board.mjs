@@ -9,6 +9,7 @@ export const FS_OFFSET = 0xa0000; // RPI_PICO: 2 MB flash, the last 1408 KB are 
 const UF2_MAGIC = [0x0a324655, 0x9e5d5157, 0x0ab16f30];
 const RP2040_FAMILY = 0xe48bff56;
 const NS_PER_CYCLE = 8; // 125 MHz
+const IDLE_SLICE_CYCLES = 8; // while the core sleeps and the PIO runs: a DMA transfer lands within these cycles of its DREQ
 
 /** The flash bytes of a UF2 image (RP2040 family, blocks for 0x10000000 and up) into `flash`. */
 export function loadUf2(uf2, flash) {
@@ -106,8 +107,19 @@ export class Board {
         return -1;
       }
       if (core.waiting) {
-        const dt = clock.nanosToNextAlarm;
-        if (dt <= 0) return 0;
+        if (pio && pio.runnable()) {
+          // The PIO works while the core sleeps (a step ring drained by DMA): time goes in small
+          // slices, so each DMA transfer its DREQ asks for lands between its steps, not after.
+          clock.tick(IDLE_SLICE_CYCLES * NS_PER_CYCLE);
+          pio.advance(IDLE_SLICE_CYCLES);
+          this.idleNs += IDLE_SLICE_CYCLES * NS_PER_CYCLE;
+          done += IDLE_SLICE_CYCLES;
+          continue;
+        }
+        // nanosToNextAlarm is 0 both with no alarm and with one due now (a DMA transfer scheduled
+        // at 0 delay while the core sleeps): only the first is idle with nothing scheduled
+        if (!clock.nextAlarm) return 0;
+        const dt = Math.max(0, clock.nextAlarm.nanos - clock.nanos);
         if (this.speed > 0) {
           // Idle time is skipped only up to the paced wall clock: ahead of it, wait for it.
           const aheadNs = clock.nanos + dt - this.pacedNanos();
@@ -115,7 +127,6 @@ export class Board {
         }
         clock.tick(dt);
         this.idleNs += dt;
-        if (pio) pio.idle(dt / NS_PER_CYCLE);
         done += 64; // idle costs the host little; keep slices short so I/O is served
         continue;
       }

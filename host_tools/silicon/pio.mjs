@@ -4,7 +4,10 @@
 // steps disabled state machines too: the step program's edges then have nothing to do with the
 // firmware's timing. Here every enabled machine advances by its own PIO clock (sys / (INT + FRAC/256))
 // after each core instruction, an instruction's delay cycles count as cycles, and time the core
-// skips in WFI is replayed for machines that are not stalled.
+// skips in WFI is run in small slices for machines that are not stalled (board.mjs).
+
+const WAIT_RX_FIFO = 2; // rp2040js's WaitType: push to a full RX FIFO
+const WAIT_TX_FIFO = 3; // pull from an empty TX FIFO
 
 export class PioLockstep {
   constructor(mcu) {
@@ -48,33 +51,17 @@ export class PioLockstep {
     }
   }
 
-  /** The core slept `sysCycles`: machines stalled on a FIFO or a pin stay stalled (nothing else
-   *  runs meanwhile), so only the others are stepped through it. */
-  idle(sysCycles) {
-    let busy = false;
+  /** Whether a state machine can make progress with no core instruction run: one that is not
+   *  stalled, or stalled on a FIFO that has since changed (a DMA transfer). One waiting on a pin
+   *  or an IRQ flag stays stalled while the core sleeps (nothing else drives them yet). */
+  runnable() {
     for (const pio of this.blocks) {
       if (pio.stopped) continue;
       for (const sm of pio.machines) {
-        if (sm.enabled && !sm.waiting) busy = true;
-      }
-    }
-    if (busy) {
-      // step in chunks so a machine that stalls part-way lets the rest be skipped
-      let left = sysCycles;
-      while (left > 0) {
-        const n = Math.min(left, 1024);
-        this.advance(n);
-        left -= n;
-        if (!this._anyRunning()) break;
-      }
-    }
-  }
-
-  _anyRunning() {
-    for (const pio of this.blocks) {
-      if (pio.stopped) continue;
-      for (const sm of pio.machines) {
-        if (sm.enabled && !sm.waiting) return true;
+        if (!sm.enabled) continue;
+        if (!sm.waiting) return true;
+        if (sm.waitType === WAIT_TX_FIFO && !sm.txFIFO.empty) return true;
+        if (sm.waitType === WAIT_RX_FIFO && !sm.rxFIFO.full) return true;
       }
     }
     return false;

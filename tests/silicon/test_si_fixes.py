@@ -184,3 +184,26 @@ def test_the_pio_runs_at_its_clock_divider_with_its_delays(stock):
 def test_without_lockstep_the_pio_ignores_divider_and_delays(stock):
     us, turns = map(int, run(stock, PIO, no_fix=("pio",))[0].split())
     assert abs(turns - us / 16) > 2, (us, turns)
+
+
+DMA_WHILE_ASLEEP = """
+import rp2, time
+@rp2.asm_pio()
+def sink():
+    pull(block) [31]          # one word every 32 PIO cycles: 16 us at 2 MHz
+sm = rp2.StateMachine(0, sink, freq=2_000_000)
+words = bytearray(256)
+d = rp2.DMA()
+d.config(read=words, write=sm, count=64, ctrl=d.pack_ctrl(inc_write=False, treq_sel=0), trigger=True)
+sm.active(1)
+time.sleep_ms(5)   # the core sleeps; the PIO's DREQ asks for each next word meanwhile
+print(d.count, d.active())
+"""
+
+
+def test_a_dma_transfer_due_while_the_core_sleeps_runs(stock):
+    """rp2040js says 0 ns to the next alarm both when none is set and when one is due now (a DMA
+    transfer the PIO's DREQ asks for while the core sleeps): the board took both for "idle,
+    nothing scheduled" and froze the chip's time."""
+    out, err, _ = run(stock, DMA_WHILE_ASLEEP, timeout=30)
+    assert err == "" and out.split() == ["0", "False"], err
