@@ -104,23 +104,23 @@ def test_ctrl_c_stops_the_robot_and_pauses_the_watchdog(eb):
         c.write(b"\x04")  # soft reset: main.py runs again
 
 
+def _interrupt_and_run(eb, code: str, boot: int) -> str:
+    """Ctrl-C main.py, start `code` in the raw REPL, and the cause of the boot it leads to."""
+    with eb.connect() as c:
+        c.write(b"\r\x03")
+        c.read_until(b">>> ", timeout=60)
+        c.enter_raw()
+        c.start_exec(code)
+        return eb.wait_boot(boot, timeout=120)["cause"]
+
+
 def test_an_unexpected_watchdog_timeout_and_a_reset(frozen):
     with EmulatedBoard(frozen, files=board_files("PICO")) as eb:
         eb.wait_boot(1)
-        with eb.connect() as c:
-            c.write(b"\r\x03")
-            c.read_until(b">>> ", timeout=60)
-            c.enter_raw()
-            # build the robot at the REPL (it arms the watchdog) and leave it unfed: a hang
-            c.start_exec("import main\nr = main.build()\nwhile True: pass")
-            assert eb.wait_boot(2, timeout=120)["cause"] == "watchdog"
+        # build the robot at the REPL (it arms the watchdog) and leave it unfed: a hang
+        assert _interrupt_and_run(eb, "import main\nr = main.build()\nwhile True: pass", 2) == "watchdog"
         r = run_cli("status", "--port", eb.url)
         assert "|alarm:6|" in r.stdout, r.stdout + r.stderr  # 6 WATCHDOG_RESET, firmware/railbot/alarms.py
-        with eb.connect() as c:
-            c.write(b"\r\x03")
-            c.read_until(b">>> ", timeout=60)
-            c.enter_raw()
-            c.start_exec("import machine\nmachine.reset()")
-            assert eb.wait_boot(3, timeout=120)["cause"] == "force"
+        assert _interrupt_and_run(eb, "import machine\nmachine.reset()", 3) == "force"
         r = run_cli("status", "--port", eb.url)
         assert "|alarm:6|" not in r.stdout and "ok <ALARM" in r.stdout, r.stdout + r.stderr
