@@ -1,0 +1,150 @@
+"""The owners' and the operator's pages (static HTML, JS modules and CSS in static/, no build step), served by the gateway's API with the three calls only they need: the site, the alarm table, the day's figures.
+
+`/bay/{token}` is the owner's page of the bay the token opens (the pillar's QR code: the page asks
+`/api/bay/{token}`, so a wrong token is refused there); `/operator` is the operator's page (it signs
+in with HTTP Basic on every call, as the API asks).
+"""
+
+from __future__ import annotations
+
+import ast
+import datetime as dt
+from pathlib import Path
+
+from aiohttp import web
+
+from railbot_host.upy import REPO_ROOT
+
+STATIC = Path(__file__).resolve().parent / "static"
+ALARMS_PY = REPO_ROOT / "firmware" / "railbot" / "alarms.py"
+HOUR_MS = 3_600_000
+HOURS_MAX = 168
+
+
+def alarm_table(path: Path = ALARMS_PY) -> dict[int, dict]:
+    """The firmware's alarm table read from its source (not imported: the gateway runs on CPython
+    without the firmware's `micropython` module): code -> name, meaning, whether re-homing is needed."""
+    tree = ast.parse(path.read_text())
+    codes: dict[str, int] = {}
+    table = None
+    for node in tree.body:
+        if not isinstance(node, ast.Assign) or len(node.targets) != 1 or not isinstance(node.targets[0], ast.Name):
+            continue
+        name = node.targets[0].id
+        v = node.value
+        if isinstance(v, ast.Call) and getattr(v.func, "id", "") == "const" and len(v.args) == 1:
+            codes[name] = ast.literal_eval(v.args[0])
+        elif name == "TABLE" and isinstance(v, ast.Dict):
+            table = v
+    if table is None:
+        raise ValueError(f"{path}: no TABLE")
+    out = {}
+    for k, v in zip(table.keys, table.values):
+        code = codes[k.id] if isinstance(k, ast.Name) else ast.literal_eval(k)
+        name, meaning, rehome = ast.literal_eval(v)
+        out[code] = {"code": code, "name": name, "meaning": meaning, "needs_homing": rehome}
+    return out
+
+
+def _page(name: str):
+    async def handler(request):
+        return web.FileResponse(STATIC / name, headers={"Cache-Control": "no-cache"})
+    return handler
+
+
+def figures(gw, hours: int) -> dict:
+    """The last `hours` whole hours of the gateway's clock (UTC), the current one last: requests made,
+    their mean wait (asked to unit latched, for those delivered), energy of the sessions that stopped."""
+    now = gw.now()
+    epoch_ms = int(gw.clock.epoch.timestamp() * 1000)
+    cur = (epoch_ms + now) // HOUR_MS  # hours since 1970 on that clock
+    first = cur - hours + 1
+    buckets = [{"start": dt.datetime.fromtimestamp(h * 3600, dt.timezone.utc).strftime("%Y-%m-%dT%H:00Z"),
+                "requests": 0, "delivered": 0, "wait_s_sum": 0.0, "sessions": 0, "energy_wh": 0}
+               for h in range(first, cur + 1)]
+
+    def slot(t_ms):
+        i = (epoch_ms + t_ms) // HOUR_MS - first
+        return buckets[i] if 0 <= i < len(buckets) else None
+
+    for r in gw.store.all("SELECT created_ms, delivered_ms FROM requests"):
+        b = slot(r["created_ms"])
+        if b is None:
+            continue
+        b["requests"] += 1
+        if r["delivered_ms"] is not None:
+            b["delivered"] += 1
+            b["wait_s_sum"] += (r["delivered_ms"] - r["created_ms"]) / 1000
+    for s in gw.store.all("SELECT stop_ms, meter_start_wh, meter_stop_wh FROM sessions WHERE stop_ms IS NOT NULL"):
+        b = slot(s["stop_ms"])
+        if b is not None:
+            b["sessions"] += 1
+            b["energy_wh"] += s["meter_stop_wh"] - s["meter_start_wh"]
+    for b in buckets:
+        total = b.pop("wait_s_sum")
+        b["wait_s_mean"] = round(total / b["delivered"]) if b["delivered"] else None
+    delivered = sum(b["delivered"] for b in buckets)
+    return {"now": gw.iso(now), "hours": buckets, "totals": {
+        "requests": sum(b["requests"] for b in buckets), "sessions": sum(b["sessions"] for b in buckets),
+        "energy_wh": sum(b["energy_wh"] for b in buckets),
+        "wait_s_mean": round(sum((b["wait_s_mean"] or 0) * b["delivered"] for b in buckets) / delivered)
+        if delivered else None}}
+
+
+def add_routes(api) -> None:
+    """The pages and their calls on the gateway's Api (railbot_host.gateway.api.Api)."""
+    table = alarm_table()
+    travel: dict[str, float] = {}
+
+    async def index(request):
+        raise web.HTTPFound("/operator")
+
+    async def alarms(request):
+        gw = api._gw()
+        await api._operator(request, gw)
+        return web.json_response(sorted(table.values(), key=lambda a: a["code"]))
+
+    async def site(request):
+        gw = api._gw()
+        await api._operator(request, gw)
+        if "mm" not in travel:  # asked once: the rail's length is board data, as the site is
+            reply = await gw.ask("config get x.travel_mm")
+            try:
+                travel["mm"] = float(reply.split("=", 1)[1].split()[0])
+            except (IndexError, ValueError):
+                return web.json_response({"error": f"the robot did not give its travel: {reply}"}, status=503)
+        return web.json_response({"stations": gw.robot.site["stations"], "docks": gw.robot.site["docks"],
+                                  "travel_mm": travel["mm"], "bays": gw.bays})
+
+    async def day(request):
+        gw = api._gw()
+        await api._operator(request, gw)
+        text = request.query.get("hours", "24")
+        if not text.isdigit() or not 1 <= int(text) <= HOURS_MAX:
+            return web.json_response({"error": f"hours: an integer 1..{HOURS_MAX}"}, status=400)
+        return web.json_response(figures(gw, int(text)))
+
+    r = api.app.router
+    r.add_get("/", index)
+    r.add_get("/operator", _page("operator.html"))
+    r.add_get("/bay/{token}", _page("owner.html"))
+    r.add_static("/static/", STATIC)
+    r.add_get("/api/alarms", alarms)
+    r.add_get("/api/site", site)
+    r.add_get("/api/figures", day)
+    op = [{"operator": []}]
+    err = {"description": "error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    ok = {"description": "ok", "content": {"application/json": {}}}
+    from railbot_host.gateway.api import OPENAPI
+
+    OPENAPI["paths"].update({
+        "/api/alarms": {"get": {"summary": "the robot's alarm table: code, name, meaning, whether re-homing is needed",
+                                "security": op, "responses": {"200": ok, "401": err}}},
+        "/api/site": {"get": {"summary": "the rail's geometry: stations, docks, travel (for drawing it to scale)",
+                              "security": op, "responses": {"200": ok, "401": err, "503": err}}},
+        "/api/figures": {"get": {"summary": "the last hours' figures: requests, mean wait, sessions, energy per hour",
+                                 "security": op, "parameters": [{"name": "hours", "in": "query", "schema": {
+                                     "type": "integer", "minimum": 1, "maximum": HOURS_MAX}}],
+                                 "responses": {"200": ok, "400": err, "401": err}}},
+    })
+
