@@ -70,6 +70,12 @@ toolchain:
 	  { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(ARM_PKGS) >/dev/null; }; \
 	  arm-none-eabi-gcc --version | head -1; fi
 
+# The gateway, the simulated robot and units and a day of cars at 60x on 127.0.0.1: it prints the
+# operator's page and one owner's page (docs/pages.md). DEMO_HTTP=127.0.0.1:PORT moves it.
+DEMO_HTTP ?= 127.0.0.1:8480
+demo: venv
+	$(VENV)/bin/python -m railbot_host.gateway.demo --http $(DEMO_HTTP)
+
 # Debian's Chromium and a CJK font (the zh-CN pages) for the pages' browser test
 # (tests/host/test_pages_browser.py), as root, only where missing. CI runs it before `make test`;
 # elsewhere that test skips in one line that says to run this.
