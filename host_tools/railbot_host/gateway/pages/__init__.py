@@ -46,6 +46,19 @@ def alarm_table(path: Path = ALARMS_PY) -> dict[int, dict]:
     return out
 
 
+_TYPES = {".js": "application/javascript", ".css": "text/css", ".html": "text/html", ".png": "image/png",
+          ".svg": "image/svg+xml"}
+
+
+async def _static(request):
+    """A file of static/ by its bare name (no folders, so nothing outside it can be named)."""
+    name = request.match_info["name"]
+    path = STATIC / name
+    if "/" in name or "\\" in name or name.startswith(".") or not path.is_file() or path.suffix not in _TYPES:
+        return web.json_response({"error": "no such file"}, status=404)
+    return web.FileResponse(path, headers={"Cache-Control": "no-cache", "Content-Type": _TYPES[path.suffix]})
+
+
 def _page(name: str):
     async def handler(request):
         return web.FileResponse(STATIC / name, headers={"Cache-Control": "no-cache"})
@@ -128,7 +141,7 @@ def add_routes(api) -> None:
     r.add_get("/", index)
     r.add_get("/operator", _page("operator.html"))
     r.add_get("/bay/{token}", _page("owner.html"))
-    r.add_static("/static/", STATIC)
+    r.add_get("/static/{name}", _static)
     r.add_get("/api/alarms", alarms)
     r.add_get("/api/site", site)
     r.add_get("/api/figures", day)
