@@ -129,6 +129,9 @@ class Browser:
                                                                "deviceScaleFactor": scale, "mobile": mobile})
         if mobile:
             await page.send("Emulation.setTouchEmulationEnabled", {"enabled": True})
+        # typed text goes to the focused element of a focused page: a background tab has none
+        await page.send("Emulation.setFocusEmulationEnabled", {"enabled": True})
+        await page.send("Page.bringToFront")
         return page
 
     async def close(self) -> None:

@@ -42,7 +42,9 @@ export async function call(path, { method = "GET", body, auth } = {}) {
   if (body !== undefined) headers["Content-Type"] = "application/json";
   if (auth) headers["Authorization"] = auth;
   try {
-    const resp = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    // credentials "omit": a 401 with WWW-Authenticate is ours to show, not the browser's login box
+    const resp = await fetch(path, { method, headers, credentials: "omit",
+      body: body === undefined ? undefined : JSON.stringify(body) });
     let data = null;
     try { data = await resp.json(); } catch { data = { error: `HTTP ${resp.status}` }; }
     return { ok: resp.ok, status: resp.status, body: data };
@@ -59,7 +61,8 @@ export function stream(path, { auth, onEvent, onState }) {
   async function run() {
     while (!stopped) {
       try {
-        const resp = await fetch(`${path}?after=${last}`, { headers: auth ? { Authorization: auth } : {} });
+        const resp = await fetch(`${path}?after=${last}`,
+          { headers: auth ? { Authorization: auth } : {}, credentials: "omit" });
         if (!resp.ok) throw new Error(`HTTP ${resp.status}`);
         onState && onState(true);
         const reader = resp.body.getReader();
