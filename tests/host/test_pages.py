@@ -114,6 +114,10 @@ async def test_the_days_figures_count_requests_waits_and_energy(h, client, token
     for bad in ("0", "169", "-1", "1.5", "abc", "", "24 "):
         r = await client.get("/api/figures", params={"hours": bad}, headers=OP)
         assert r.status == 400 and (await r.json())["error"] == "hours: an integer 1..168", bad
+    for query, why in (({"day": "yesterday"}, "day: only today"), ({"day": "today", "hours": "2"}, "not both"),
+                       ({"hour": "2"}, "nothing else")):
+        r = await client.get("/api/figures", params=query, headers=OP)
+        assert r.status == 400 and why in (await r.json())["error"], query
     assert _state(h) == before
     r = await client.post(f"/api/bay/{tokens[5]}/request", headers=OP)
     assert r.status == 202
@@ -135,6 +139,9 @@ async def test_the_days_figures_count_requests_waits_and_energy(h, client, token
     assert now["energy_wh"] == s["meter_stop_wh"] - s["meter_start_wh"] > 1000  # 10 min at 30 A, 230 V: 1150 Wh
     assert day["totals"] == {"requests": 1, "sessions": 1, "energy_wh": now["energy_wh"],
                              "wait_s_mean": now["wait_s_mean"]}
+    today = await (await client.get("/api/figures", params={"day": "today"}, headers=OP)).json()
+    assert [b["start"][11:16] for b in today["hours"]] == [f"{n:02d}:00" for n in range(24)]
+    assert today["hours"][0] == now and today["totals"] == day["totals"]  # the simulated day began at 00:00
 
 
 @pages_test

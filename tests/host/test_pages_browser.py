@@ -175,8 +175,12 @@ async def test_operator_signs_in_follows_the_rail_and_resets_an_alarm(h, b, base
     wh = s["meter_stop_wh"] - s["meter_start_wh"]
     await page.eval("railbotOperator.loadFigures()")
     assert await page.text("#tot-requests b") == "1" and await page.text("#tot-energy b") == f"{wh / 1000:.2f} kWh"
-    assert await page.eval("[...document.querySelectorAll('#chart .bar-req')].map(r => +r.dataset.requests)") == [0] * 23 + [1]
-    assert await page.eval("[...document.querySelectorAll('#chart .bar-wh')].map(r => +r.dataset.wh)") == [0] * 23 + [wh]
+    asked_h = h.gw.store.one("SELECT created_ms FROM requests WHERE bay=7")["created_ms"] // 3_600_000
+    stopped_h = s["stop_ms"] // 3_600_000  # the simulated day began at 00:00: today's hours
+    assert await page.eval("[...document.querySelectorAll('#chart .bar-req')].map(r => +r.dataset.requests)") == \
+        [int(i == asked_h) for i in range(24)]
+    assert await page.eval("[...document.querySelectorAll('#chart .bar-wh')].map(r => +r.dataset.wh)") == \
+        [wh * (i == stopped_h) for i in range(24)]
     await page.screenshot(SHOTS / "operator-zh.png", full_page=True)
 
     # an alarm: its meaning from the table; a reset while the cause is there is refused by the robot

@@ -65,16 +65,18 @@ def _page(name: str):
     return handler
 
 
-def figures(gw, hours: int) -> dict:
-    """The last `hours` whole hours of the gateway's clock (UTC), the current one last: requests made,
-    their mean wait (asked to unit latched, for those delivered), energy of the sessions that stopped."""
+def figures(gw, hours: int | None) -> dict:
+    """Per hour of the gateway's clock (UTC): the last `hours` whole hours, the current one last, or
+    (None) today's 24, the hours still to come empty. Requests made, their mean wait (asked to unit
+    latched, for those delivered), sessions that stopped and their energy."""
     now = gw.now()
     epoch_ms = int(gw.clock.epoch.timestamp() * 1000)
     cur = (epoch_ms + now) // HOUR_MS  # hours since 1970 on that clock
-    first = cur - hours + 1
+    first = cur - hours + 1 if hours is not None else cur - cur % 24
+    last = cur if hours is not None else first + 23
     buckets = [{"start": dt.datetime.fromtimestamp(h * 3600, dt.timezone.utc).strftime("%Y-%m-%dT%H:00Z"),
                 "requests": 0, "delivered": 0, "wait_s_sum": 0.0, "sessions": 0, "energy_wh": 0}
-               for h in range(first, cur + 1)]
+               for h in range(first, last + 1)]
 
     def slot(t_ms):
         i = (epoch_ms + t_ms) // HOUR_MS - first
@@ -132,6 +134,14 @@ def add_routes(api) -> None:
     async def day(request):
         gw = api._gw()
         await api._operator(request, gw)
+        unknown = set(request.query) - {"hours", "day"}
+        if unknown or len(request.query) > 1:
+            return web.json_response({"error": "give hours=N (1..168) or day=today, not both, nothing else"},
+                                     status=400)
+        if "day" in request.query:
+            if request.query["day"] != "today":
+                return web.json_response({"error": "day: only today"}, status=400)
+            return web.json_response(figures(gw, None))
         text = request.query.get("hours", "24")
         if not text.isdigit() or not 1 <= int(text) <= HOURS_MAX:
             return web.json_response({"error": f"hours: an integer 1..{HOURS_MAX}"}, status=400)
@@ -155,9 +165,11 @@ def add_routes(api) -> None:
                                 "security": op, "responses": {"200": ok, "401": err}}},
         "/api/site": {"get": {"summary": "the rail's geometry: stations, docks, travel (for drawing it to scale)",
                               "security": op, "responses": {"200": ok, "401": err, "503": err}}},
-        "/api/figures": {"get": {"summary": "the last hours' figures: requests, mean wait, sessions, energy per hour",
-                                 "security": op, "parameters": [{"name": "hours", "in": "query", "schema": {
-                                     "type": "integer", "minimum": 1, "maximum": HOURS_MAX}}],
+        "/api/figures": {"get": {"summary": "requests, mean wait, sessions, energy per hour: the last hours, or today's",
+                                 "security": op, "parameters": [
+                                     {"name": "hours", "in": "query", "schema": {
+                                         "type": "integer", "minimum": 1, "maximum": HOURS_MAX}},
+                                     {"name": "day", "in": "query", "schema": {"enum": ["today"]}}],
                                  "responses": {"200": ok, "400": err, "401": err}}},
     })
 

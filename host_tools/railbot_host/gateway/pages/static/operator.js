@@ -128,7 +128,7 @@ async function loadRail() {
 }
 
 async function loadFigures() {
-  const res = await op("/api/figures?hours=24");
+  const res = await op("/api/figures?day=today");
   if (res.ok) { figures = res.body; renderFigures(); }
 }
 
