@@ -124,6 +124,17 @@ async def test_owner_asks_sees_the_unit_come_charges_and_is_done(h, b, base):
     await page.wait_for("document.getElementById('message').textContent !== ''")
     assert await page.text("#message") == "Not done: the bay cannot take a request now (unavailable, or a unit is still there)"
     assert h.gw.store.open_request(13) is None
+
+    # available again: ask, then take it back before the robot begins
+    h.gw.change_availability(13, "Operative")
+    await page.goto(f"{base}/bay/{token13}")
+    await page.wait_for(f"{state} === 'idle'")
+    await page.click("#ask")
+    await page.wait_for(f"{state} === 'queued'")
+    await page.click("#cancel")
+    await page.wait_for(f"{state} === 'cancelled'")
+    assert await page.text("#headline") == "Request cancelled" and await page.text("#message") == ""
+    assert h.gw.store.one("SELECT state FROM requests WHERE bay=13")["state"] == "cancelled"
     assert page.errors == []
 
 
