@@ -166,8 +166,25 @@ async def test_bad_input_on_every_call_the_pages_make_changes_nothing(h, client,
         ("POST", "/api/robot/command", OP, {"line": "status", "more": 1}, 400, "the body is"),
         ("GET", "/api/events?after=x", OP, None, 400, "after / Last-Event-ID"),
         ("GET", "/api/figures?hours=0", OP, None, 400, "hours: an integer"),
+        ("GET", "/api/log?limit=0", OP, None, 400, "limit: an integer 1..1000"),
+        ("GET", "/api/log?limit=1001", OP, None, 400, "limit: an integer 1..1000"),
+        ("GET", "/api/log?limit=x", OP, None, 400, "limit: an integer 1..1000"),
+        ("GET", "/api/log?after=3", OP, None, 400, "limit: an integer 1..1000"),
+        ("GET", "/api/log", {}, None, 401, "an operator account is needed"),
     ]
     for method, path, headers, body, status, why in checks:
         r = await client.request(method, path, headers=headers, json=body)
         assert r.status == status and why in (await r.json())["error"], (method, path, r.status)
         assert _state(h) == before, (method, path)
+
+
+@pages_test
+async def test_log_gives_the_latest_events_newest_first(h, client, tokens):
+    for i in range(250):
+        h.gw.note("test", f"note {i}")
+    r = await client.get("/api/log", params={"limit": "200"}, headers=OP)
+    rows = await r.json()
+    ids = [e["id"] for e in h.gw.store.all("SELECT id FROM events ORDER BY id")]
+    assert r.status == 200 and [e["id"] for e in rows] == ids[::-1][:200]
+    assert rows[0]["text"] == "note 249" and rows[199]["text"] == "note 50"
+    assert set(rows[0]) == {"id", "t_ms", "bay", "kind", "text"}

@@ -19,6 +19,7 @@ STATIC = Path(__file__).resolve().parent / "static"
 ALARMS_PY = REPO_ROOT / "firmware" / "railbot" / "alarms.py"
 HOUR_MS = 3_600_000
 HOURS_MAX = 168
+LOG_MAX = 1000
 
 
 def alarm_table(path: Path = ALARMS_PY) -> dict[int, dict]:
@@ -147,8 +148,18 @@ def add_routes(api) -> None:
             return web.json_response({"error": f"hours: an integer 1..{HOURS_MAX}"}, status=400)
         return web.json_response(figures(gw, int(text)))
 
+    async def log(request):
+        gw = api._gw()
+        await api._operator(request, gw)
+        text = request.query.get("limit", "200")
+        if set(request.query) - {"limit"} or not text.isdigit() or not 1 <= int(text) <= LOG_MAX:
+            return web.json_response({"error": f"limit: an integer 1..{LOG_MAX}"}, status=400)
+        rows = gw.store.all("SELECT * FROM events ORDER BY id DESC LIMIT ?", int(text))
+        return web.json_response([dict(r) for r in rows])
+
     r = api.app.router
     r.add_get("/", index)
+    r.add_get("/api/log", log)
     r.add_get("/operator", _page("operator.html"))
     r.add_get("/bay/{token}", _page("owner.html"))
     r.add_get("/static/{name}", _static)
@@ -165,6 +176,11 @@ def add_routes(api) -> None:
                                 "security": op, "responses": {"200": ok, "401": err}}},
         "/api/site": {"get": {"summary": "the rail's geometry: stations, docks, travel (for drawing it to scale)",
                               "security": op, "responses": {"200": ok, "401": err, "503": err}}},
+        "/api/log": {"get": {"summary": "the latest events, newest first (then /api/events?after= the first one's id "
+                                        "follows them live)", "security": op, "parameters": [
+                                  {"name": "limit", "in": "query", "schema": {
+                                      "type": "integer", "minimum": 1, "maximum": LOG_MAX}}],
+                             "responses": {"200": ok, "400": err, "401": err}}},
         "/api/figures": {"get": {"summary": "requests, mean wait, sessions, energy per hour: the last hours, or today's",
                                  "security": op, "parameters": [
                                      {"name": "hours", "in": "query", "schema": {

@@ -55,8 +55,8 @@ export async function call(path, { method = "GET", body, auth } = {}) {
 
 // Server-sent events over fetch, so the operator's Authorization header goes with them (EventSource
 // cannot send one). onEvent(obj) per event; reconnects after a drop, resuming after the last id.
-export function stream(path, { auth, onEvent, onState }) {
-  let last = 0;
+export function stream(path, { auth, onEvent, onState, after = 0 }) {
+  let last = after;
   let stopped = false;
   async function run() {
     while (!stopped) {

@@ -111,8 +111,12 @@ async function enter() {
   $("app").hidden = false;
   $("signout").hidden = false;
   $("who").textContent = sessionStorage.getItem(AUTH_KEY + ".name") || "";
-  events = [];
-  evStream = stream("/api/events", { auth, onEvent: (e) => {
+  // the latest 200 events, then the stream from the newest of them (a stream from 0 would begin
+  // with the oldest)
+  const recent = await op("/api/log?limit=200");
+  events = recent.ok ? recent.body : [];
+  renderLog();
+  evStream = stream("/api/events", { auth, after: events.length ? events[0].id : 0, onEvent: (e) => {
     events.unshift(e);
     events.length = Math.min(events.length, 200);
     renderLog();
