@@ -15,7 +15,7 @@ RATE  ?= 1.0
 PORT  ?=
 BOARD ?= PICO
 
-.PHONY: sim test test-cpython test-upy bench clean venv npm deploy test-board firmware toolchain
+.PHONY: sim test test-cpython test-upy bench clean venv npm deploy test-board firmware toolchain chromium demo
 
 venv: $(STAMP)
 $(STAMP): requirements.txt pyproject.toml
@@ -69,6 +69,24 @@ toolchain:
 	else DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(ARM_PKGS) >/dev/null || \
 	  { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(ARM_PKGS) >/dev/null; }; \
 	  arm-none-eabi-gcc --version | head -1; fi
+
+# The gateway, the simulated robot and units and a day of cars at 60x on 127.0.0.1: it prints the
+# operator's page and one owner's page (docs/pages.md). DEMO_HTTP=127.0.0.1:PORT moves it.
+DEMO_HTTP ?= 127.0.0.1:8480
+demo: venv
+	$(VENV)/bin/python -m railbot_host.gateway.demo --http $(DEMO_HTTP)
+
+# Debian's Chromium and a CJK font (the zh-CN pages) for the pages' browser test
+# (tests/host/test_pages_browser.py), as root, only where missing. CI runs it before `make test`;
+# elsewhere that test skips in one line that says to run this.
+CHROMIUM_PKGS := chromium fonts-wqy-microhei
+chromium:
+	@if command -v chromium >/dev/null 2>&1 && fc-list :lang=zh | grep -q .; then echo "chromium: $$(chromium --version 2>/dev/null | head -1)"; \
+	elif [ "$$(id -u)" != 0 ]; then echo "chromium: run as root: apt-get install -y $(CHROMIUM_PKGS)" >&2; exit 1; \
+	else DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(CHROMIUM_PKGS) >/dev/null || \
+	  { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(CHROMIUM_PKGS) >/dev/null; } || \
+	  echo "chromium: apt-get could not install $(CHROMIUM_PKGS): the browser test will skip" >&2; \
+	  command -v chromium >/dev/null 2>&1 && chromium --version 2>/dev/null | head -1; true; fi
 
 clean:
 	rm -rf build

@@ -41,6 +41,9 @@ class Api:
         r.add_get("/api/events", self.events)
         r.add_post("/api/robot/command", self.robot_command)
         r.add_post("/api/bays/{bay}/token", self.bay_token)
+        from railbot_host.gateway import pages  # the owners' and the operator's pages, and their calls
+
+        pages.add_routes(self)
 
     @web.middleware
     async def _errors(self, request, handler):

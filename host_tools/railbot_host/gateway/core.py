@@ -384,7 +384,8 @@ class Gateway:
     def rail_view(self) -> dict:
         st = self.robot.state
         statuses = self.connector_statuses()
-        return {"robot": {"online": st.online, "state": st.state, "x_mm": st.x_mm, "alarm": st.alarm,
+        return {"robot": {"online": st.online, "state": st.state, "x_mm": st.x_mm, "z_mm": st.z_mm,
+                          "carry": st.carry, "alarm": st.alarm,
                           "homed": st.homed, "jobs": st.jobs, "status": statuses[0]},
                 "units": [{"unit": u, "port": p, "state": s} for u, (p, s) in sorted(st.units.items())],
                 "queue": [{"bay": r["bay"], "request": r["id"], "state": r["state"]}

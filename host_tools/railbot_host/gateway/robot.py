@@ -31,6 +31,8 @@ class RobotState:
     jobs: int = 0
     units: dict[int, tuple[str, str]] = field(default_factory=dict)  # unit -> (port name, free|serving|in-use)
     online: bool = False
+    z_mm: float = 0.0  # the lift (0 = stowed)
+    carry: int = 0  # the unit in the gripper, 0 = none
 
     def unit_at_bay(self, bay: int) -> tuple[int, str] | None:
         name = f"B{bay}"
@@ -49,7 +51,7 @@ def parse_status(reply: str) -> dict | None:
         return None
     d = m.groupdict()
     return {"state": d["state"], "x_mm": float(d["x"]), "alarm": int(d["alarm"]), "homed": d["homed"] == "1",
-            "jobs": int(d["jobs"])}
+            "jobs": int(d["jobs"]), "z_mm": float(d["z"]), "carry": int(d["carry"])}
 
 
 def parse_ledger(reply: str) -> dict[int, tuple[str, str]] | None:
@@ -155,7 +157,8 @@ class RobotLink:
             return self.state
         if was.online and was.homed and not st["homed"] and not st["alarm"]:
             self.connect()  # it reset: a new session, so its events come to us again
-        self.state = RobotState(st["state"], st["x_mm"], st["alarm"], st["homed"], st["jobs"], units, True)
+        self.state = RobotState(st["state"], st["x_mm"], st["alarm"], st["homed"], st["jobs"], units, True,
+                                st["z_mm"], st["carry"])
         if self.link is not None:
             self.link.poll()
         return self.state
