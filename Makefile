@@ -67,8 +67,9 @@ toolchain:
 	@if command -v arm-none-eabi-gcc >/dev/null 2>&1; then echo "toolchain: arm-none-eabi-gcc is installed"; \
 	elif [ "$$(id -u)" != 0 ]; then echo "toolchain: run as root: apt-get install -y $(ARM_PKGS)" >&2; exit 1; \
 	else DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(ARM_PKGS) >/dev/null || \
-	  { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(ARM_PKGS) >/dev/null; }; \
-	  arm-none-eabi-gcc --version | head -1; fi
+	  { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(ARM_PKGS) >/dev/null; } || \
+	  echo "toolchain: apt-get could not install $(ARM_PKGS): the frozen image's silicon tests will skip" >&2; \
+	  command -v arm-none-eabi-gcc >/dev/null 2>&1 && arm-none-eabi-gcc --version | head -1; true; fi
 
 # The gateway, the simulated robot and units and a day of cars at 60x on 127.0.0.1: it prints the
 # operator's page and one owner's page (docs/pages.md). DEMO_HTTP=127.0.0.1:PORT moves it.
