@@ -63,10 +63,6 @@ def ensure_npm() -> None:
         raise SiliconUnavailable(str(e)) from e
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def bootrom(upstream: Path = firmware_build.UPSTREAM) -> Path:
     p = upstream / BOOTROM
     if not p.is_file():
@@ -74,7 +70,7 @@ def bootrom(upstream: Path = firmware_build.UPSTREAM) -> Path:
             f"the RP2040 bootrom is missing: put {BOOTROM} (the B1 mask ROM, 16384 bytes, sha256 "
             f"{BOOTROM_SHA256[:16]}..., built from raspberrypi/pico-bootrom) in {upstream}/ "
             "(or set RAILBOT_UPSTREAM to its folder)")
-    if _sha256(p) != BOOTROM_SHA256:
+    if firmware_build.sha256_file(p) != BOOTROM_SHA256:
         raise SiliconUnavailable(f"{p}: sha256 differs from the pinned B1 bootrom's {BOOTROM_SHA256}")
     return p
 
@@ -86,14 +82,14 @@ def stock_uf2(upstream: Path = firmware_build.UPSTREAM, cache: Path | None = Non
     download."""
     p = upstream / STOCK_UF2
     if p.is_file():
-        if _sha256(p) != STOCK_SHA256:
+        if firmware_build.sha256_file(p) != STOCK_SHA256:
             raise SiliconUnavailable(f"{p}: sha256 differs from the pinned {STOCK_SHA256}")
         return p
     cache = (cache or firmware_build.cache_root()) / "silicon"
     cache.mkdir(parents=True, exist_ok=True)
     got, pin = cache / STOCK_UF2, cache / (STOCK_UF2 + ".sha256")
     if got.is_file() and pin.is_file():
-        if _sha256(got) != pin.read_text().strip():
+        if firmware_build.sha256_file(got) != pin.read_text().strip():
             raise SiliconUnavailable(f"{got}: sha256 differs from the one recorded at its first download ({pin})")
         return got
     base = (downloads or DOWNLOADS).rstrip("/")
