@@ -3,35 +3,12 @@ import asyncio
 import base64
 import json
 
-from aiohttp.test_utils import TestClient, TestServer
+from gateway_support import OP, http_test
 
-from railbot_host.gateway import accounts
-from railbot_host.gateway.api import OPENAPI, Api
-from railbot_host.gateway.harness import Harness
-
-OP = {"Authorization": "Basic " + base64.b64encode(b"op:correct horse battery").decode()}
+from railbot_host.gateway.api import OPENAPI
 
 
-def api_test(fn):
-    def wrapper():
-        async def go():
-            h = await Harness(csms=False).start()
-            accounts.add_user(h.gw.store, "op", "correct horse battery")
-            tokens = {b: accounts.new_bay_token(h.gw.store, b) for b in (4, 5)}
-            await h.homed()
-            client = TestClient(TestServer(Api(lambda: h.gw).app))
-            await client.start_server()
-            try:
-                await fn(h, client, tokens)
-            finally:
-                await client.close()
-                await h.close()
-        asyncio.run(go())
-    wrapper.__name__ = fn.__name__
-    return wrapper
-
-
-@api_test
+@http_test
 async def test_openapi_describes_every_route(h, client, tokens):
     r = await client.get("/api/openapi.json")
     doc = await r.json()
@@ -41,7 +18,7 @@ async def test_openapi_describes_every_route(h, client, tokens):
     assert routes == described and doc == OPENAPI
 
 
-@api_test
+@http_test
 async def test_an_owner_sees_and_asks_for_their_bay_only(h, client, tokens):
     r = await client.get(f"/api/bay/{tokens[5]}")
     assert r.status == 200 and (await r.json()) == {"bay": 5, "status": "Available", "request": None, "session": None}
@@ -84,7 +61,7 @@ async def test_an_owner_sees_and_asks_for_their_bay_only(h, client, tokens):
     assert (await r.json())["status"] == "Charging"
 
 
-@api_test
+@http_test
 async def test_operator_calls_need_an_account(h, client, tokens):
     wrong = {"Authorization": "Basic " + base64.b64encode(b"op:wrong password!").decode()}
     for method, path in (("GET", "/api/rail"), ("GET", "/api/sessions"), ("GET", "/api/events"),
@@ -95,7 +72,7 @@ async def test_operator_calls_need_an_account(h, client, tokens):
     assert h.robot_events("homing") == ["homing"]  # only the gateway's own homing at the start
 
 
-@api_test
+@http_test
 async def test_unknown_routes_methods_and_oversized_bodies_are_json_errors(h, client, tokens):
     for method, path, status in (("GET", "/api/nothing", 404), ("PUT", f"/api/bay/{tokens[5]}/request", 405)):
         r = await client.request(method, path)
@@ -106,7 +83,7 @@ async def test_unknown_routes_methods_and_oversized_bodies_are_json_errors(h, cl
     assert h.gw.store.open_request(5) is None  # nothing changed
 
 
-@api_test
+@http_test
 async def test_operator_rail_sessions_command_and_tokens(h, client, tokens):
     r = await client.get("/api/rail", headers=OP)
     rail = await r.json()
@@ -140,7 +117,7 @@ async def test_operator_rail_sessions_command_and_tokens(h, client, tokens):
         assert (await client.post(f"/api/bays/{bay}/token", headers=OP)).status == 400
 
 
-@api_test
+@http_test
 async def test_events_stream_live_and_an_owner_sees_only_their_bay(h, client, tokens):
     async def read_events(resp, n):
         out = []
@@ -170,7 +147,7 @@ async def test_events_stream_live_and_an_owner_sees_only_their_bay(h, client, to
     owner.close()
 
 
-@api_test
+@http_test
 async def test_a_quiet_event_stream_is_kept_alive(h, client, tokens):
     from railbot_host.gateway import api
 

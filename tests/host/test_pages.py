@@ -1,36 +1,11 @@
 """The pages' server side over HTTP: the pages and their files served, the calls only they use (site, alarm table, day's figures), bad input on every call the pages make refused by name with nothing changed."""
-import asyncio
 import base64
 import re
 
-from aiohttp.test_utils import TestClient, TestServer
+from gateway_support import OP, http_test
 
 from railbot import alarms as fw_alarms
-from railbot_host.gateway import accounts
-from railbot_host.gateway.api import Api
-from railbot_host.gateway.harness import Harness
 from railbot_host.gateway.pages import STATIC, alarm_table
-
-OP = {"Authorization": "Basic " + base64.b64encode(b"op:correct horse battery").decode()}
-
-
-def pages_test(fn):
-    def wrapper():
-        async def go():
-            h = await Harness(csms=False).start()
-            accounts.add_user(h.gw.store, "op", "correct horse battery")
-            tokens = {b: accounts.new_bay_token(h.gw.store, b) for b in (4, 5)}
-            await h.homed()
-            client = TestClient(TestServer(Api(lambda: h.gw).app))
-            await client.start_server()
-            try:
-                await fn(h, client, tokens)
-            finally:
-                await client.close()
-                await h.close()
-        asyncio.run(go())
-    wrapper.__name__ = fn.__name__
-    return wrapper
 
 
 def _state(h):
@@ -41,7 +16,7 @@ def _state(h):
             len(h.sim.robot_events))
 
 
-@pages_test
+@http_test
 async def test_the_pages_and_their_files_are_served(h, client, tokens):
     routes = {(r.method, r.resource.canonical) for r in client.server.app.router.routes()
               if r.method != "HEAD" and not r.resource.canonical.startswith("/api/")}
@@ -80,7 +55,7 @@ def test_every_text_key_of_the_pages_exists_in_both_languages():
             assert {"q_accepted", "q_queued", "q_delivered", "u_free", "u_serving", "u_in-use"} <= zh
 
 
-@pages_test
+@http_test
 async def test_alarm_table_is_the_firmwares_and_needs_an_operator(h, client, tokens):
     assert (await client.get("/api/alarms")).status == 401
     r = await client.get("/api/alarms", headers=OP)
@@ -90,7 +65,7 @@ async def test_alarm_table_is_the_firmwares_and_needs_an_operator(h, client, tok
         assert (row["name"], row["meaning"], row["needs_homing"]) == fw_alarms.TABLE[row["code"]]
 
 
-@pages_test
+@http_test
 async def test_site_is_the_robots_board_data(h, client, tokens):
     assert (await client.get("/api/site")).status == 401
     r = await client.get("/api/site", headers=OP)
@@ -103,7 +78,7 @@ async def test_site_is_the_robots_board_data(h, client, tokens):
     assert robot["z_mm"] == 0 and robot["carry"] == 0  # the lift and the gripper, for the drawing
 
 
-@pages_test
+@http_test
 async def test_the_days_figures_count_requests_waits_and_energy(h, client, tokens):
     assert (await client.get("/api/figures")).status == 401
     r = await client.get("/api/figures", headers=OP)
@@ -144,7 +119,7 @@ async def test_the_days_figures_count_requests_waits_and_energy(h, client, token
     assert today["hours"][0] == now and today["totals"] == day["totals"]  # the simulated day began at 00:00
 
 
-@pages_test
+@http_test
 async def test_bad_input_on_every_call_the_pages_make_changes_nothing(h, client, tokens):
     before = _state(h)
     checks = [  # (method, path, headers, json body, status, error text)
@@ -178,7 +153,7 @@ async def test_bad_input_on_every_call_the_pages_make_changes_nothing(h, client,
         assert _state(h) == before, (method, path)
 
 
-@pages_test
+@http_test
 async def test_log_gives_the_latest_events_newest_first(h, client, tokens):
     for i in range(250):
         h.gw.note("test", f"note {i}")
