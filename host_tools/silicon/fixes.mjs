@@ -164,6 +164,16 @@ export class Pl011 extends BasePeripheral {
     return [4, 8, 16, 24, 28][sel] ?? 16; // 1/8, 1/4, 1/2, 3/4, 7/8 of 32
   }
 
+  /** TXRIS is set at or below this many bytes in the TX FIFO (IFLS.TXIFLSEL; 0 without FIFOs). */
+  get txTrigger() {
+    return this.fifoDepth === 1 ? 0 : this._level(this.ifls & 7);
+  }
+
+  /** RXRIS is set at or above this many bytes in the RX FIFO (IFLS.RXIFLSEL; 1 without FIFOs). */
+  get rxTrigger() {
+    return this.fifoDepth === 1 ? 1 : this._level((this.ifls >> 3) & 7);
+  }
+
   _startShift() {
     if (this.shifting || !this.txFifo.length || !(this.cr & 1) || !(this.cr & (1 << 8))) return;
     this.shifting = true;
@@ -177,7 +187,7 @@ export class Pl011 extends BasePeripheral {
     this.bytesSent++;
     this.onByte?.(byte);
     // TXRIS is set as the level passes the trigger on the way down, then only by software filling
-    const trigger = this.fifoDepth === 1 ? 0 : this._level(this.ifls & 7);
+    const trigger = this.txTrigger;
     if (before > trigger && this.txFifo.length <= trigger) this.ris |= INT_TX;
     this._startShift();
     this._updateLines();
@@ -206,8 +216,7 @@ export class Pl011 extends BasePeripheral {
     } else {
       this.rxFifo.push(byte & 0xff);
     }
-    const rxTrigger = this.fifoDepth === 1 ? 1 : this._level((this.ifls >> 3) & 7);
-    if (this.rxFifo.length >= rxTrigger) this.ris |= INT_RX;
+    if (this.rxFifo.length >= this.rxTrigger) this.ris |= INT_RX;
     this.rtAlarm.schedule(32 * Math.round(this.byteNs / 10)); // 32 bit periods of silence
     this._updateLines();
   }
@@ -216,8 +225,7 @@ export class Pl011 extends BasePeripheral {
     switch (offset) {
       case U.DR: {
         const v = this.rxFifo.length ? this.rxFifo.shift() : 0;
-        const rxTrigger = this.fifoDepth === 1 ? 1 : this._level((this.ifls >> 3) & 7);
-        if (this.rxFifo.length < rxTrigger) this.ris &= ~INT_RX;
+        if (this.rxFifo.length < this.rxTrigger) this.ris &= ~INT_RX;
         if (!this.rxFifo.length) this.ris &= ~INT_RT;
         this._updateLines();
         return v;
@@ -246,7 +254,7 @@ export class Pl011 extends BasePeripheral {
     switch (offset) {
       case U.DR:
         if (this.txFifo.length < this.fifoDepth) this.txFifo.push(value & 0xff);
-        if (this.txFifo.length > (this.fifoDepth === 1 ? 0 : this._level(this.ifls & 7))) this.ris &= ~INT_TX;
+        if (this.txFifo.length > this.txTrigger) this.ris &= ~INT_TX;
         this._startShift();
         break;
       case U.IBRD: this.ibrd = value & 0xffff; break;
