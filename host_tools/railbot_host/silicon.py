@@ -31,7 +31,7 @@ import urllib.request
 from pathlib import Path
 
 from railbot_host import firmware_build, upy
-from railbot_host.vboard import RawConnection, mpremote_command
+from railbot_host.vboard import LoopbackBoard
 
 SILICON_DIR = upy.REPO_ROOT / "host_tools" / "silicon"
 RUNNER = SILICON_DIR / "silicon.mjs"
@@ -145,8 +145,11 @@ def fs_image(files: dict[str, bytes]) -> bytes:
     return bytes(fs.context.buffer)
 
 
-class EmulatedBoard:
+class EmulatedBoard(LoopbackBoard):
     """An emulated Pico in a Node.js process; a context manager (start() / stop())."""
+
+    not_running = SiliconUnavailable
+    mpremote_timeout = 120.0  # the emulated core runs at a tenth of a board's speed or so
 
     def __init__(self, uf2: Path, *, files: dict[str, bytes] | None = None, flash_in: Path | None = None,
                  speed: float = 1.0, no_fix: tuple[str, ...] = (), workdir: Path | None = None,
@@ -165,10 +168,6 @@ class EmulatedBoard:
         self._cv = threading.Condition()
         self.stderr_lines: list[str] = []
         self._tmp: tempfile.TemporaryDirectory | None = None
-
-    @property
-    def url(self) -> str:
-        return f"socket://127.0.0.1:{self.port}"
 
     def start(self) -> "EmulatedBoard":
         ensure_npm()
@@ -277,16 +276,3 @@ class EmulatedBoard:
                 p.kill()
                 p.wait()
 
-    def __enter__(self) -> "EmulatedBoard":
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
-
-    def mpremote(self, *args: str, timeout: float = 120.0) -> subprocess.CompletedProcess:
-        """Run the real mpremote against this board: `mpremote connect URL ARGS...`."""
-        return subprocess.run([*mpremote_command(), "connect", self.url, *args], capture_output=True,
-                              text=True, timeout=timeout)
-
-    def connect(self, timeout: float = 30.0) -> RawConnection:
-        return RawConnection(self.port, timeout)

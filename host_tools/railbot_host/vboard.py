@@ -64,8 +64,48 @@ def mpremote_command() -> list[str]:
     return [found] if found else [sys.executable, "-m", "mpremote"]
 
 
-class VirtualBoard:
+class LoopbackBoard:
+    """A board served on a TCP port of 127.0.0.1 by a Node.js process (the virtual board here, the
+    emulated chip in railbot_host.silicon): its URL, the real mpremote against it, a raw socket.
+    A context manager over the subclass's start() and stop()."""
+
+    port: int = 0
+    proc: subprocess.Popen | None = None
+    mpremote_timeout = 60.0
+    not_running: type[Exception] = RuntimeError
+
+    @property
+    def url(self) -> str:
+        if self.proc is None:
+            raise self.not_running("the board is not running")
+        return f"socket://127.0.0.1:{self.port}"
+
+    def start(self):
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        raise NotImplementedError
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def mpremote(self, *args: str, timeout: float | None = None, check: bool = False) -> subprocess.CompletedProcess:
+        """Run the real mpremote against this board: `mpremote connect URL ARGS...`."""
+        return subprocess.run([*mpremote_command(), "connect", self.url, *args], capture_output=True,
+                              text=True, timeout=timeout or self.mpremote_timeout, check=check)
+
+    def connect(self, timeout: float = 30.0) -> "RawConnection":
+        """A raw socket to the board (one client at a time: it replaces mpremote's)."""
+        return RawConnection(self.port, timeout)
+
+
+class VirtualBoard(LoopbackBoard):
     """A virtual board in a Node.js process; a context manager (start() / stop())."""
+
+    not_running = VirtualBoardError
 
     def __init__(self, *, port: int = 0, speed: int = 1, start_x_mm: int | None = None,
                  repo_firmware: bool = True, start_timeout: float = 30.0):
@@ -76,12 +116,6 @@ class VirtualBoard:
         self.start_timeout = start_timeout
         self.proc: subprocess.Popen | None = None
         self.stderr_lines: list[str] = []
-
-    @property
-    def url(self) -> str:
-        if self.proc is None:
-            raise VirtualBoardError("the virtual board is not running")
-        return f"socket://127.0.0.1:{self.port}"
 
     def command(self) -> list[str]:
         node = upy.node_path()
@@ -143,21 +177,6 @@ class VirtualBoard:
             except subprocess.TimeoutExpired:
                 p.kill()
                 p.wait()
-
-    def __enter__(self) -> "VirtualBoard":
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
-
-    def mpremote(self, *args: str, timeout: float = 60.0, check: bool = False) -> subprocess.CompletedProcess:
-        """Run the real mpremote against this board: `mpremote connect URL ARGS...`."""
-        return subprocess.run([*mpremote_command(), "connect", self.url, *args], capture_output=True,
-                              text=True, timeout=timeout, check=check)
-
-    def connect(self, timeout: float = 30.0) -> "RawConnection":
-        """A raw socket to the board (one client at a time: it replaces mpremote's)."""
-        return RawConnection(self.port, timeout)
 
     def reset(self, wait_for: bytes | None = None, timeout: float = 30.0) -> bytes:
         """machine.reset() on the board (a running program is stopped with Ctrl-C first): it
