@@ -49,9 +49,8 @@ export class Board {
     this.cycles = 0; // executed, across boots
     this.idleNs = 0; // skipped in WFI/WFE, across boots
     this.onBoot = null; // (cause) => void
-    this.onReboot = null; // (cause, chip) => void: before the new chip starts
+    this.onReboot = null; // (cause) => void: before the new chip starts
     this.pendingReboot = null;
-    this.stopped = true;
     this.carry = { reason: 0, scratch: null };
     this.boot('power');
   }

@@ -42,7 +42,6 @@ export class NorFlash {
     this.erases = 0;
     this.programs = 0;
     this.busyNs = 0;
-    this.skipPolling = true;
     this.skippedNs = 0; // of busyNs, how much passed without emulating the status polls
   }
 
@@ -90,7 +89,7 @@ export class NorFlash {
     const cmd = b[0];
     switch (cmd) {
       case 0x05: // status 1: BUSY bit 0, WEL bit 1
-        if (i === 1 && this.busy && this.skipPolling) {
+        if (i === 1 && this.busy) {
           // The CPU would poll until the write ends (interrupts off, XIP stopped): the same
           // emulated time passes in one step instead of a few hundred thousand instructions.
           const wait = this.busyUntil - this.clock.nanos;
