@@ -3,11 +3,12 @@
 import time
 
 import pytest
+import serial
 from si_support import run_cli
 
-import serial
-
+from railbot import config
 from railbot_host import link as hostlink
+from railbot_host import silicon
 from railbot_host.link import Link
 from railbot_host.silicon import EmulatedBoard, board_files
 
@@ -85,14 +86,13 @@ def test_ctrl_c_stops_the_robot_and_pauses_the_watchdog(eb):
         head = c.read_until(b">>> ", timeout=60)
         assert b"railbot: KeyboardInterrupt: axes stopped, drivers off" in head
         c.enter_raw()
-        pins = board_files("PICO")["pins.csv"].decode()
-        enable = {n: int(p[2:]) for n, p in (ln.split(",") for ln in pins.splitlines()
-                                            if ln and not ln.startswith("#")) if n.endswith("_enable")}
+        _, pins = config.load_board(str(silicon.BOARDS / "PICO"))  # the firmware's own reading of pins.csv
+        enable = {n: g for n, g in pins.items() if n.endswith("_enable")}
         out, err = c.exec("import machine, time\n"
                           "t = time.ticks_ms()\n"
                           "time.sleep_ms(3000)\n"
                           "print(machine.mem32[0x40058000] >> 30 & 1, time.ticks_diff(time.ticks_ms(), t),"
-                          + ",".join(f"machine.Pin({g}).value()" for g in enable.values()) + ")",
+                          + ",".join(f"machine.Pin({g!r}).value()" for g in enable.values()) + ")",
                           timeout=120)
         assert err == ""
         wd, ms, *levels = map(int, out.split())
