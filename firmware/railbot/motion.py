@@ -22,9 +22,17 @@ ones, whose error would otherwise show in the acceleration over 10 ms windows (1
 Words end on their ideal times (rounded to the cycle), so nothing accumulates from word to word: `lag`
 carries the remainder.
 """
+import array
 import time
 from micropython import const
 from railbot.hal import RING
+from railbot.native import load
+
+_plan = load("plan_native")  # plan.py compiled for the board's native emitter, where it has one
+if _plan is None:
+    from railbot import plan as _plan
+plan_words = _plan.plan_words
+isqrt = _plan.isqrt  # railbot.scurve's and the tests'
 from railbot.hal.pio import WORD_OVERHEAD, PERIOD_OVERHEAD, STEPS_MAX, LOW_MAX
 
 # per-word start/end positions for the following error: room for every word not yet pulled (the
@@ -33,9 +41,10 @@ _RING = RING + 8
 _SAG_BUDGET = const(90)  # cycles (0.72 us at 125 MHz) of chord sag + rounding, words of 1..2 steps
 _SAG_BUDGET_RUN = const(45)  # for longer words: their error would show in the acceleration
 _N_RAMP = const(64)
-_LEAD_US = const(80000)  # keep this much motion queued ahead of the step program
-_MAX_WORDS_PER_FEED = const(48)
+LEAD_US = const(80000)  # keep this much motion queued ahead of the step program
+MAX_WORDS_PER_FEED = const(48)
 _SMALL_INT = const(0x3FFFFFFF)
+_UNTRACKED = array.array("i", [0])  # the starts/ends of an axis without a measuring system: never written
 
 _DONE = const(0)
 _ACCEL = const(1)
@@ -49,26 +58,10 @@ def encode_word(direction, n, low):
     return (low << 8) | ((n - 1) << 1) | (1 if direction > 0 else 0)
 
 
-def isqrt(n):
-    """floor(sqrt(n)) for 0 <= n < 2**30, small ints only (no square above n is ever formed)."""
-    if n <= 0:
-        return 0
-    x = 1
-    k = n
-    while k:  # x = 2**ceil(bits/2) >= sqrt(n)
-        k >>= 2
-        x <<= 1
-    y = (x + n // x) >> 1
-    while y < x:  # Newton from above ends on the floor
-        x = y
-        y = (x + n // x) >> 1
-    return x
-
-
 def _sag_table(d2, cyc, n_max):
     """p_max[n]: the longest step period (us) at which a ramp word of n steps stays in the budget.
     Built once per axis (init may use big ints; the table holds small ones)."""
-    table = [0x3FFFFFFF] * (n_max + 1)
+    table = array.array("i", [0x3FFFFFFF] * (n_max + 1))
     for n in range(2, n_max + 1):
         lim = 8 * d2 * ((_SAG_BUDGET if n <= 2 else _SAG_BUDGET_RUN) - n) // (cyc * n * n)
         p = 0
@@ -129,13 +122,15 @@ class Axis:
         # commanded position at the start and end of each queued word, for following_error(); an axis
         # without a measuring system (track=False: the lift) keeps none
         self.track = track
-        self.starts = [0] * _RING if track else None
-        self.ends = [0] * _RING if track else None
+        self.ring = _RING
+        self.starts = array.array("i", [0] * _RING) if track else _UNTRACKED
+        self.ends = array.array("i", [0] * _RING) if track else _UNTRACKED
         self.queued = 0  # words put since the start of the move
         self.words_total = 0
         self.t_end = 0  # ticks_us when the queued words run out (when fed without underrun)
         self.t_frac = 0  # cycles not yet counted into t_end
         self.tail_us = 0  # duration of the last word queued
+        self.words_us = 0  # what the last call of plan_words queued, in us (t_end's share)
         self.drained_at = -1
 
     # --- state -------------------------------------------------------------------------------------
@@ -219,8 +214,7 @@ class Axis:
 
     # --- feeding -------------------------------------------------------------------------------------
     def feed(self):
-        """Queue words until about _LEAD_US of motion is ahead of the program, never blocking (a call
-        of _next_word may queue two words: the S-curve's first step, see railbot.scurve)."""
+        """Queue words until about LEAD_US of motion is ahead of the program, never blocking."""
         out = self.out
         if self.phase == _DONE:
             return
@@ -228,181 +222,22 @@ class Axis:
         if out.pending() == 0 or time.ticks_diff(self.t_end, now) < 0:
             self.t_end = now  # nothing queued (a start, or the feed fell behind): plan from now
             self.t_frac = 0
-        k = 0
-        while self.phase != _DONE and out.space() > 1 and k < _MAX_WORDS_PER_FEED \
-                and time.ticks_diff(self.t_end, now) < _LEAD_US:
-            self._next_word()
-            k += 1
+        self._queue(now)
         out.commit()
 
+    def _queue(self, now):
+        """Plan words while the ring has room (one slot kept), at most MAX_WORDS_PER_FEED, until
+        LEAD_US is queued: railbot.plan's word loop, which puts them and keeps the plan's state."""
+        k_max = self.out.space() - 1
+        if k_max > MAX_WORDS_PER_FEED:
+            k_max = MAX_WORDS_PER_FEED
+        if k_max > 0 and plan_words(self, k_max, time.ticks_diff(self.t_end, now), LEAD_US):
+            self.t_end = time.ticks_add(self.t_end, self.words_us)
+
     def _next_word(self):
-        ph = self.phase
-        if self.first:
-            n = 1
-            span = 0
-            if ph == _ACCEL:
-                self._curve_to(2)
-            elif ph == _CRUISE:
-                self.cruise -= 1
-            else:  # a one-step triangle: the peak step
-                self.peak = False
-        elif ph == _ACCEL:
-            n = self._ramp_n(self.d2 // self.tau)
-            go = (self.acc_end2 - self.j2) >> 1
-            if n > go:
-                n = go
-            s0 = self._s_cycles()
-            self._curve_to(self.j2 + 2 * n)
-            span = self._s_cycles() - s0
-        elif ph == _PEAK:
-            n = 1
-            s0 = self._s_cycles()
-            j2, tau, r = self.j2, self.tau, self.r
-            self._curve_to(j2 + 1)
-            span = 2 * (self._s_cycles() - s0)
-            self.j2, self.tau, self.r = j2, tau, r
-            self.peak = False
-        elif ph == _CRUISE:
-            n = self._cruise_n()
-            span = self._cruise_span(n)
-        else:  # _DECEL: the sag is set by the slow end of the word, about n periods nearer rest
-            p = self.d2 // self.tau
-            t_end = self.tau - self.n * p
-            n = self._ramp_n(self.d2 // t_end if t_end > 0 else 0x3FFFFFFF)
-            go = self.j2 >> 1
-            if n > go:
-                n = go
-            s0 = self._s_cycles()
-            j2, tau, r = self.j2, self.tau, self.r
-            while True:
-                self._curve_to(j2 - 2 * n)
-                # the sag is set by the slow end of the word: check it there
-                if n == 1 or self.tau == 0 or self.d2 // self.tau <= self.p_of_n[n]:
-                    break
-                n -= 1
-                self.j2, self.tau, self.r = j2, tau, r
-            self.n = n
-            span = s0 - self._s_cycles()
-        self._emit(n, span)
-        self.left -= n
-        # the next phase
-        if self.phase == _ACCEL and self.j2 >= self.acc_end2:
-            self.phase = _PEAK if self.peak else (_CRUISE if self.cruise > 0 else _DECEL)
-        elif self.phase == _PEAK and not self.peak:
-            self.phase = _DECEL if self.j2 > 0 else (_CRUISE if self.cruise > 0 else _DONE)
-        elif self.phase == _CRUISE and self.cruise == 0:
-            self.phase = _DECEL if self.j2 > 0 else _DONE
-        if self.phase == _DECEL and self.j2 == 0:
-            self.phase = _DONE
-        if self.left <= 0:
-            self.phase = _DONE
-
-    def _emit(self, n, span):
-        if self.first:
-            self.first = False
-            low = self.low_first
-            p = low + self.h + PERIOD_OVERHEAD
-            self.lag = 0
-        else:
-            want = span - self.lag - WORD_OVERHEAD
-            p = (want + (n >> 1)) // n
-            if p < self.p_min:
-                p = self.p_min
-            elif p > self.p_max:
-                p = self.p_max
-            self.lag += WORD_OVERHEAD + n * p - span
-            low = p - self.h - PERIOD_OVERHEAD
-        self.out.put(encode_word(self.dir, n, low))
-        if self.track:
-            i = self.queued % _RING
-            self.starts[i] = self.pos
-            self.ends[i] = self.pos + self.dir * n
-        self.pos += self.dir * n
-        self.queued += 1
-        self.words_total += 1
-        cycles = WORD_OVERHEAD + n * p + self.t_frac
-        us = cycles // self.cyc
-        self.t_frac = cycles - us * self.cyc
-        self.t_end = time.ticks_add(self.t_end, us)
-        self.tail_us = us + 1
-        self.v = self.hz // p
-
-    def _ramp_n(self, p):
-        """The most steps a ramp word with step period p (us) may hold (the sag budget, small ints)."""
-        tau = self.tau
-        n = self.n
-        table = self.p_of_n
-        while n < _N_RAMP and p <= table[n + 1]:
-            n += 1
-        while n > 1 and p > table[n]:
-            n -= 1
-        self.n = n
-        lim = 0x7FFFFFF // tau  # keeps dn * m below 2**29 in _curve_to
-        return n if n <= lim else (lim if lim > 0 else 1)
-
-    def _cruise_n(self):
-        """Steps for the next cruise word: at most the cruise left, a chunk, and a period drift of 40
-        cycles (equal whole-cycle periods drift off/cv cycles a step from the exact period)."""
-        n = self.n_chunk
-        rem = self.crem
-        if rem:
-            off = rem if rem + rem <= self.cv else self.cv - rem
-            d = 40 * self.cv // off
-            if d < n:
-                n = d
-        return n if n < self.cruise else self.cruise
-
-    def _cruise_span(self, n):
-        """Take n cruise steps: their ideal span in cycles, n exact periods pio_hz / v (Bresenham)."""
-        self.cruise -= n
-        c = self.cacc + n * self.crem
-        q = c // self.cv
-        self.cacc = c - q * self.cv
-        return n * self.cp + q
-
-    def _s_cycles(self):
-        """S(j2) in cycles (deterministic in the curve state, so word spans telescope)."""
-        tau = self.tau
-        if tau == 0:
-            return 0
-        r = self.r
-        frac = (r << 7) // tau if r < 0x400000 else r // (tau >> 7)  # r / (2 tau) in 1/256 us
-        return tau * self.cyc + ((frac * self.cyc + 128) >> 8)
-
-    def _curve_to(self, j2n):
-        """Move the curve point to j2n half steps: tau = floor(sqrt(j2n * d2)), r the remainder."""
-        d2 = self.d2
-        if j2n <= self.small:
-            v = j2n * d2
-            t = isqrt(v)
-            self.j2, self.tau, self.r = j2n, t, v - t * t
-            return
-        if self.j2 < self.small:
-            v = self.small * d2
-            t = isqrt(v)
-            self.j2, self.tau, self.r = self.small, t, v - t * t
-        dn = j2n - self.j2
-        tau = self.tau
-        u = tau + tau
-        q = d2 // u
-        m = d2 - q * u
-        s = self.r + dn * m
-        f = s // u
-        rho = s - f * u
-        base = dn * q + f
-        # (tau + delta)^2 <= j2n * d2 with delta = base - d: remainder rho + u*d - (base - d)^2 >= 0
-        b2 = base * base
-        d = (b2 - rho) // (u + base + base)
-        e = base - d
-        while rho + u * d - e * e < 0:
-            d += 1
-            e -= 1
-        while rho + u * (d - 1) - (e + 1) * (e + 1) >= 0:
-            d -= 1
-            e += 1
-        self.j2 = j2n
-        self.tau = tau + e
-        self.r = rho + u * d - e * e
+        """Plan and put the move's next word (the tests' and the step-timing tools' single step)."""
+        if plan_words(self, 1, 0, 1):
+            self.t_end = time.ticks_add(self.t_end, self.words_us)
 
     # --- supervision ---------------------------------------------------------------------------------
     def following_error(self, measured):

@@ -19,8 +19,10 @@ ramp backward from where it is: the speed is continuous but the acceleration cha
 
 Small ints only (every value below 2**30), no allocation per word, no float.
 """
+import time
 from micropython import const
-from railbot.motion import Axis, isqrt
+from railbot.hal.pio import WORD_OVERHEAD, PERIOD_OVERHEAD
+from railbot.motion import Axis, isqrt, encode_word, LEAD_US, MAX_WORDS_PER_FEED
 
 _U = const(12000000)  # position unit: 1/12e6 step
 _DONE = const(0)
@@ -197,7 +199,17 @@ class JerkAxis(Axis):
         self.ga = 0
         self.gxi, self.gxf = self.d_int, self.d_frac
 
-    # --- words -----------------------------------------------------------------------------------
+    # --- words: planned one at a time in bytecode (railbot.plan's loop is the trapezoid's) ----------
+    def _queue(self, now):
+        """Axis._queue's rule, a word at a time: a call of _next_word may queue two words (the first
+        step)."""
+        out = self.out
+        k = 0
+        while self.phase != _DONE and out.space() > 1 and k < MAX_WORDS_PER_FEED \
+                and time.ticks_diff(self.t_end, now) < LEAD_US:
+            self._next_word()
+            k += 1
+
     def _next_word(self):
         ph = self.phase
         if ph == _J_ACCEL or ph == _J_DECEL:
@@ -304,3 +316,54 @@ class JerkAxis(Axis):
         self.since += muldiv(self.cp, self.gap_u, _U)
         self.goff = 0
         self.phase = _J_DECEL
+
+    # --- a word out: the step program's period law and the axis's bookkeeping, as railbot.plan's --------
+    def _emit(self, n, span):
+        if self.first:
+            self.first = False
+            low = self.low_first
+            p = low + self.h + PERIOD_OVERHEAD
+            self.lag = 0
+        else:
+            want = span - self.lag - WORD_OVERHEAD
+            p = (want + (n >> 1)) // n
+            if p < self.p_min:
+                p = self.p_min
+            elif p > self.p_max:
+                p = self.p_max
+            self.lag += WORD_OVERHEAD + n * p - span
+            low = p - self.h - PERIOD_OVERHEAD
+        self.out.put(encode_word(self.dir, n, low))
+        if self.track:
+            i = self.queued % self.ring
+            self.starts[i] = self.pos
+            self.ends[i] = self.pos + self.dir * n
+        self.pos += self.dir * n
+        self.queued += 1
+        self.words_total += 1
+        cycles = WORD_OVERHEAD + n * p + self.t_frac
+        us = cycles // self.cyc
+        self.t_frac = cycles - us * self.cyc
+        self.t_end = time.ticks_add(self.t_end, us)
+        self.tail_us = us + 1
+        self.v = self.hz // p
+
+    def _cruise_n(self):
+        """Steps for the next cruise word: at most the cruise left, a chunk, and a period drift of 40
+        cycles (equal whole-cycle periods drift off/cv cycles a step from the exact period)."""
+        n = self.n_chunk
+        rem = self.crem
+        if rem:
+            off = rem if rem + rem <= self.cv else self.cv - rem
+            d = 40 * self.cv // off
+            if d < n:
+                n = d
+        return n if n < self.cruise else self.cruise
+
+    def _cruise_span(self, n):
+        """Take n cruise steps: their ideal span in cycles, n exact periods pio_hz / v (Bresenham)."""
+        self.cruise -= n
+        c = self.cacc + n * self.crem
+        q = c // self.cv
+        self.cacc = c - q * self.cv
+        return n * self.cp + q

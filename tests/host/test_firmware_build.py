@@ -99,6 +99,10 @@ class FakeRunner:
             if man:  # what the build would freeze: the generated build id is there
                 gen = Path(man[0][16:]).parent / "gen" / fb.BUILD_ID_MODULE
                 assert "TREE = " in gen.read_text()
+                assert "module('railbot/plan_native_mpy.py'" in Path(man[0][16:]).read_text()
+                assert (gen.parent / "plan_native_mpy.py").read_text().endswith("MPY = b'M\\x06\\x0b\\x1f'\n")
+        elif what.startswith("mpy-cross for the native"):
+            Path(argv[argv.index("-o") + 1]).write_bytes(b"M\x06\x0b\x1f")
         elif what == "uf2conv":
             Path(argv[argv.index("-o") + 1]).write_bytes(b"UF2\n" * 512)
 
@@ -116,7 +120,11 @@ def test_first_build_then_cache_hit_without_running_anything(fake):
     r = fb.build("PICO", "frozen", **fake)
     assert not r.cached and r.uf2 == fake["out_root"] / "PICO" / "firmware.uf2" and r.bytes == 2048
     whats = [w.split(" (")[0] for w, _ in FakeRunner.calls]
-    assert whats == ["clone", "submodules", "mpy-cross", "port build", "uf2conv"]
+    assert whats == ["clone", "submodules", "mpy-cross", "mpy-cross for the native railbot/plan_native.mpy",
+                     "port build", "uf2conv"]
+    native = FakeRunner.calls[3][1]  # the planner's word loop for the RP2040's native emitter, frozen beside plan.py
+    assert native[0].endswith("/mpy-cross/build/mpy-cross") and native[1:4] == ["-march=armv6m", "-X", "emit=viper"]
+    assert native[-1].endswith("firmware/railbot/plan.py") and r.info["native"] == ["railbot/plan_native.mpy"]
     assert FakeRunner.calls[0][1][:5] == ["git", "clone", "--depth", "1", "--branch"] and "v1.28.0" in FakeRunner.calls[0][1]
     assert r.tree == fb.host_source_tree() and r.commit == "abc123"
     entry = fake["cache"] / "firmware" / r.key
