@@ -3,6 +3,7 @@
 import contextlib
 import io
 import os
+import sys
 import threading
 import time
 from pathlib import Path
@@ -17,7 +18,8 @@ MPY_6_3 = 6 | 3 << 8
 
 class DirBoard(Board):
     """A board whose file system is a host folder: the deploy snippets run under CPython (with
-    MicroPython's os.ilistdir supplied), so the very code sent to a board is exercised."""
+    MicroPython's os.ilistdir and the board's sys.implementation._mpy supplied), so the very code
+    sent to a board is exercised."""
 
     def __init__(self, root: Path, mpy: int = MPY_6_3 | 2 << 10):  # arch bits must not matter
         self.root = str(root)
@@ -34,11 +36,12 @@ class DirBoard(Board):
 
         out = io.StringIO()
         os.ilistdir = ilistdir
+        sys.implementation._mpy = self.mpy
         try:
             with contextlib.redirect_stdout(out):
                 exec(code, {})
         finally:
-            del os.ilistdir
+            del os.ilistdir, sys.implementation._mpy
         return out.getvalue()
 
     def write_file(self, path, data):
