@@ -18,7 +18,6 @@ Exit status: 0 deployed, 1 failed (write or check), 2 usage, 3 no board, 4 wrong
 
 from __future__ import annotations
 
-import ast
 import hashlib
 import time
 from dataclasses import dataclass, field
@@ -136,12 +135,9 @@ def digest(algo: str, data: bytes) -> str:
 _SURVEY = """\
 import sys
 try:
-    import uos as os, ubinascii as binascii
+    import uos as os, ubinascii as binascii, uhashlib as hashlib
 except ImportError:
     import os, binascii
-try:
-    import uhashlib as hashlib
-except ImportError:
     try:
         import hashlib
     except ImportError:
@@ -155,30 +151,23 @@ def _d(p):
         f = open(p, 'rb')
     except OSError:
         return
-    with f:
-        if not _A:
-            print(p, '?')
-            return
-        h = getattr(hashlib, _A)()
+    h = _A and getattr(hashlib, _A)()
+    n = h and f.readinto(_b)
+    while n:
+        h.update(_m[:n])
         n = f.readinto(_b)
-        while n:
-            h.update(_m[:n])
-            n = f.readinto(_b)
-    print(p, binascii.hexlify(h.digest()).decode())
+    f.close()
+    print(p, h and binascii.hexlify(h.digest()).decode() or '?')
 def _w(d):
-    try:
-        items = list(os.ilistdir(d))
-    except OSError:
-        return
-    for e in items:
-        if e[1] & 0x4000:
-            _w(d + '/' + e[0])
-        else:
-            _d(d + '/' + e[0])
+    for e in list(os.ilistdir(d)):
+        (_w if e[1] & 0x4000 else _d)(d + '/' + e[0])
 for _p in %(files)r:
     _d(_p)
 for _p in %(trees)r:
-    _w(_p)
+    try:
+        _w(_p)
+    except OSError:
+        pass
 print('.')
 del _b, _m
 """

@@ -24,7 +24,8 @@ def vb():
 def test_deploy_redeploy_and_a_hand_edit(vb):
     emitted, files = deploy.prepare("SIM")
     with MpremoteBoard(vb.url) as board:
-        board.remove(board.hashes(list(files), trees=[deploy.PKG]))
+        seen = deploy.survey(board, list(files), [deploy.PKG])
+        board.remove([*seen.found, *seen.stale])
         full = deploy.deploy(board, files, emitted)  # checks the tree the board imports
         assert sorted(full.written) == sorted(files)
         again = deploy.deploy(board, files, emitted)
