@@ -373,29 +373,46 @@ class LinkMeter:
                 "bytes_sent": self.sent, "bytes_received": self.received}
 
 
-def measure_nochange(url: str, board_name: str = "SIM") -> dict:
-    """Bench figures: a full deploy to an emptied board at `url`, then a redeploy with nothing
-    changed, in one run; deploy_nochange_ratio = redeploy time / full deploy time (wall seconds,
-    the deploy itself: the connection and mpy-cross are the same for both). Beside it what each
-    moved over the link (LinkMeter), which does not depend on the machine."""
+def measure_nochange(url: str, board_name: str = "SIM", *, chip=None, repeats: int = 3) -> dict:
+    """Bench figures: a full deploy to an emptied board at `url`, then `repeats` redeploys with
+    nothing changed, in one run; deploy_nochange_ratio = the median redeploy's wall time / the full
+    deploy's (the deploy itself: the connection and mpy-cross are the same for both). The median,
+    because a redeploy is short enough for one burst of load on the machine to double it; the full
+    deploy spans that. Beside them what each moved over the link (LinkMeter) and, given `chip` (a
+    callable returning the board's counters, EmulatedBoard.stats), what each cost the chip, in its
+    own clock: figures that do not depend on the machine."""
     emitted, files = prepare(board_name)
     with MpremoteBoard(url) as board:
         seen = survey(board, list(files), [PKG])
         board.remove([*seen.found, *seen.stale])  # the full deploy writes everything
         meter = LinkMeter(board)
-        full = deploy(board, files, emitted)
-        full_link = meter.counts()
-        again = deploy(board, files, emitted)
-        again_link = {k: v - full_link[k] for k, v in meter.counts().items()}
+        runs = []
+        for _ in range(1 + repeats):
+            link0, chip0 = meter.counts(), chip() if chip else None
+            rep = deploy(board, files, emitted)
+            link1, chip1 = meter.counts(), chip() if chip else None
+            run = {"s": rep.seconds, "written": len(rep.written),
+                   **{k: link1[k] - link0[k] for k in link1}}
+            if chip:
+                run["chip_ms"] = (chip1["nanos"] - chip0["nanos"]) / 1e6
+                run["chip_cycles"] = chip1["cycles"] - chip0["cycles"]
+            runs.append(run)
+    full = runs[0]
+    again = sorted(runs[1:], key=lambda r: r["s"])[(repeats - 1) // 2]
     fig = {
-        "deploy_full_s": round(full.seconds, 3),
-        "deploy_full_files_written": len(full.written),
-        "deploy_nochange_s": round(again.seconds, 3),
-        "deploy_nochange_files_written": len(again.written),
-        "deploy_nochange_ratio": round(again.seconds / full.seconds, 4) if full.seconds else None,
+        "deploy_full_s": round(full["s"], 3),
+        "deploy_full_files_written": full["written"],
+        "deploy_nochange_s": round(again["s"], 3),
+        "deploy_nochange_files_written": max(r["written"] for r in runs[1:]),
+        "deploy_nochange_ratio": round(again["s"] / full["s"], 4) if full["s"] else None,
     }
-    for name, link in (("full", full_link), ("nochange", again_link)):
-        fig[f"deploy_{name}_round_trips"] = link["round_trips"]
-        fig[f"deploy_{name}_soft_resets"] = link["soft_resets"]
-        fig[f"deploy_{name}_link_bytes"] = link["bytes_sent"] + link["bytes_received"]
+    for name, run in (("full", full), ("nochange", again)):
+        fig[f"deploy_{name}_round_trips"] = run["round_trips"]
+        fig[f"deploy_{name}_soft_resets"] = run["soft_resets"]
+        fig[f"deploy_{name}_link_bytes"] = run["bytes_sent"] + run["bytes_received"]
+        if chip:
+            fig[f"deploy_{name}_chip_ms"] = round(run["chip_ms"], 1)
+            fig[f"deploy_{name}_chip_cycles"] = run["chip_cycles"]
+    if chip and full["chip_ms"]:
+        fig["deploy_nochange_chip_ratio"] = round(again["chip_ms"] / full["chip_ms"], 4)
     return fig
