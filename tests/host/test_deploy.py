@@ -21,7 +21,7 @@ class DirBoard(Board):
     """A board whose file system is a host folder: the deploy snippets run under CPython (with
     MicroPython's os.ilistdir, its u-named built-ins and the board's sys.implementation._mpy
     supplied), so the very code sent to a board is exercised. `hashlib`: the board's (default
-    CPython's, which has md5)."""
+    CPython's, which has md5; False: none)."""
 
     def __init__(self, root: Path, mpy: int = MPY_6_3 | 2 << 10, hashlib=None):  # arch bits must
         # not matter
@@ -45,6 +45,9 @@ class DirBoard(Board):
         os.ilistdir = ilistdir
         sys.implementation._mpy = self.mpy
         u = {"uos": os, "ubinascii": binascii, "uhashlib": self.hashlib or hashlib}
+        if self.hashlib is False:  # None in sys.modules: `import` raises ImportError
+            u.update(uhashlib=None, hashlib=None)
+        saved = {name: sys.modules[name] for name in u if name in sys.modules}
         sys.modules.update(u)
         try:
             with contextlib.redirect_stdout(out):
@@ -53,6 +56,7 @@ class DirBoard(Board):
             del os.ilistdir, sys.implementation._mpy
             for name in u:
                 del sys.modules[name]
+            sys.modules.update(saved)
         return out.getvalue()
 
     def write_file(self, path, data):
@@ -138,6 +142,17 @@ def test_a_board_without_md5_is_surveyed_with_sha256(compiled, tmp_path):
     assert deploy.deploy(board, files, 6).written == []
     with pytest.raises(BoardError, match="hashes with 'crc'"):
         deploy.digest("crc", b"")
+
+
+def test_a_board_without_hashlib_gets_every_file_every_time(compiled, tmp_path):
+    _, mpy_dir = compiled
+    files = deploy.image("SIM", mpy_dir)
+    board = DirBoard(tmp_path, hashlib=False)
+    deploy.deploy(board, files, 6)
+    assert deploy.survey(board, [board.path("/main.py")]).algo == "?"
+    (tmp_path / "railbot/motion.mpy").write_bytes(b"hand edit")
+    assert sorted(deploy.deploy(board, files, 6).written) == sorted(files)  # it cannot tell
+    assert (tmp_path / "railbot/motion.mpy").read_bytes() == files["/railbot/motion.mpy"]
 
 
 def test_build_id_names_the_tree_and_board(compiled):
