@@ -241,17 +241,18 @@ def measure_frozen(*, day_requests: int = DAY_REQUESTS, say=None) -> dict:
 
 
 def measure_mpy(*, day_requests: int = DAY_REQUESTS, say=None) -> dict:
-    """The stock image, the firmware deployed as .mpy by `railbot deploy` (twice: the second run
-    skips by hash), then the heap figures of the deployed firmware."""
+    """The stock image, the firmware deployed as .mpy by `railbot deploy` (then again: those runs
+    skip by digest; deploy.measure_nochange, with the chip's own clock beside the wall's), then the
+    heap figures of the deployed firmware."""
     from railbot_host import deploy
 
     say = say or (lambda m: None)
     fig: dict = {}
     with EmulatedBoard(stock_uf2(), files=board_files("PICO")) as eb:
         eb.wait_boot(1)
-        say("silicon (stock image): railbot deploy of the .mpy firmware, twice")
+        say("silicon (stock image): railbot deploy of the .mpy firmware, then again with nothing changed")
         fig.update({"mpy_" + k if not k.startswith("deploy") else k: v
-                    for k, v in deploy.measure_nochange(eb.url, "PICO").items()})
+                    for k, v in deploy.measure_nochange(eb.url, "PICO", chip=eb.stats).items()})
         say("silicon (stock image + .mpy): heap after boot and after a day of link requests")
         got = heap_and_parts(eb, parts="", day_requests=day_requests)
         fig.update({"mpy_" + k: v for k, v in got.items()})

@@ -1,8 +1,10 @@
 """railbot deploy, flash, firmware (manifest check) and test --port, against fake boards and drives."""
 
 import contextlib
+import hashlib
 import io
 import os
+import sys
 import threading
 import time
 from pathlib import Path
@@ -10,18 +12,22 @@ from pathlib import Path
 import pytest
 
 from railbot_host import bench, boardtest, cli, deploy, firmware_image, flash
-from railbot_host.board import EXIT_BUILD, EXIT_NO_BOARD, EXIT_WRONG_MPY, Board
+from railbot_host.board import EXIT_BUILD, EXIT_NO_BOARD, EXIT_WRONG_MPY, Board, BoardError
 
 MPY_6_3 = 6 | 3 << 8
 
 
 class DirBoard(Board):
     """A board whose file system is a host folder: the deploy snippets run under CPython (with
-    MicroPython's os.ilistdir supplied), so the very code sent to a board is exercised."""
+    MicroPython's os.ilistdir, its u-named built-ins and the board's sys.implementation._mpy
+    supplied), so the very code sent to a board is exercised. `hashlib`: the board's (default
+    CPython's, which has md5; False: none)."""
 
-    def __init__(self, root: Path, mpy: int = MPY_6_3 | 2 << 10):  # arch bits must not matter
+    def __init__(self, root: Path, mpy: int = MPY_6_3 | 2 << 10, hashlib=None):  # arch bits must
+        # not matter
         self.root = str(root)
         self.mpy = mpy
+        self.hashlib = hashlib
         self.writes: list[str] = []
 
     def mpy_version(self) -> int:
@@ -32,13 +38,25 @@ class DirBoard(Board):
             for e in os.scandir(d):
                 yield (e.name, 0x4000 if e.is_dir() else 0x8000, 0)
 
+        import binascii
+        import hashlib
+
         out = io.StringIO()
         os.ilistdir = ilistdir
+        sys.implementation._mpy = self.mpy
+        u = {"uos": os, "ubinascii": binascii, "uhashlib": self.hashlib or hashlib}
+        if self.hashlib is False:  # None in sys.modules: `import` raises ImportError
+            u.update(uhashlib=None, hashlib=None)
+        saved = {name: sys.modules[name] for name in u if name in sys.modules}
+        sys.modules.update(u)
         try:
             with contextlib.redirect_stdout(out):
                 exec(code, {})
         finally:
-            del os.ilistdir
+            del os.ilistdir, sys.implementation._mpy
+            for name in u:
+                del sys.modules[name]
+            sys.modules.update(saved)
         return out.getvalue()
 
     def write_file(self, path, data):
@@ -91,6 +109,49 @@ def test_deploy_writes_only_what_differs(compiled, tmp_path):
     assert fixed.written == ["/railbot/motion.mpy"]
     assert sorted(Path(p).name for p in fixed.removed) == ["old.mpy", "robot.py"]
     assert not (tmp_path / "railbot/robot.py").exists()
+    assert (tmp_path / "railbot/motion.mpy").read_bytes() == files["/railbot/motion.mpy"]
+
+
+def test_the_survey_is_one_exec_of_digests_and_stale_files(compiled, tmp_path):
+    _, mpy_dir = compiled
+    files = deploy.image("SIM", mpy_dir)
+    board = DirBoard(tmp_path)
+    deploy.deploy(board, files, 6)
+    (tmp_path / "railbot/hal/old.mpy").write_bytes(b"M")
+    (tmp_path / "stray.txt").write_text("not under /railbot: left alone")
+    execs = []
+    board.exec = lambda code, exec=board.exec, **kw: execs.append(code) or exec(code, **kw)
+    paths = [board.path(p) for p in files]
+    seen = deploy.survey(board, paths + [board.path("/gone.py")], [board.path(deploy.PKG)])
+    assert len(execs) == 1 and seen.mpy == board.mpy and seen.algo == "md5"
+    assert seen.found == {board.path(p): hashlib.md5(d).hexdigest() for p, d in files.items()}
+    assert seen.stale == [board.path("/railbot/hal/old.mpy")]
+    # the board is told only the files outside the trees: the rest it finds by walking them
+    assert "/railbot/robot.mpy" not in execs[0] and "/main.py" in execs[0]
+
+
+def test_a_board_without_md5_is_surveyed_with_sha256(compiled, tmp_path):
+    import types
+
+    _, mpy_dir = compiled
+    files = deploy.image("SIM", mpy_dir)
+    board = DirBoard(tmp_path, hashlib=types.SimpleNamespace(sha256=hashlib.sha256))
+    assert sorted(deploy.deploy(board, files, 6).written) == sorted(files)
+    seen = deploy.survey(board, [board.path("/main.py")])
+    assert seen.algo == "sha256" and seen.found[board.path("/main.py")] == hashlib.sha256(files["/main.py"]).hexdigest()
+    assert deploy.deploy(board, files, 6).written == []
+    with pytest.raises(BoardError, match="hashes with 'crc'"):
+        deploy.digest("crc", b"")
+
+
+def test_a_board_without_hashlib_gets_every_file_every_time(compiled, tmp_path):
+    _, mpy_dir = compiled
+    files = deploy.image("SIM", mpy_dir)
+    board = DirBoard(tmp_path, hashlib=False)
+    deploy.deploy(board, files, 6)
+    assert deploy.survey(board, [board.path("/main.py")]).algo == "?"
+    (tmp_path / "railbot/motion.mpy").write_bytes(b"hand edit")
+    assert sorted(deploy.deploy(board, files, 6).written) == sorted(files)  # it cannot tell
     assert (tmp_path / "railbot/motion.mpy").read_bytes() == files["/railbot/motion.mpy"]
 
 
@@ -475,5 +536,13 @@ def test_measure_nochange_against_a_raw_repl_board(tmp_path):
     finally:
         srv.close()
     assert fig["deploy_nochange_files_written"] == 0
-    assert fig["deploy_full_files_written"] == len(deploy.image("SIM"))
+    image = deploy.image("SIM")
+    assert fig["deploy_full_files_written"] == len(image)
     assert 0 < fig["deploy_nochange_ratio"] < 1
+    # what crossed the link, counted at mpremote's port: the redeploy is one exec, no soft reset,
+    # and a few KB (the survey's code and its answer) against everything base64-encoded
+    assert fig["deploy_nochange_round_trips"] == 1 and fig["deploy_nochange_soft_resets"] == 0
+    assert fig["deploy_full_soft_resets"] == 1
+    assert fig["deploy_full_link_bytes"] > sum(map(len, image.values())) * 4 / 3
+    assert fig["deploy_nochange_link_bytes"] < 0.05 * fig["deploy_full_link_bytes"]
+    assert "deploy_nochange_chip_ms" not in fig  # no emulated chip to ask

@@ -5,7 +5,7 @@ repo_firmware=False; a virtual board that cannot start that way is skipped with 
 
 import pytest
 
-from railbot_host import boardtest, cli, deploy
+from railbot_host import cli, deploy
 from railbot_host.board import MpremoteBoard
 
 vboard = pytest.importorskip("railbot_host.vboard")
@@ -24,12 +24,21 @@ def vb():
 def test_deploy_redeploy_and_a_hand_edit(vb):
     emitted, files = deploy.prepare("SIM")
     with MpremoteBoard(vb.url) as board:
-        board.remove(board.hashes(list(files), trees=[deploy.PKG]))
+        seen = deploy.survey(board, list(files), [deploy.PKG])
+        board.remove([*seen.found, *seen.stale])
+        meter = deploy.LinkMeter(board)
         full = deploy.deploy(board, files, emitted)  # checks the tree the board imports
+        full_link = meter.counts()
         assert sorted(full.written) == sorted(files)
         again = deploy.deploy(board, files, emitted)
+        again_link = {k: v - full_link[k] for k, v in meter.counts().items()}
         assert again.written == [] and again.removed == []
-        assert again.seconds <= 0.1 * full.seconds
+        # with nothing to write: one exec (the _mpy, the digests, the tree the board imports), no
+        # soft reset, and a few KB over the link where the full deploy moved the whole image
+        assert again_link["round_trips"] == 1 and again_link["soft_resets"] == 0
+        assert full_link["soft_resets"] == 1
+        link = lambda c: c["bytes_sent"] + c["bytes_received"]
+        assert link(full_link) > sum(map(len, files.values())) and link(again_link) < 0.05 * link(full_link)
         board.exec("f = open('/railbot/motion.mpy', 'wb')\nf.write(b'hand edit')\nf.close()\n")
         fixed = deploy.deploy(board, files, emitted)
         assert fixed.written == ["/railbot/motion.mpy"]
