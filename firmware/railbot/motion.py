@@ -10,7 +10,7 @@ t = sqrt(2k/a) s; in microseconds and half steps j2 = 2k: S(j2) = sqrt(j2 * D2) 
 Every ramp of a move is a piece of that one curve: acceleration runs it forward from 0, deceleration
 backward to 0 (a controlled stop from any point runs it backward from where the move is). The planner
 keeps the curve's point exactly, as integers: tau = floor(S(j2)) and r = j2 * D2 - tau^2, and moves it
-by up to 128 half steps with small-int arithmetic only (`_curve_to`). Cruise runs at the exact rational
+by up to 128 half steps with small-int arithmetic only (`railbot.plan`). Cruise runs at the exact rational
 period pio_hz / v with a remainder. Every value stays below 2**30: MicroPython's small ints, so planning
 a word allocates nothing, and nothing is a float (the RP2040 port's floats are single precision).
 
@@ -26,14 +26,11 @@ import array
 import time
 from micropython import const
 from railbot.hal import RING
-from railbot.native import load
+from railbot.hal.pio import PERIOD_OVERHEAD, STEPS_MAX, LOW_MAX
+from railbot.native import plan as _plan
 
-_plan = load("plan_native")  # plan.py compiled for the board's native emitter, where it has one
-if _plan is None:
-    from railbot import plan as _plan
 plan_words = _plan.plan_words
 isqrt = _plan.isqrt  # railbot.scurve's and the tests'
-from railbot.hal.pio import WORD_OVERHEAD, PERIOD_OVERHEAD, STEPS_MAX, LOW_MAX
 
 # per-word start/end positions for the following error: room for every word not yet pulled (the
 # ring's RING - 1 plus the FIFO's 8) and the one executing
@@ -112,6 +109,7 @@ class Axis:
         self.j2 = 0  # the curve point: tau = floor(S(j2)), r = j2 * d2 - tau^2
         self.tau = 0
         self.r = 0
+        self.s_now = 0  # S(j2) in cycles at the curve point (railbot.plan keeps it)
         self.first = True
         self.lag = 0  # cycles: emitted time of the last queued step minus its ideal time
         self.n = 1
@@ -131,6 +129,9 @@ class Axis:
         self.t_frac = 0  # cycles not yet counted into t_end
         self.tail_us = 0  # duration of the last word queued
         self.words_us = 0  # what the last call of plan_words queued, in us (t_end's share)
+        self.work = _plan.new_work()  # plan_words's scratch
+        self.words = array.array("i", [0] * MAX_WORDS_PER_FEED)  # what one plan_words call planned
+        self.batch = hasattr(out, "put_words")
         self.drained_at = -1
 
     # --- state -------------------------------------------------------------------------------------
@@ -175,7 +176,7 @@ class Axis:
         self.first = True
         self.lag = 0
         self.n = 1
-        self.j2 = self.tau = self.r = 0
+        self.j2 = self.tau = self.r = self.s_now = 0
         self.cp = self.hz // v
         self.crem = self.hz - self.cp * v
         self.cv = v
@@ -231,13 +232,25 @@ class Axis:
         k_max = self.out.space() - 1
         if k_max > MAX_WORDS_PER_FEED:
             k_max = MAX_WORDS_PER_FEED
-        if k_max > 0 and plan_words(self, k_max, time.ticks_diff(self.t_end, now), LEAD_US):
-            self.t_end = time.ticks_add(self.t_end, self.words_us)
+        if k_max > 0:
+            self._hand(plan_words(self, k_max, time.ticks_diff(self.t_end, now), LEAD_US))
 
     def _next_word(self):
         """Plan and put the move's next word (the tests' and the step-timing tools' single step)."""
-        if plan_words(self, 1, 0, 1):
-            self.t_end = time.ticks_add(self.t_end, self.words_us)
+        self._hand(plan_words(self, 1, 0, 1))
+
+    def _hand(self, k):
+        """The k words plan_words left in self.words to the step output, and their time to t_end."""
+        if not k:
+            return
+        self.t_end = time.ticks_add(self.t_end, self.words_us)
+        out = self.out
+        if self.batch:
+            out.put_words(self.words, k)
+        else:  # an output with put() only (a test's recorder)
+            words = self.words
+            for i in range(k):
+                out.put(words[i])
 
     # --- supervision ---------------------------------------------------------------------------------
     def following_error(self, measured):

@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from railbot_host import bench
+from railbot_host import bench, native
 from railbot_host.board import EXIT_BUILD, EXIT_WRONG_MPY, Board, BoardError, MpremoteBoard
 
 REPO_ROOT = bench.REPO_ROOT
@@ -299,10 +299,8 @@ def main(ns) -> int:
     err = Console(stderr=True, soft_wrap=True)
     try:
         with con.status("compiling firmware/railbot with mpy-cross"):
-            made = compile_tree()
-            emitted = emitted_version(made)
-            files = image(ns.board)
-        con.print(f"compiled {len(made)} modules (.mpy {fmt_mpy(emitted)}); board {ns.board}, "
+            emitted, files = prepare(ns.board)
+        con.print(f"compiled {sum(p.endswith('.mpy') for p in files)} modules (.mpy {fmt_mpy(emitted)}); board {ns.board}, "
                   f"{len(files)} files to check")
         with MpremoteBoard(ns.port) as board:
             with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -331,8 +329,13 @@ def main(ns) -> int:
 
 
 def prepare(board_name: str) -> tuple[int, dict[str, bytes]]:
-    """Compile the tree; (the _mpy it needs, the image for `board_name`)."""
+    """Compile the tree, and the board's native modules (railbot_host.native: plan.py as viper code
+    for a PICO's RP2040) beside it; (the _mpy the bytecode needs, the image for `board_name`)."""
     made = compile_tree()
+    try:
+        native.compile_modules(bench.mpy_cross_command(), board_name, REPO_ROOT / "firmware", BUILD_DIR)
+    except (native.NativeBuildError, bench.BenchError) as e:
+        raise BuildFailed(str(e)) from None
     return emitted_version(made), image(board_name)
 
 

@@ -27,21 +27,9 @@ def test_a_board_without_a_native_emitter_listed_gets_nothing(tmp_path):
     assert native.args("SIM") == [] and native.commands(["mpy-cross"], "SIM", tmp_path, tmp_path) == {}
 
 
-def test_the_blob_module_holds_the_mpy_bytes(tmp_path):
-    mpy = tmp_path / "railbot" / "plan_native.mpy"
-    mpy.parent.mkdir()
-    mpy.write_bytes(bytes(range(256)))
-    blob = native.blob_module(mpy)
-    assert blob.name == "plan_native_mpy.py"
-    g: dict = {}
-    exec(blob.read_text(), g)
-    assert g["MPY"] == bytes(range(256))
-
-
 def test_cpython_plans_with_the_source():
-    """Neither a deployed .mpy nor frozen bytes here: railbot.native.load gives None, motion uses plan.py."""
-    from railbot import motion, native as fw_native, plan
+    """No railbot/plan_native here: motion plans with plan.py."""
+    from railbot import motion, plan
 
-    assert fw_native.load("plan_native") is None
-    assert motion.plan_words is plan.plan_words
+    assert motion._plan is plan and motion.plan_words is plan.plan_words
 

@@ -36,6 +36,10 @@ def test_deploy_then_the_second_deploy_writes_nothing(eb):
     status = run_cli("status", "--port", eb.url)
     assert "ok <ALARM" in status.stdout and "(deployed, PICO)" in status.stdout, status.stdout + status.stderr
     assert "same firmware as the host" in status.stdout
+    with eb.connect() as c:  # the planner's word loop went on as viper code for the RP2040 (railbot_host.native)
+        c.enter_raw()
+        out, err = c.exec("from railbot import motion\nprint(motion._plan.__name__)", 60)
+    assert out.strip() == "railbot.plan_native", out + err
 
 
 def test_board_tests_that_fit_the_real_heap(eb):

@@ -1,4 +1,4 @@
-"""The planner's word loop as the frozen image runs it: viper code imported into RAM from the bytes the image carries (railbot.native), planning the same words as plan.py's bytecode, several times faster."""
+"""The planner's word loop as the frozen image runs it: plan.py compiled by viper and frozen into flash (railbot_host.native), planning the same words as plan.py's bytecode at a fraction of the cost."""
 
 import pytest
 
@@ -44,7 +44,7 @@ def chip(frozen):
 
 
 def test_the_frozen_image_plans_with_the_native_word_loop(chip):
-    assert "NATIVE True plan_native" in chip, chip
+    assert "NATIVE True railbot.plan_native" in chip, chip
 
 
 def test_native_words_are_the_bytecode_words_and_cost_a_fraction(chip):

@@ -4,6 +4,7 @@ import machine
 import rp2
 import uctypes
 from railbot.config import uart_of_rx
+from railbot.native import plan
 from railbot.hal.pio import step_pulses, quadrature, READ_COUNT, PULL_BLOCK, MOV_ISR_OSR, HIGH_OVERHEAD, \
     SET_X_4, MOV_X_REVERSE_X, COUNT_MID
 
@@ -110,6 +111,11 @@ class StepOutput:
     def put(self, word):
         self.buf[self.off + self.w] = word
         self.w = (self.w + 1) % RING
+        self.dirty = True
+
+    def put_words(self, words, k):
+        """words[0:k], as k put()s (the planner's batch: railbot.plan.ring_copy, native on the board)."""
+        self.w = plan.ring_copy(words, k, self.buf, self.off, self.w, RING - 1)
         self.dirty = True
 
     def commit(self):
