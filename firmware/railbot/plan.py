@@ -98,8 +98,8 @@ def plan_words(ax, k_max: int, ahead_us: int, lead_us: int) -> int:
     wo = ax.work
     w = ptr32(wo)
     tbo = ax.p_of_n
-    so = ax.starts
-    eo = ax.ends
+    starts = ptr32(ax.starts)
+    ends = ptr32(ax.ends)
     words = ptr32(ax.words)
     load(ax, wo)
     k = 0
@@ -117,9 +117,55 @@ def plan_words(ax, k_max: int, ahead_us: int, lead_us: int) -> int:
             span = int(cruise_span(wo))
         else:
             span = int(ramp_span(wo, tbo))
-        words[k] = int(emit(wo, so, eo, span))
-        us_sum += w[_W_US]
+        # the word of n steps over span ideal cycles: its period (words end on their ideal times: the
+        # lag), the ring's start/end positions, the queue's time, the next phase
+        n = w[_W_N]
+        h = w[_W_H]
+        if w[_W_FIRST]:
+            w[_W_FIRST] = 0
+            low = w[_W_LOW_FIRST]
+            p = low + h + _PERIOD_OVERHEAD
+            w[_W_LAG] = 0
+        else:
+            lag = w[_W_LAG]
+            p = (span - lag - _WORD_OVERHEAD + (n >> 1)) // n
+            if p < w[_W_P_MIN]:
+                p = w[_W_P_MIN]
+            elif p > w[_W_P_MAX]:
+                p = w[_W_P_MAX]
+            w[_W_LAG] = lag + _WORD_OVERHEAD + n * p - span
+            low = p - h - _PERIOD_OVERHEAD
+        dirn = w[_W_DIR]
+        words[k] = (low << 8) | ((n - 1) << 1) | (1 if dirn > 0 else 0)
+        pos = w[_W_POS]
+        if w[_W_TRACK]:
+            i = w[_W_QUEUED] % w[_W_RING]
+            starts[i] = pos
+            ends[i] = pos + dirn * n
+        w[_W_POS] = pos + dirn * n
+        w[_W_QUEUED] += 1
+        w[_W_LEFT] -= n
+        cyc = w[_W_CYC]
+        cycles = _WORD_OVERHEAD + n * p + w[_W_T_FRAC]
+        us = cycles // cyc
+        w[_W_T_FRAC] = cycles - us * cyc
+        w[_W_US] = us
+        w[_W_P] = p
+        us_sum += us
         k += 1
+        # the phase the move is in now
+        j2 = w[_W_J2]
+        if ph == _ACCEL and j2 >= w[_W_ACC_END2]:
+            ph = _PEAK if w[_W_PEAK] else (_CRUISE if w[_W_CRUISE] > 0 else _DECEL)
+        elif ph == _PEAK and not w[_W_PEAK]:
+            ph = _DECEL if j2 > 0 else (_CRUISE if w[_W_CRUISE] > 0 else _DONE)
+        elif ph == _CRUISE and w[_W_CRUISE] == 0:
+            ph = _DECEL if j2 > 0 else _DONE
+        if ph == _DECEL and j2 == 0:
+            ph = _DONE
+        if w[_W_LEFT] <= 0:
+            ph = _DONE
+        w[_W_PH] = ph
     if k:
         store(ax, wo, k, us_sum)
     return k
@@ -237,15 +283,57 @@ def ramp_span(wo, tbo) -> int:
         go = (w[_W_ACC_END2] - j2s) >> 1 if ph == _ACCEL else j2s >> 1
         if n > go:
             n = go
+    small = w[_W_SMALL]
     while True:
+        # the curve point to j2n half steps: tau = floor(sqrt(j2n * d2)), r the remainder, S(j2n)
         if ph == _ACCEL:
-            curve_to(wo, j2s + 2 * n)
+            j2n = j2s + 2 * n
         elif ph == _PEAK:
-            curve_to(wo, j2s + 1)
+            j2n = j2s + 1
         else:
-            curve_to(wo, j2s - 2 * n)
+            j2n = j2s - 2 * n
+        if j2n <= small:
+            v = j2n * d2
+            tau = int(isqrt(v))
+            r = v - tau * tau
+        else:
+            if w[_W_J2] < small:
+                v = small * d2
+                t = int(isqrt(v))
+                w[_W_J2] = small
+                w[_W_TAU] = t
+                w[_W_R] = v - t * t
+            dn = j2n - w[_W_J2]
+            tau = w[_W_TAU]
+            u = tau + tau
+            q = d2 // u
+            m = d2 - q * u
+            s = w[_W_R] + dn * m
+            f = s // u
+            rho = s - f * u
+            base = dn * q + f
+            # (tau + delta)^2 <= j2n * d2 with delta = base - d: rho + u*d - (base - d)^2 >= 0
+            d = (base * base - rho) // (u + base + base)
+            e = base - d
+            while rho + u * d - e * e < 0:
+                d += 1
+                e -= 1
+            while rho + u * (d - 1) - (e + 1) * (e + 1) >= 0:
+                d -= 1
+                e += 1
+            tau += e
+            r = rho + u * d - e * e
+        w[_W_J2] = j2n
+        w[_W_TAU] = tau
+        w[_W_R] = r
+        # S(j2n) in cycles (deterministic in the curve point, so word spans telescope)
+        if tau == 0:
+            w[_W_S] = 0
+        else:
+            cyc = w[_W_CYC]
+            frac = (r << 7) // tau if r < 0x400000 else r // (tau >> 7)  # r / (2 tau) in 1/256 us
+            w[_W_S] = tau * cyc + ((frac * cyc + 128) >> 8)
         # a deceleration word's sag is checked at its slow end: fewer steps until it fits
-        tau = w[_W_TAU]
         if ph != _DECEL or n == 1 or tau == 0 or d2 // tau <= table[n]:
             break
         n -= 1
@@ -266,110 +354,6 @@ def ramp_span(wo, tbo) -> int:
         return s0 - s1
     w[_W_NN] = nn
     return s1 - s0
-
-
-def curve_to(wo, j2n: int):
-    """Move the curve point to j2n half steps: tau = floor(sqrt(j2n * d2)), r the remainder, and
-    S(j2n) in cycles."""
-    w = ptr32(wo)
-    d2 = w[_W_D2]
-    small = w[_W_SMALL]
-    if j2n <= small:
-        v = j2n * d2
-        tau = int(isqrt(v))
-        r = v - tau * tau
-    else:
-        if w[_W_J2] < small:
-            v = small * d2
-            t = int(isqrt(v))
-            w[_W_J2] = small
-            w[_W_TAU] = t
-            w[_W_R] = v - t * t
-        dn = j2n - w[_W_J2]
-        tau = w[_W_TAU]
-        u = tau + tau
-        q = d2 // u
-        m = d2 - q * u
-        s = w[_W_R] + dn * m
-        f = s // u
-        rho = s - f * u
-        base = dn * q + f
-        # (tau + delta)^2 <= j2n * d2 with delta = base - d: rho + u*d - (base - d)^2 >= 0
-        d = (base * base - rho) // (u + base + base)
-        e = base - d
-        while rho + u * d - e * e < 0:
-            d += 1
-            e -= 1
-        while rho + u * (d - 1) - (e + 1) * (e + 1) >= 0:
-            d -= 1
-            e += 1
-        tau += e
-        r = rho + u * d - e * e
-    w[_W_J2] = j2n
-    w[_W_TAU] = tau
-    w[_W_R] = r
-    # S(j2n) in cycles (deterministic in the curve point, so word spans telescope)
-    if tau == 0:
-        w[_W_S] = 0
-        return
-    cyc = w[_W_CYC]
-    frac = (r << 7) // tau if r < 0x400000 else r // (tau >> 7)  # r / (2 tau) in 1/256 us
-    w[_W_S] = tau * cyc + ((frac * cyc + 128) >> 8)
-
-
-def emit(wo, so, eo, span: int) -> int:
-    """The word of w[_W_N] steps over span ideal cycles: its period (words end on their ideal times:
-    the lag), the ring's start/end positions, the queue's time, the next phase; the word for the
-    step program."""
-    w = ptr32(wo)
-    n = w[_W_N]
-    h = w[_W_H]
-    if w[_W_FIRST]:
-        w[_W_FIRST] = 0
-        low = w[_W_LOW_FIRST]
-        p = low + h + _PERIOD_OVERHEAD
-        w[_W_LAG] = 0
-    else:
-        lag = w[_W_LAG]
-        p = (span - lag - _WORD_OVERHEAD + (n >> 1)) // n
-        if p < w[_W_P_MIN]:
-            p = w[_W_P_MIN]
-        elif p > w[_W_P_MAX]:
-            p = w[_W_P_MAX]
-        w[_W_LAG] = lag + _WORD_OVERHEAD + n * p - span
-        low = p - h - _PERIOD_OVERHEAD
-    dirn = w[_W_DIR]
-    pos = w[_W_POS]
-    if w[_W_TRACK]:
-        starts = ptr32(so)
-        ends = ptr32(eo)
-        i = w[_W_QUEUED] % w[_W_RING]
-        starts[i] = pos
-        ends[i] = pos + dirn * n
-    w[_W_POS] = pos + dirn * n
-    w[_W_QUEUED] += 1
-    w[_W_LEFT] -= n
-    cyc = w[_W_CYC]
-    cycles = _WORD_OVERHEAD + n * p + w[_W_T_FRAC]
-    us = cycles // cyc
-    w[_W_T_FRAC] = cycles - us * cyc
-    w[_W_US] = us
-    w[_W_P] = p
-    # the phase the move is in now
-    ph = w[_W_PH]
-    j2 = w[_W_J2]
-    if ph == _ACCEL and j2 >= w[_W_ACC_END2]:
-        ph = _PEAK if w[_W_PEAK] else (_CRUISE if w[_W_CRUISE] > 0 else _DECEL)
-    elif ph == _PEAK and not w[_W_PEAK]:
-        ph = _DECEL if j2 > 0 else (_CRUISE if w[_W_CRUISE] > 0 else _DONE)
-    elif ph == _CRUISE and w[_W_CRUISE] == 0:
-        ph = _DECEL if j2 > 0 else _DONE
-    if ph == _DECEL and j2 == 0:
-        ph = _DONE
-    if w[_W_LEFT] <= 0:
-        ph = _DONE
-    w[_W_PH] = ph
-    return (low << 8) | ((n - 1) << 1) | (1 if dirn > 0 else 0)
 
 
 def ring_copy(src, k: int, dst, off: int, at: int, mask: int) -> int:

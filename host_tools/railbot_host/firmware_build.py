@@ -205,6 +205,29 @@ def source_dir(src: Source, cache: Path, run) -> Path:
     return root
 
 
+# MicroPython v1.28's tools/mpy-tool.py aligns frozen armv6m native code to 2 bytes, but the viper
+# code it freezes loads every 32-bit constant (and makes every jump over 2 KB) through a word-aligned
+# pc-relative literal, which asmthumb.c lays out for code that starts on 4 bytes: frozen at 2 mod 4
+# such a load reads the wrong word (docs/silicon.md, "Native code"). The fix puts armv6m with the
+# architectures mpy-tool aligns to 4; the build applies it to its copy of the tree.
+_MPY_TOOL = "tools/mpy-tool.py"
+_MPY_TOOL_ALIGN = ("        if config.native_arch in (\n            MP_NATIVE_ARCH_ARMV6,\n",
+                   "        if config.native_arch in (\n            MP_NATIVE_ARCH_ARMV6,\n"
+                   "            MP_NATIVE_ARCH_ARMV6M,  # railbot: its literal loads need 4-byte alignment\n")
+
+
+def fix_mpy_tool(root: Path) -> bool:
+    """Apply the armv6m alignment fix to root's mpy-tool.py (once); True if it changed the file."""
+    tool = Path(root) / _MPY_TOOL
+    text = tool.read_text()
+    if _MPY_TOOL_ALIGN[1] in text:
+        return False
+    if text.count(_MPY_TOOL_ALIGN[0]) != 1:
+        raise SourceError(f"{tool}: not the v{UPY_VERSION} code the armv6m alignment fix was written for")
+    tool.write_text(text.replace(_MPY_TOOL_ALIGN[0], _MPY_TOOL_ALIGN[1]))
+    return True
+
+
 def jobs() -> int:
     return int(os.environ.get("RAILBOT_JOBS", "0")) or (os.cpu_count() or 1)
 
@@ -220,7 +243,7 @@ def cache_key(src_ident: str, board: str, image: str, frozen: dict[str, Path] | 
     if image == "frozen":
         h.update(b"manifest\0" + Path(manifest).read_bytes() + b"\0")
         hash_tree(h, _contents(frozen))
-        h.update(b"native\0" + " ".join([*native.args(board), *native.MODULES]).encode() + b"\0")
+        h.update(b"native\0" + " ".join([*native.args(board), *native.MODULES, *_MPY_TOOL_ALIGN]).encode() + b"\0")
     return h.hexdigest()
 
 
@@ -326,6 +349,7 @@ def _build_into(entry: Path, src: Source, board: str, image: str, frozen, manife
     run = runner_cls(work / "build.log")
     t0 = time.monotonic()
     upy = source_dir(src, cache, run)
+    fix_mpy_tool(upy)
     info = {"board": board, "upy_board": UPY_BOARDS[board], "image": image, "source": src.ident,
             "micropython": UPY_TAG, "cmake_args": CMAKE_ARGS, "key": entry.name}
     # One build folder per (source, board, image), kept: a changed firmware tree only refreezes and

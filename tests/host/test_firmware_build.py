@@ -68,6 +68,29 @@ def test_build_commands_are_micropythons_own_without_picotool(tmp_path):
     assert not any(a.startswith("FROZEN_MANIFEST") for a in stock)
 
 
+# the lines of v1.28.0's tools/mpy-tool.py the armv6m alignment fix changes
+UPSTREAM_MPY_TOOL = """        if config.native_arch in (
+            MP_NATIVE_ARCH_ARMV6,
+            MP_NATIVE_ARCH_XTENSA,
+            MP_NATIVE_ARCH_XTENSAWIN,
+        ):
+            # ARMV6 or Xtensa -- four byte align.
+"""
+
+
+def test_the_mpy_tool_fix_puts_armv6m_with_the_four_byte_aligned(tmp_path):
+    (tmp_path / "tools").mkdir()
+    tool = tmp_path / "tools" / "mpy-tool.py"
+    tool.write_text(UPSTREAM_MPY_TOOL)
+    assert fb.fix_mpy_tool(tmp_path) and not fb.fix_mpy_tool(tmp_path)  # once
+    fixed = tool.read_text()
+    assert fixed.index("MP_NATIVE_ARCH_ARMV6M,") < fixed.index("four byte align")
+    tool.write_text("something else\n")
+    with pytest.raises(fb.SourceError, match="alignment fix"):
+        fb.fix_mpy_tool(tmp_path)
+    assert tool.read_text() == "something else\n"
+
+
 def test_build_id_module_and_wrapper_manifest(tmp_path):
     ns: dict = {}
     exec(fb.build_id_source("ab" * 32, "c0ffee" * 6 + "1234", "PICO"), ns)
@@ -90,6 +113,8 @@ class FakeRunner:
         FakeRunner.calls.append((what, argv))
         if what.startswith("clone"):
             Path(argv[-1]).mkdir(parents=True)
+            (Path(argv[-1]) / "tools").mkdir()
+            (Path(argv[-1]) / "tools" / "mpy-tool.py").write_text(UPSTREAM_MPY_TOOL)
         elif what == "port build":
             bdir = Path(next(a for a in argv if a.startswith("BUILD="))[6:])
             bdir.mkdir(parents=True, exist_ok=True)
