@@ -39,7 +39,7 @@ _SAG_BUDGET = const(90)  # cycles (0.72 us at 125 MHz) of chord sag + rounding, 
 _SAG_BUDGET_RUN = const(45)  # for longer words: their error would show in the acceleration
 _N_RAMP = const(64)
 LEAD_US = const(80000)  # keep this much motion queued ahead of the step program
-MAX_WORDS_PER_FEED = const(48)
+MAX_WORDS_PER_FEED = const(24)  # a ramp needs up to 16 a 10 ms tick; 24 words cost the RP2040 under 1 ms
 _SMALL_INT = const(0x3FFFFFFF)
 _UNTRACKED = array.array("i", [0])  # the starts/ends of an axis without a measuring system: never written
 

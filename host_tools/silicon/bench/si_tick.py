@@ -11,10 +11,12 @@ robot.hw.watchdog_off()  # no task feeds it between the measurements below
 
 # The plant's static switches, which no plant drives here: the input of each pin forced by its
 # IO_BANK0 GPIOx_CTRL.INOVER (2: low, 3: high), what the robot reads through the real pad path.
-# E-stop chain closed and lift stowed (high); limits and driver fault inactive (low).
+# E-stop chain closed and lift stowed (high); limits and driver fault inactive (low); the marker
+# reader's line idle (high, as a UART line idles: left open the UART reads break bytes, and every
+# tick spent about 250 us parsing them).
 _CTRL = 0x40014004
 mem = machine.mem32
-for pin, level in ((27, 3), (14, 3), (9, 2), (10, 2), (5, 2)):
+for pin, level in ((27, 3), (14, 3), (9, 2), (10, 2), (5, 2), (1, 3)):
     a = _CTRL + 8 * pin
     mem[a] = (mem[a] & ~(3 << 16)) | (level << 16)
 
