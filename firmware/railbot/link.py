@@ -33,6 +33,9 @@ RECENT = const(16)  # events remembered for the `log` request
 TXQ_BYTES = const(1536)  # frames waiting for a port (a `log` answer: 16 events and the reply)
 TXQ_FRAMES = const(24)
 DRAIN_BYTES = const(64)  # written to a port in one turn of the link task, at most
+BYTE_TURN = const(8)  # ... to a port that takes one byte a write (USB: about 60 us each on the rp2 port)
+READ_BYTES = const(8)  # read and parsed in one turn (USB: about 55 us a byte to read on the rp2 port)
+STUFF_BYTES = const(48)  # of a frame stuffed in one turn (about 13 us a byte)
 
 _PLAIN = const(0)
 _SOF = const(1)
@@ -62,11 +65,24 @@ def encode(buf, ftype, seq, rid, payload, limit=MAX_PAYLOAD, body=None):
     (else one is allocated)."""
     if isinstance(payload, str):
         payload = payload.encode()
+    if body is None:
+        body = bytearray(HEADER + min(len(payload), limit) + 4)
+    return seal(body, header(body, ftype, seq, rid, payload, limit), buf)
+
+
+def seal(body, k, buf):
+    """Close a frame whose first k body bytes (header and payload) are written: its CRC-32 into
+    body[k:k + 4], then SOF and the stuffed body into buf; the frame's length on the wire."""
+    close(body, k)
+    buf[0] = SOF
+    return stuff(body, 0, k + 4, buf, 1)
+
+
+def header(body, ftype, seq, rid, payload, limit=MAX_PAYLOAD):
+    """The header and payload (bytes-like, cut to limit bytes) into body; how many bytes."""
     n = len(payload)
     if n > limit:
         n = limit
-    if body is None:
-        body = bytearray(HEADER + n + 4)
     body[0] = n & 0xFF
     body[1] = n >> 8
     body[2] = seq & 0xFF
@@ -74,21 +90,23 @@ def encode(buf, ftype, seq, rid, payload, limit=MAX_PAYLOAD, body=None):
     body[4] = (rid >> 8) & 0xFF
     body[5] = ftype
     memoryview(body)[HEADER:HEADER + n] = memoryview(payload)[:n]
-    return seal(body, HEADER + n, buf)
+    return HEADER + n
 
 
-def seal(body, k, buf):
-    """Close a frame whose first k body bytes (header and payload) are written: its CRC-32 into
-    body[k:k + 4], then SOF and the stuffed body into buf; the frame's length on the wire."""
+def close(body, k):
+    """The CRC-32 of body[:k] into body[k:k + 4]."""
     crc = binascii.crc32(memoryview(body)[:k])
     body[k] = crc & 0xFF
     body[k + 1] = (crc >> 8) & 0xFF
     body[k + 2] = (crc >> 16) & 0xFF
     body[k + 3] = (crc >> 24) & 0xFF
-    buf[0] = SOF
-    j = 1
+
+
+def stuff(body, i, end, buf, j):
+    """body[i:end] into buf from j, each reserved byte as ESC, byte ^ 0x20; the next j. A frame
+    may be stuffed a piece at a time (Link.serve: about 13 us a byte on the rp2 port)."""
     kind = _KIND
-    for i in range(k + 4):
+    for i in range(i, end):
         b = body[i]
         if kind[b]:
             buf[j] = ESC
@@ -276,12 +294,15 @@ class TxQueue:
         self.used += n
         return True
 
-    def drain(self, port, budget=DRAIN_BYTES):
-        """Write to port what its room() says it takes now, up to budget bytes; how many it took."""
+    def drain(self, port, budget=DRAIN_BYTES, byte_budget=BYTE_TURN):
+        """Write to port what its room() says it takes now, up to budget bytes (byte_budget while
+        it promises one byte at a time: each such write is a USB packet); how many it took."""
         sent = 0
         while self.used and sent < budget:
             k = port.room()
             if k <= 0:
+                break
+            if k == 1 and sent >= byte_budget:
                 break
             left = self.flen[self.fh]
             if k > left:
@@ -314,18 +335,27 @@ class TxQueue:
 class Link:
     """The robot's end of the link: requests -> Robot.command, replies remembered by request id
     (a retry is answered, not executed again), the robot's events as event frames, hello answered
-    with the protocol version, realtime bytes as hold / resume / stop / status at once, and the
-    request `log`: the last RECENT events again (as event frames `log ...`), then `ok N events`.
+    with the protocol version, realtime bytes as hold / resume / stop / status, and the request
+    `log`: the last RECENT events again (as event frames `log ...`), then `ok N events`.
     The robot's events go out once a host has said hello: nothing unasked for reaches a plain
     terminal on the port, nor fills the USB's buffers while no host reads them.
-    feed(bytes) receives, or serve(port) does as a task. Frames go to write(bytes-like) at once
-    (a sink that never waits: tests, a loopback), or, with a `port` (railbot.port: a USB or a
-    UART whose write can wait), into a TxQueue that serve(port) drains as the port takes it."""
+    Without a port, feed(bytes) acts at once and frames go to write(bytes-like) at once (a sink
+    that never waits: tests, a loopback). With a `port` (railbot.port: a USB or a UART whose write
+    can wait) serve(port), a task, does the same work a short piece a turn (docs/protocol.md,
+    "Sending"): what arrived is queued in order (`todo`), one request (or hello, or realtime byte)
+    is acted on per turn, frames to send wait as text (`outq`) and are encoded a piece a turn into
+    a TxQueue that is drained as the port takes it. The frames and their order are the same."""
 
     def __init__(self, robot, write=None, max_payload=MAX_PAYLOAD, window=WINDOW, port=None):
         self.robot = robot
         self.write = write
         self.txq = TxQueue() if port is not None else None
+        self.todo = []  # with a port: (type, id, payload bytes) or (None, realtime byte, None) to act on
+        self.outq = []  # with a port: [type, seq, id, payload] frames not yet encoded, in order
+        self.enc = None  # the outq frame being stuffed: its body bytes done, its wire bytes so far
+        self.enc_i = 0
+        self.enc_j = 0
+        self.enc_end = 0
         self.dropped_said = 0  # txq.dropped when the host was last told
         self.parser = Parser(self._on_frame, self._on_realtime, max_payload)
         self.tx = bytearray(2 * (HEADER + max_payload + 4) + 1)
@@ -352,32 +382,97 @@ class Link:
     def feed(self, data):
         self.parser.feed(data)
 
-    async def serve(self, port, idle_ms=5):
-        """Feed what `port` (railbot.port) receives and drain the frames waiting for it, forever: a
-        task beside the robot's; at once again while bytes move, else every idle_ms."""
-        buf = bytearray(64)
+    async def serve(self, port, idle_ms=5, read_bytes=READ_BYTES):
+        """Serve `port` (railbot.port) forever, a task beside the robot's: each turn does one piece
+        of work (acts on one thing received, else reads and parses up to read_bytes; stuffs up to
+        STUFF_BYTES of a frame; writes what the port takes, up to BYTE_TURN bytes a byte at a time),
+        each with the other tasks run between: no turn holds the CPU for long (docs/protocol.md,
+        "Sending"). At once again while there is work, else every idle_ms."""
+        buf = bytearray(read_bytes)
         mv = memoryview(buf)
         q = self.txq
         while True:
-            n = port.readinto(buf)
-            if n:
-                self.parser.feed(mv[:n])
-            if q is not None:
-                if q.dropped != self.dropped_said and self.session and q.used == 0:
-                    self.dropped_said = q.dropped  # said once the queue has emptied: it fits
-                    self.send(T_EVENT, 0, "link_dropped events=%d" % q.dropped)
-                if q.used:
-                    n += q.drain(port)
-            await asyncio.sleep_ms(0 if n else idle_ms)
+            busy = 0
+            if self.todo:
+                self._act(self.todo.pop(0))
+                busy = 1
+            else:
+                n = port.readinto(buf)
+                if n:
+                    self.parser.feed(mv[:n])
+                    busy = 1
+            if busy:
+                await asyncio.sleep_ms(0)
+            if q is None:
+                continue
+            if self.outq or self.enc is not None:
+                if self._encode_step():
+                    await asyncio.sleep_ms(0)
+                    busy = 1
+            elif q.dropped != self.dropped_said and self.session and q.used == 0:
+                self.dropped_said = q.dropped  # said once the queue has emptied: it fits
+                self.send(T_EVENT, 0, "link_dropped events=%d" % q.dropped)
+            if q.used and q.drain(port):
+                busy = 1
+            await asyncio.sleep_ms(0 if busy else idle_ms)
+
+    def _encode_step(self):
+        """Stuff the next piece of the first waiting frame; once whole, into the TxQueue. False
+        while the TxQueue has no room for the frame at its longest (it waits, the port drains)."""
+        q = self.txq
+        if self.enc is None:
+            ftype, seq, rid, payload = self.outq[0]
+            while q.used + 2 * (HEADER + len(payload) + 4) + 1 > q.size or q.fn == len(q.flen):
+                if ftype != T_EVENT or not q._drop_event():
+                    return False
+            self.outq.pop(0)
+            try:
+                if isinstance(payload, str):
+                    payload = payload.encode()
+                k = header(self.body, ftype, seq, rid, payload, self.parser.max_payload)
+                close(self.body, k)
+            except Exception:  # a link that cannot send must not stop the robot
+                self.send_failed += 1
+                return True
+            self.tx[0] = SOF
+            self.enc = ftype
+            self.enc_i = 0
+            self.enc_j = 1
+            self.enc_end = k + 4
+            return True
+        i = self.enc_i
+        end = i + STUFF_BYTES
+        if end > self.enc_end:
+            end = self.enc_end
+        self.enc_j = stuff(self.body, i, end, self.tx, self.enc_j)
+        self.enc_i = end
+        if end == self.enc_end:
+            q.push(self.txmv, self.enc_j, self.enc == T_EVENT)
+            self.enc = None
+        return True
 
     def send(self, ftype, rid, payload):
+        seq = self.seq
+        self.seq = (seq + 1) & 0xFF
+        if self.txq is not None:  # encoded by serve, a piece a turn
+            outq = self.outq
+            if len(outq) >= TXQ_FRAMES:  # a host that reads nothing: drop the oldest event waiting
+                for i in range(len(outq)):
+                    if outq[i][0] == T_EVENT:
+                        outq.pop(i)
+                        self.txq.dropped += 1
+                        break
+                else:
+                    if ftype == T_EVENT:
+                        self.txq.dropped += 1
+                    else:
+                        self.txq.dropped_replies += 1
+                    return
+            outq.append((ftype, seq, rid, payload))
+            return
         try:
-            n = encode(self.tx, ftype, self.seq, rid, payload, self.parser.max_payload, self.body)
-            self.seq = (self.seq + 1) & 0xFF
-            if self.txq is not None:
-                self.txq.push(self.txmv, n, ftype == T_EVENT)
-            else:
-                self.write(self.txmv[:n])
+            n = encode(self.tx, ftype, seq, rid, payload, self.parser.max_payload, self.body)
+            self.write(self.txmv[:n])
         except Exception:  # a link that cannot send must not stop the robot
             self.send_failed += 1
 
@@ -400,6 +495,12 @@ class Link:
         return "ok %d events" % n
 
     def _on_realtime(self, b):
+        if self.txq is not None:  # in order with the frames before it, at serve's next turn
+            self.todo.append((None, b, None))
+            return
+        self._realtime(b)
+
+    def _realtime(self, b):
         cmd = REALTIME[b]
         try:
             reply = self.robot.command(cmd)
@@ -412,15 +513,28 @@ class Link:
         if self.rx_seq >= 0 and seq != (self.rx_seq + 1) & 0xFF:
             self.seq_gaps += 1
         self.rx_seq = seq
+        if ftype != T_HELLO and ftype != T_REQUEST:  # replies and events go the other way
+            self.wrong_direction += 1
+            return
+        if self.txq is not None:  # acted on at serve's next turns, in order
+            self.todo.append((ftype, rid, bytes(payload)))
+            return
+        self._frame(ftype, rid, payload)
+
+    def _act(self, item):
+        ftype, rid, payload = item
+        if ftype is None:
+            self._realtime(rid)
+        else:
+            self._frame(ftype, rid, payload)
+
+    def _frame(self, ftype, rid, payload):
         if ftype == T_HELLO:  # a new host session: its ids owe nothing to the last one's
             ids = self.ids
             for i in range(len(ids)):
                 ids[i] = -1
             self.session = True
             self.send(T_HELLO, rid, HELLO)
-            return
-        if ftype != T_REQUEST:  # replies and events go the other way
-            self.wrong_direction += 1
             return
         ids = self.ids
         for i in range(len(ids)):

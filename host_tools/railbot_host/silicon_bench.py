@@ -127,6 +127,9 @@ def heap_and_parts(eb: EmulatedBoard, *, parts: str, day_requests: int = DAY_REQ
 
 _HELLO_REPLY = re.compile(rb"railbot-link \d+")
 _ALARMS_REPLY = re.compile(rb"ok 1=\w+")
+_STATUS_REPLY = re.compile(rb"ok <\w+\|")
+_CHARGE_REPLY = re.compile(rb"ok charge bay 1 ")
+_CANCEL_REPLY = re.compile(rb"ok cancelled bay 1")
 
 
 def _expect(c, pattern: re.Pattern, timeout: float = 60.0) -> None:
@@ -137,18 +140,33 @@ def _expect(c, pattern: re.Pattern, timeout: float = 60.0) -> None:
 
 def usb_stall(eb: EmulatedBoard, *, n_reading: int = 10, gap_ms: int = 50, stall_s: float = 2.0) -> dict:
     """si_usb.py: the robot and its USB link running; a host says hello, sends `alarms` requests (a
-    reply of about 450 bytes each) while it reads, then more while it reads nothing (its tty buffer fills,
-    then the board's IN transfers are NAKed), then reads again."""
+    reply of about 330 bytes each) while it reads, then more while it reads nothing (its tty buffer fills,
+    then the board's IN transfers are NAKed), then reads again: `status`, then `charge 1` and
+    `cancel 1` (each saves the record on the flash)."""
     from railbot_host import link as hl
 
     c = _fresh(eb)
     seq = [0]
     rid = [1]
 
-    def send(ftype, text):
+    def send(ftype, text, again=False):
+        if again:  # a retry: the same id, answered from the board's window, not executed twice
+            rid[0] -= 1
         c.write(hl.encode(ftype, seq[0], rid[0], text))
         seq[0] = (seq[0] + 1) & 0xFF
         rid[0] += 1
+
+    def ask(text, pattern):
+        # as a host's Link does: a reply the board dropped while its queues were full (the
+        # backlog of the stall) is asked for again
+        for attempt in range(6):
+            if attempt:
+                send(hl.REQUEST, text, again=True)
+            try:
+                return _expect(c, pattern, 20)
+            except TimeoutError:
+                pass
+        raise SiliconBenchError(f"USB stall on the emulated chip: no reply to {text!r}")
 
     try:
         c.start_exec(script("si_usb.py", N_READING=n_reading, LIMIT_MS=600000))
@@ -181,7 +199,9 @@ def usb_stall(eb: EmulatedBoard, *, n_reading: int = 10, gap_ms: int = 50, stall
             time.sleep(0.05)
         naks = eb.stats()["usb"]["inNaks"] - naks0
         eb.host_reads(True)
-        send(hl.REQUEST, "status")
+        for text, pattern in (("status", _STATUS_REPLY), ("charge 1", _CHARGE_REPLY), ("cancel 1", _CANCEL_REPLY)):
+            send(hl.REQUEST, text)
+            ask(text, pattern)
         fig = parse(c.read_until(b"SI done 1", 120))
     finally:
         c.close()
@@ -190,13 +210,15 @@ def usb_stall(eb: EmulatedBoard, *, n_reading: int = 10, gap_ms: int = 50, stall
 
 def usb_figures(chip: dict, *, naks: int, sent: int, n_reading: int) -> dict:
     """si_usb.py's lines -> the figures: the worst wake-up while the host read nothing or drained
-    what had waited (late_us_1, late_us_2) against the same while it read (late_us_0)."""
-    if chip.get("executed") != n_reading + sent + 1:
+    what had waited (late_us_1, late_us_2) against the same while it read (late_us_0), and while
+    it asked for two saves (late_us_4: `charge`, `cancel`)."""
+    if chip.get("executed") != n_reading + sent + 3:
         raise SiliconBenchError(f"USB stall on the emulated chip: {chip.get('executed')} of "
-                                f"{n_reading + sent + 1} requests executed")
+                                f"{n_reading + sent + 3} requests executed")
     return {
         "usb_reading_host_tick_late_ms_max": round(chip["late_us_0"] / 1000, 3),
         "usb_stalled_host_tick_late_ms_max": round(max(chip["late_us_1"], chip["late_us_2"]) / 1000, 3),
+        "usb_save_request_tick_late_ms_max": round(chip["late_us_4"] / 1000, 3),
         "usb_stalled_host_naks": naks,
         "usb_stalled_host_requests": sent,
         "usb_stalled_host_frames_dropped": chip["txq_dropped"],

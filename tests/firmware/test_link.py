@@ -200,3 +200,64 @@ def test_short_payload_fuzz():
     fig = linkfuzz.payload_fuzz(Rig(home=False), 2000, seed=5)
     assert fig["bad_payload_state_changes"] == 0 and fig["no_reply"] == 0, fig
     assert fig["errors"] > 1000 and fig["dropped"] > 50 and fig["retried"] > 50, fig
+
+
+class BytePort:
+    """A port as port.Usb is on a board: readinto what has come, room() 1 (POLLOUT promises a byte),
+    each write counted in the turn of the link's task it was made in."""
+
+    def __init__(self):
+        self.inbox = bytearray()
+        self.out = bytearray()
+        self.turn_bytes = [0]
+
+    def readinto(self, buf):
+        n = min(len(buf), len(self.inbox))
+        buf[:n] = self.inbox[:n]
+        self.inbox[:n] = b""  # (MicroPython's bytearray has no slice deletion)
+        return n
+
+    def room(self):
+        return 1
+
+    def write(self, data):
+        self.out.extend(data)
+        self.turn_bytes[-1] += len(data)
+        return len(data)
+
+
+def test_with_a_port_the_same_frames_go_out_a_short_piece_a_turn():
+    # what a host sends: hello, requests (a long reply, `log`, a retry), a realtime byte mid-frame
+    host = Host(Rig(home=False), hello=False)
+    alarms = host.frame(L.T_REQUEST, 3, "alarms")
+    stream = (host.frame(L.T_HELLO, 1, L.HELLO) + host.frame(L.T_REQUEST, 2, "status") + alarms[:5]
+              + bytes((L.RT_STATUS,)) + alarms[5:] + host.frame(L.T_REQUEST, 4, "log")
+              + host.frame(L.T_REQUEST, 3, "alarms") + host.frame(L.T_REQUEST, 5, "hold")
+              + host.frame(L.T_REQUEST, 6, "help"))
+    at_once = bytearray()
+    direct = L.Link(Rig(home=False).robot, at_once.extend)  # no port: every frame written at once
+    direct.feed(stream)
+    rig = Rig(home=False)
+    port = BytePort()
+    link = L.Link(rig.robot, port=port)
+    port.inbox.extend(stream)
+    turns = {"acted": [], "stuffed": [], "read": []}
+
+    async def between():  # runs between every two pieces of the link's work
+        for _ in range(2000):  # bounded: a link that stopped working fails the test, never hangs it
+            if not (port.inbox or link.todo or link.outq or link.enc is not None or link.txq.used):
+                break
+            port.turn_bytes.append(0)
+            n, i, left = link.executed, link.enc_i, len(port.inbox)
+            await L.asyncio.sleep_ms(0)  # the board's asyncio, as the link's task sees it
+            turns["acted"].append(link.executed - n)
+            turns["stuffed"].append(link.enc_i - i)
+            turns["read"].append(left - len(port.inbox))
+
+    rig.board.loop.create_task(link.serve(port))
+    rig.board.loop.create_task(between())
+    rig.board.loop.run_until(rig.now_ms() + 1)
+    assert bytes(port.out) == bytes(at_once) and len(at_once) > 1000  # the same frames, in the same order
+    assert max(port.turn_bytes) == L.BYTE_TURN  # a byte a write, at most BYTE_TURN between awaits
+    assert max(turns["acted"]) == 1 and max(turns["stuffed"]) == L.STUFF_BYTES and max(turns["read"]) == L.READ_BYTES
+    assert link.retries == 1 and link.executed == 5 and direct.executed == 5

@@ -183,7 +183,8 @@ def _good_figures():
             "gateway_restart_requests_repeated": 0, "session_energy_error_wh_max": 0.8,
             "eta_error_p90_s_unit_free": 3.0, "gateway_kills_after_send": 1, "ocpp_calls_in_flight_max": 1,
             "si_heap_free_after_boot_bytes": 205000, "si_tick_cost_us_max": 1500, "si_cp_sample_gap_us_max": 24.0,
-            "si_deploy_nochange_ratio": 0.05, "si_usb_stalled_host_tick_late_ms_max": 1.5}
+            "si_deploy_nochange_ratio": 0.05, "si_usb_stalled_host_tick_late_ms_max": 1.5,
+            "si_usb_reading_host_tick_late_ms_max": 1.5}
 
 
 @pytest.mark.parametrize("bad, rc", [({}, 0), ({"upy_alloc_per_tick_bytes": 64}, 1),

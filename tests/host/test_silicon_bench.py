@@ -72,12 +72,15 @@ def test_heap_and_parts_fail_a_day_that_did_not_run_whole(monkeypatch, bad):
 
 
 def test_usb_figures_take_the_worst_of_the_stall_and_its_drain():
-    chip = {"late_us_0": 900, "late_us_1": 2500, "late_us_2": 4100, "txq_dropped": 3, "executed": 26}
+    chip = {"late_us_0": 2900, "late_us_1": 2500, "late_us_2": 4100, "late_us_4": 9000, "txq_dropped": 3,
+            "executed": 28}
     fig = sb.usb_figures(chip, naks=12, sent=15, n_reading=10)
     assert fig["usb_stalled_host_tick_late_ms_max"] == 4.1
-    assert fig["usb_reading_host_tick_late_ms_max"] == 0.9
+    assert fig["usb_reading_host_tick_late_ms_max"] == 2.9
+    assert fig["usb_save_request_tick_late_ms_max"] == 9.0
     assert bench.check("si_usb_stalled_host_tick_late_ms_max", fig["usb_stalled_host_tick_late_ms_max"]) is False
-    chip["executed"] = 25  # a request the chip never executed
+    assert bench.check("si_usb_reading_host_tick_late_ms_max", fig["usb_reading_host_tick_late_ms_max"]) is False
+    chip["executed"] = 27  # a request the chip never executed
     with pytest.raises(sb.SiliconBenchError):
         sb.usb_figures(chip, naks=12, sent=15, n_reading=10)
 
