@@ -42,6 +42,7 @@ How the simulation's own costs are kept out:
   is taken with the robot homed and before the cars' tasks exist, the last one after every car
   has left (their tasks finished and freed), so neither counts the sim's cars.
 """
+import array
 import gc
 import sys
 
@@ -305,7 +306,7 @@ def time_users():
 
 
 def snapshot(objs):
-    """Values of every scalar attribute, contents of every list/bytearray attribute."""
+    """Values of every scalar attribute, contents of every list/bytearray/array attribute."""
     snap = []
     for o in objs:
         d = _attrs(o)
@@ -317,6 +318,8 @@ def snapshot(objs):
                 snap.append((o, k, v[:], True))
             elif isinstance(v, bytearray):
                 snap.append((o, k, bytearray(v), True))
+            elif isinstance(v, array.array):  # the planner's per-word positions (Axis.starts/ends)
+                snap.append((o, k, v[:], True))
     return snap
 
 

@@ -33,11 +33,12 @@ def test_an_abort_with_a_read_in_flight_loses_or_doubles_no_word():
     axis = rig.plant.x
     put = []
 
-    def logging_put(word):
-        put.append(word)
-        StepOutput.put(x, word)
+    def logging_put_words(words, k):  # the planner's batch (Axis._hand)
+        for i in range(k):
+            put.append(words[i])
+        StepOutput.put_words(x, words, k)
 
-    x.put = logging_put
+    x.put_words = logging_put_words
     words0, steps0 = axis.words_executed, axis.steps
     assert rig.cmd("jog 500").startswith("ok")
     rig.until(lambda: rig.robot.moving, 5, 10)
