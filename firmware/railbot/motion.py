@@ -39,7 +39,7 @@ _SAG_BUDGET = const(90)  # cycles (0.72 us at 125 MHz) of chord sag + rounding, 
 _SAG_BUDGET_RUN = const(45)  # for longer words: their error would show in the acceleration
 _N_RAMP = const(64)
 LEAD_US = const(80000)  # keep this much motion queued ahead of the step program
-MAX_WORDS_PER_FEED = const(24)  # a ramp needs up to 16 a 10 ms tick; 24 words cost the RP2040 under 1 ms
+MAX_WORDS_PER_FEED = const(20)  # a ramp needs up to 16 a 10 ms tick; 20 cost the RP2040 about 0.7 ms
 _SMALL_INT = const(0x3FFFFFFF)
 _UNTRACKED = array.array("i", [0])  # the starts/ends of an axis without a measuring system: never written
 
@@ -233,7 +233,12 @@ class Axis:
         if k_max > MAX_WORDS_PER_FEED:
             k_max = MAX_WORDS_PER_FEED
         if k_max > 0:
-            self._hand(plan_words(self, k_max, time.ticks_diff(self.t_end, now), LEAD_US))
+            k = plan_words(self, k_max, time.ticks_diff(self.t_end, now), LEAD_US)
+            if k and self.batch:  # the words to the step output, their time to t_end
+                self.t_end = time.ticks_add(self.t_end, self.words_us)
+                self.out.put_words(self.words, k)
+            elif k:
+                self._hand(k)
 
     def _next_word(self):
         """Plan and put the move's next word (the tests' and the step-timing tools' single step)."""
