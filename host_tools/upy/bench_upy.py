@@ -42,7 +42,6 @@ How the simulation's own costs are kept out:
   is taken with the robot homed and before the cars' tasks exist, the last one after every car
   has left (their tasks finished and freed), so neither counts the sim's cars.
 """
-import array
 import gc
 import sys
 
@@ -318,7 +317,7 @@ def snapshot(objs):
                 snap.append((o, k, v[:], True))
             elif isinstance(v, bytearray):
                 snap.append((o, k, bytearray(v), True))
-            elif isinstance(v, array.array):  # the planner's per-word positions (Axis.starts/ends)
+            elif type(v).__name__ == "array":  # the planner's per-word positions (Axis.starts/ends)
                 snap.append((o, k, v[:], True))
     return snap
 
