@@ -228,17 +228,12 @@ class Axis:
 
     def _queue(self, now):
         """Plan words while the ring has room (one slot kept), at most MAX_WORDS_PER_FEED, until
-        LEAD_US is queued: railbot.plan's word loop, which puts them and keeps the plan's state."""
+        LEAD_US is queued (railbot.plan's word loop, which keeps the plan's state), and hand them over."""
         k_max = self.out.space() - 1
         if k_max > MAX_WORDS_PER_FEED:
             k_max = MAX_WORDS_PER_FEED
         if k_max > 0:
-            k = plan_words(self, k_max, time.ticks_diff(self.t_end, now), LEAD_US)
-            if k and self.batch:  # the words to the step output, their time to t_end
-                self.t_end = time.ticks_add(self.t_end, self.words_us)
-                self.out.put_words(self.words, k)
-            elif k:
-                self._hand(k)
+            self._hand(plan_words(self, k_max, time.ticks_diff(self.t_end, now), LEAD_US))
 
     def _next_word(self):
         """Plan and put the move's next word (the tests' and the step-timing tools' single step)."""

@@ -9,12 +9,14 @@ a native emitter) the same source runs as plain Python and plans the same words.
 
 Rules for this file, which viper enforces at compile time: every argument is annotated, every local
 keeps one type (an int is never a bool or None), an object read from the axis is cast with int()
-or ptr32() before arithmetic, no tuples, no floats, no calls into bytecode in the word loop except
-`out.put`. And one that it does not: no function over about 2 KB of Thumb code. Past 2 KB a jump
-needs armv6m's long form, which loads its offset from a word-aligned literal; MicroPython v1.28
-freezes native code into flash without aligning it, so a long jump of frozen code lands at random
-(docs/silicon.md, "Native code"). Hence the small functions, which share the plan's state through
-the axis's `work` array (new_work(); slots _W_*): plan_words loads it from the axis once a call and
+or ptr32() before arithmetic, no tuples, no floats, no calls into bytecode in the word loop (the
+words go to the axis's `words` array; Axis hands them to the step output in one batch). And one
+that it does not: no jump over 2 KB of Thumb code. Past 2 KB a jump takes armv6m's long form, which
+loads its offset from a word-aligned literal, and MicroPython v1.28 freezes armv6m native code only
+2-byte aligned (docs/silicon.md, "Native code"; `railbot firmware` mends its own copy of mpy-tool,
+but a build from MicroPython's make would not). tests/host/test_native.py looks for the long form
+in the compiled module. Hence the loop in a few functions, which share the plan's state through the
+axis's `work` array (new_work(); slots _W_*): plan_words loads it from the axis once a call and
 stores it back once.
 """
 import array

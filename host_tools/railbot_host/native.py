@@ -1,12 +1,12 @@
 """Firmware modules compiled a second time for a board's native emitter (mpy-cross -X emit=viper), for the frozen image and for `railbot deploy`.
 
 The trapezoid planner's word loop (firmware/railbot/plan.py) costs about 0.6 ms a word as bytecode
-on an RP2040 and about 20 us as viper code: a ramp needs up to 16 words a 10 ms tick. The source is
+on an RP2040 and 31 to 35 us as viper code: a ramp needs up to 16 words a 10 ms tick. The source is
 written so that it compiles either way (its docstring has the rules); a board whose architecture is
 listed here also gets it as `railbot/plan_native.mpy` (frozen into flash, or deployed), which
-railbot.motion imports when present. CPython, the WebAssembly port and a board not listed run
-plan.py as it is. MicroPython v1.28 freezes a viper function longer than about 2 KB wrongly for
-armv6m (plan.py's docstring says why, and how the file keeps under it).
+railbot.native imports when present. CPython, the WebAssembly port and a board not listed run
+plan.py as it is. MicroPython v1.28 freezes armv6m native code misaligned
+(firmware_build.fix_mpy_tool; plan.py's docstring says how the file stays safe without the fix).
 """
 
 from __future__ import annotations
@@ -26,13 +26,9 @@ class NativeBuildError(RuntimeError):
     """mpy-cross refused a native module (a viper typing error names the line)."""
 
 
-def march(board: str) -> str | None:
-    return MARCH.get(board)
-
-
 def args(board: str) -> list[str]:
     """mpy-cross options for the board's native modules ([] when it has no native emitter listed)."""
-    arch = march(board)
+    arch = MARCH.get(board)
     return [f"-march={arch}", "-X", f"emit={EMITTER}"] if arch else []
 
 
