@@ -89,6 +89,10 @@ class StepAxis:
         """Execute dt_us of the step program; return the signed steps the motor made."""
         if not self.active:
             return 0
+        return self.drive(self._execute(dt_us))
+
+    def _execute(self, dt_us):
+        """The step program for dt_us: the signed step edges it makes on the STEP pin."""
         moved = 0
         left = dt_us * self.cyc
         while left > 0:
@@ -124,6 +128,11 @@ class StepAxis:
             if self.phase >= end:
                 self.word = None
                 self.words_executed += 1
+        return moved
+
+    def drive(self, moved):
+        """`moved` signed step edges reach the driver: the motor turns them if it is powered and
+        the pulses arrive, up to the mechanical end stops. Returns the steps it made."""
         if moved and self.powered() and self.output_ok:
             s = self.steps + moved
             if s < self.min_steps or s > self.max_steps:  # the mechanical end stop
