@@ -153,7 +153,9 @@ class EmulatedBoard(LoopbackBoard):
 
     def __init__(self, uf2: Path, *, files: dict[str, bytes] | None = None, flash_in: Path | None = None,
                  speed: float = 1.0, no_fix: tuple[str, ...] = (), workdir: Path | None = None,
-                 start_timeout: float = 30.0):
+                 start_timeout: float = 30.0, flash_times: str = "typical", plant=None):
+        """flash_times: "typical" or "max" (the NOR's datasheet times, nor.mjs); plant: a
+        railbot_host.pinplant.PinPlant to put on the chip's pins (lockstep, plant.mjs)."""
         self.uf2 = Path(uf2)
         self.files = files
         self.flash_in = flash_in
@@ -161,6 +163,8 @@ class EmulatedBoard(LoopbackBoard):
         self.no_fix = no_fix
         self.workdir = workdir
         self.start_timeout = start_timeout
+        self.flash_times = flash_times
+        self.plant = plant
         self.proc: subprocess.Popen | None = None
         self.port = 0
         self.events: list[dict] = []
@@ -187,8 +191,19 @@ class EmulatedBoard(LoopbackBoard):
             cmd += ["--fs", str(img)]
         for n in self.no_fix:
             cmd += ["--no-fix", n]
+        cmd += ["--flash-times", self.flash_times]
+        fds: tuple[int, ...] = ()
+        if self.plant is not None:
+            to_node, from_py = os.pipe()
+            to_py, from_node = os.pipe()
+            cmd += ["--plant-in", str(to_node), "--plant-out", str(from_node)]
+            fds = (to_node, from_node)
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True, cwd=SILICON_DIR)
+                                     stderr=subprocess.PIPE, text=True, cwd=SILICON_DIR, pass_fds=fds)
+        if self.plant is not None:
+            os.close(to_node)
+            os.close(from_node)
+            self.plant.serve(os.fdopen(to_py, "rb"), os.fdopen(from_py, "wb"))
         threading.Thread(target=self._read_stdout, daemon=True).start()
         threading.Thread(target=self._read_stderr, daemon=True).start()
         ev = self.wait_event(lambda e: e.get("event") == "listening", self.start_timeout)

@@ -43,6 +43,7 @@ export class Board {
     this.bootrom = bootrom;
     this.flash = flash;
     this.fixes = opts.fixes ?? Object.keys(FIXES);
+    this.flashTimes = opts.flashTimes; // the NOR's erase and program times (nor.mjs; default typical)
     this.speed = opts.speed ?? 1; // emulated seconds per wall second at most, when idle; 0: no limit
     this.uniqueId = opts.uniqueId ?? Uint8Array.from([0xe6, 0x61, 0x38, 0x52, 0x83, 0x4a, 0x2b, 0x2c]);
     this.boots = 0;
@@ -52,6 +53,7 @@ export class Board {
     this.onReboot = null; // (cause) => void: before the new chip starts
     this.pendingReboot = null;
     this.carry = { reason: 0, scratch: null };
+    this.plant = opts.plant ?? null; // a PinPlant (plant.mjs): the plant on the pins, in lockstep
     this.boot('power');
   }
 
@@ -62,7 +64,7 @@ export class Board {
     mcu.flash = this.flash;
     mcu.flash16 = new Uint16Array(this.flash.buffer, this.flash.byteOffset, this.flash.byteLength >> 1);
     mcu.flashView = new DataView(this.flash.buffer, this.flash.byteOffset, this.flash.byteLength);
-    const ctx = { uniqueId: this.uniqueId, requestReboot: (c, carry) => this.requestReboot(c, carry) };
+    const ctx = { uniqueId: this.uniqueId, flashTimes: this.flashTimes, requestReboot: (c, carry) => this.requestReboot(c, carry) };
     for (const name of this.fixes) FIXES[name][0](mcu, ctx);
     const wd = mcu.peripherals[0x40058];
     wd.reason = this.carry.reason;
@@ -70,6 +72,7 @@ export class Board {
     this.mcu = mcu;
     this.ctx = ctx;
     this.pio = this.fixes.includes('pio') ? new PioLockstep(mcu) : null;
+    this.plant?.attach(mcu);
     this.cdc = new HostCdc(mcu.usbCtrl, { nakWhenIdle: this.fixes.includes('usb'), lossless: this.fixes.includes('usb') });
     mcu.core.PC = FLASH_BASE; // boot2, as after the ROM has checked it (rp2040js's MicroPython demo)
     this.boots++;
@@ -95,8 +98,13 @@ export class Board {
     const { mcu } = this;
     const { core, clock } = mcu;
     const pio = this.pio;
+    const plant = this.plant;
     let done = 0;
     while (done < maxCycles) {
+      if (plant && clock.nanos >= plant.dueNs) {
+        plant.tick(clock.nanos);
+        if (clock.nanos >= plant.nextNs) plant.exchange();
+      }
       if (this.pendingReboot) {
         const { cause, carry } = this.pendingReboot;
         this.pendingReboot = null;
@@ -108,17 +116,20 @@ export class Board {
       if (core.waiting) {
         if (pio && pio.runnable()) {
           // The PIO works while the core sleeps (a step ring drained by DMA): time goes in small
-          // slices, so each DMA transfer its DREQ asks for lands between its steps, not after.
-          clock.tick(IDLE_SLICE_CYCLES * NS_PER_CYCLE);
-          pio.advance(IDLE_SLICE_CYCLES);
-          this.idleNs += IDLE_SLICE_CYCLES * NS_PER_CYCLE;
-          done += IDLE_SLICE_CYCLES;
+          // slices, so each DMA transfer its DREQ asks for lands between its steps, not after;
+          // a stretch in which the machines only count down goes in one (PioLockstep.quietCycles).
+          const n = this.pioSlice(clock, pio, plant);
+          clock.tick(n * NS_PER_CYCLE);
+          pio.advance(n);
+          this.idleNs += n * NS_PER_CYCLE;
+          done += Math.min(n, 64);
           continue;
         }
         // nanosToNextAlarm is 0 both with no alarm and with one due now (a DMA transfer scheduled
         // at 0 delay while the core sleeps): only the first is idle with nothing scheduled
-        if (!clock.nextAlarm) return 0;
-        const dt = Math.max(0, clock.nextAlarm.nanos - clock.nanos);
+        if (!clock.nextAlarm && !plant) return 0;
+        let dt = clock.nextAlarm ? Math.max(0, clock.nextAlarm.nanos - clock.nanos) : Infinity;
+        if (plant) dt = Math.min(dt, Math.max(0, plant.dueNs - clock.nanos)); // the plant acts then
         if (this.speed > 0) {
           // Idle time is skipped only up to the paced wall clock: ahead of it, wait for it.
           const aheadNs = clock.nanos + dt - this.pacedNanos();
@@ -134,8 +145,49 @@ export class Board {
       if (pio) pio.advance(c);
       done += c;
       this.cycles += c;
+      const nor = this.ctx.nor;
+      if (nor && nor.stallUntil > clock.nanos) this.stall(nor);
     }
     return -1;
+  }
+
+  /** Cycles the PIO may run while the core sleeps before anything else must be looked at: at
+   *  least IDLE_SLICE_CYCLES, more while every machine only counts down, never past the next alarm
+   *  (a timer or DMA transfer) or the plant's next exchange. */
+  pioSlice(clock, pio, plant) {
+    let n = pio.quietCycles();
+    if (n <= IDLE_SLICE_CYCLES) return IDLE_SLICE_CYCLES;
+    if (clock.nextAlarm) n = Math.min(n, Math.ceil((clock.nextAlarm.nanos - clock.nanos) / NS_PER_CYCLE));
+    if (plant) n = Math.min(n, Math.ceil((plant.dueNs - clock.nanos) / NS_PER_CYCLE));
+    return Math.max(IDLE_SLICE_CYCLES, n);
+  }
+
+  /** The core polls the flash's status until an erase or program ends (interrupts off, XIP
+   *  stopped): that time passes here without emulating the polls, and the rest of the chip goes on
+   *  meanwhile: the PIO in lockstep, DMA transfers and timers as they fall due, the plant's
+   *  exchanges. So a step ring that runs dry during a save does so here too. */
+  stall(nor) {
+    const { clock } = this.mcu;
+    const pio = this.pio;
+    const plant = this.plant;
+    const end = nor.stallUntil;
+    nor.stallUntil = 0;
+    while (clock.nanos < end) {
+      if (plant && clock.nanos >= plant.dueNs) {
+        plant.tick(clock.nanos);
+        if (clock.nanos >= plant.nextNs) plant.exchange();
+      }
+      if (pio && pio.runnable()) {
+        const cycles = Math.max(1, Math.min(this.pioSlice(clock, pio, plant), Math.ceil((end - clock.nanos) / NS_PER_CYCLE)));
+        clock.tick(cycles * NS_PER_CYCLE);
+        pio.advance(cycles);
+        continue;
+      }
+      let to = end;
+      if (clock.nextAlarm) to = Math.min(to, Math.max(clock.nanos, clock.nextAlarm.nanos));
+      if (plant) to = Math.min(to, Math.max(clock.nanos, plant.dueNs));
+      clock.tick(Math.max(to - clock.nanos, 0) || 1);
+    }
   }
 
   get nanos() {

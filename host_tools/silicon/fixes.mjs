@@ -101,7 +101,7 @@ class IoQspi extends BasePeripheral {
 }
 
 export function fixFlash(mcu, ctx) {
-  const nor = new NorFlash(mcu.flash, mcu.clock, ctx.uniqueId);
+  const nor = new NorFlash(mcu.flash, mcu.clock, ctx.uniqueId, undefined, ctx.flashTimes);
   const ssi = new NorSsi(mcu, nor);
   mcu.peripherals[0x18000] = ssi;
   mcu.peripherals[0x40018] = new IoQspi(mcu, ssi);

@@ -19,6 +19,15 @@ export const TIMES_NS = {
   chip: 5_000_000_000,
 };
 
+// Worst-case times, the same table's maxima (tPP 3 ms, tSE 400 ms, tBE1 1.6 s, tBE2 2 s, tCE 25 s)
+export const MAX_TIMES_NS = {
+  page: 3_000_000,
+  sector: 400_000_000,
+  block32: 1_600_000_000,
+  block64: 2_000_000_000,
+  chip: 25_000_000_000,
+};
+
 const ERASES = { 0x20: [4096, 'sector'], 0x52: [32768, 'block32'], 0xd8: [65536, 'block64'] };
 
 export class NorFlash {
@@ -38,6 +47,7 @@ export class NorFlash {
     this.bytes = []; // the command so far, while selected
     this.wel = false;
     this.busyUntil = 0;
+    this.stallUntil = 0; // set when a status poll skips the rest of a write: the board passes the time
     this.quadEnable = true; // SR2.QE, as Picos ship (boot2 checks it)
     this.erases = 0;
     this.programs = 0;
@@ -90,11 +100,13 @@ export class NorFlash {
     switch (cmd) {
       case 0x05: // status 1: BUSY bit 0, WEL bit 1
         if (i === 1 && this.busy) {
-          // The CPU would poll until the write ends (interrupts off, XIP stopped): the same
-          // emulated time passes in one step instead of a few hundred thousand instructions.
-          const wait = this.busyUntil - this.clock.nanos;
-          this.clock.tick(wait);
-          this.skippedNs += wait;
+          // The CPU would poll until the write ends (interrupts off, XIP stopped): it reads
+          // "done" at once and the board lets the same emulated time pass right after this
+          // instruction (Board.stall: the PIO, DMA and timers go on meanwhile) instead of
+          // emulating a few hundred thousand polls.
+          this.skippedNs += this.busyUntil - this.clock.nanos;
+          this.stallUntil = this.busyUntil;
+          this.busyUntil = this.clock.nanos;
         }
         return i === 0 ? 0xff : (this.busy ? 1 : 0) | (this.wel ? 2 : 0);
       case 0x35: // status 2: QE bit 1

@@ -9,6 +9,14 @@
 const WAIT_RX_FIFO = 2; // rp2040js's WaitType: push to a full RX FIFO
 const WAIT_TX_FIFO = 3; // pull from an empty TX FIFO
 
+/** `jmp x-- <itself>` with no delay cycles: its side-set bits (the top sidesetCount of the
+ *  delay/side-set field) only repeat the level the first execution set. */
+function selfCountdown(sm, opcode) {
+  const delayBits = 5 - sm.sidesetCount;
+  return opcode >>> 13 === 0 && ((opcode >> 5) & 7) === 2 && (opcode & 0x1f) === sm.pc &&
+    ((opcode >> 8) & ((1 << delayBits) - 1)) === 0;
+}
+
 export class PioLockstep {
   constructor(mcu) {
     this.blocks = mcu.pio;
@@ -41,14 +49,43 @@ export class PioLockstep {
             continue;
           }
           const before = sm.cycles;
+          const pc = sm.pc;
           sm.step();
           const extra = sm.cycles - before - 1;
           if (extra > 0) delay[k] = extra;
           changed = true;
+          if (sm.pc === pc && extra <= 0 && sm.x > 0 && selfCountdown(sm, pio.instructions[pc])) {
+            // `jmp x--` to itself, just taken: the next x cycles only count X down (its side-set
+            // is already on the pins). Run as many of them as this advance owes at once.
+            const n = Math.min(sm.x, Math.floor(acc[k] / period));
+            sm.x -= n;
+            sm.cycles += n;
+            acc[k] -= n * period;
+            this.pioCycles += n;
+          }
         }
       }
       if (changed) pio.checkChangedPins();
     }
+  }
+
+  /** System cycles from now in which no state machine does anything but count X down in a
+   *  `jmp x--` loop to itself (at least 1): the core may sleep through them in one step. */
+  quietCycles() {
+    let quiet = Infinity;
+    for (let b = 0; b < 2; b++) {
+      const pio = this.blocks[b];
+      if (pio.stopped) continue;
+      for (let m = 0; m < 4; m++) {
+        const sm = pio.machines[m];
+        if (!sm.enabled || sm.waiting) continue;
+        const k = b * 4 + m;
+        if (this.delay[k] > 0 || !selfCountdown(sm, pio.instructions[sm.pc]) || sm.x === 0) return 1;
+        const period = (sm.clockDivInt || 65536) * 256 + sm.clockDivFrac;
+        quiet = Math.min(quiet, Math.floor(((sm.x + 1) * period - this.acc[k]) / 256) - 1);
+      }
+    }
+    return Math.max(1, quiet);
   }
 
   /** Whether a state machine can make progress with no core instruction run: one that is not

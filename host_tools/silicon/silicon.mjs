@@ -3,6 +3,10 @@
 //
 //   node silicon.mjs --uf2 IMAGE.uf2 --bootrom rp2040-bootrom-B1.bin [--fs LFS.img] [--port N]
 //                    [--flash-in FILE] [--flash-out FILE] [--speed X] [--no-fix NAME]...
+//                    [--flash-times typical|max] [--plant-in FD --plant-out FD]
+//
+// --plant-in/--plant-out: pipes to the plant on the pins (plant.mjs; railbot_host.pinplant opens
+// them): emulated time then moves in lockstep with the plant, a millisecond at a time.
 //
 // Control on stdin/stdout, one JSON object a line. Out: {"event":"listening","port":N},
 // {"event":"boot","n":K,"cause":"power|watchdog|force"}, {"event":"usb","connected":true},
@@ -15,13 +19,15 @@ import net from 'node:net';
 import readline from 'node:readline';
 import { Board, FS_OFFSET, loadUf2 } from './board.mjs';
 import { FIXES } from './fixes.mjs';
+import { MAX_TIMES_NS, TIMES_NS } from './nor.mjs';
+import { PinPlant } from './plant.mjs';
 
 const FLASH_BYTES = 2 * 1024 * 1024;
 const SLICE_CYCLES = 400_000; // then let Node serve the sockets
 const TO_DEVICE_HIGH_WATER = 64 * 1024; // pause the socket beyond this much unsent input
 
 function parseArgs(argv) {
-  const a = { port: 0, noFix: [], speed: 1 };
+  const a = { port: 0, noFix: [], speed: 1, flashTimes: 'typical' };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i];
     const v = () => {
@@ -36,12 +42,20 @@ function parseArgs(argv) {
     else if (k === '--port') a.port = Number(v());
     else if (k === '--speed') a.speed = Number(v());
     else if (k === '--no-fix') a.noFix.push(v());
+    else if (k === '--flash-times') a.flashTimes = v();
+    else if (k === '--plant-in') a.plantIn = Number(v());
+    else if (k === '--plant-out') a.plantOut = Number(v());
     else fail(`unknown argument ${k}`);
   }
   if (!a.uf2 && !a.flashIn) fail('--uf2 IMAGE or --flash-in FILE is required');
   if (!a.bootrom) fail('--bootrom FILE is required');
   for (const n of a.noFix) if (!(n in FIXES)) fail(`--no-fix ${n}: no such fix (${Object.keys(FIXES).join(', ')})`);
   if (!(a.speed >= 0)) fail('--speed must be a number >= 0 (0: idle time is not paced)');
+  if (!['typical', 'max'].includes(a.flashTimes)) fail(`--flash-times ${a.flashTimes}: typical or max`);
+  if ((a.plantIn === undefined) !== (a.plantOut === undefined)) fail('--plant-in and --plant-out go together');
+  for (const fd of [a.plantIn, a.plantOut]) {
+    if (fd !== undefined && !(Number.isInteger(fd) && fd > 2)) fail(`--plant-in/--plant-out: ${fd} is not a file descriptor above 2`);
+  }
   if (!Number.isInteger(a.port) || a.port < 0 || a.port > 65535) fail('--port must be 0..65535');
   return a;
 }
@@ -86,9 +100,12 @@ if (args.fs) {
 
 const fixes = Object.keys(FIXES).filter((n) => !args.noFix.includes(n));
 let client = null;
+const plant = args.plantIn === undefined ? null : new PinPlant(args.plantIn, args.plantOut);
 const board = new Board(new Uint32Array(bootrom.buffer, bootrom.byteOffset, 4096), flash, {
   fixes,
   speed: args.speed,
+  flashTimes: args.flashTimes === 'max' ? MAX_TIMES_NS : TIMES_NS,
+  plant,
 });
 
 function attachUsb() {
@@ -167,6 +184,7 @@ function stats() {
     flash_poll_skipped_ns: nor ? nor.skippedNs : 0,
     usb: { ...board.cdc.stats, hostBuffered: board.cdc.hostBuffer.length, heldIn: board.cdc.pendingIn.length },
     fixes,
+    plant: plant ? { exchanges: plant.exchanges, adc_reads: plant.adcReads } : null,
   };
 }
 

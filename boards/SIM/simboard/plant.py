@@ -152,6 +152,36 @@ class StepAxis:
         return k if k < n else n
 
 
+
+class PinStepAxis(StepAxis):
+    """A stepper driver fed by the STEP edges a chip makes on its pins (the emulated RP2040 of the
+    silicon tier), not by words: the same driver, power and end stops as StepAxis."""
+
+    def __init__(self, axis):
+        StepAxis.__init__(self, axis.name, axis.steps_per_mm, 0, 0)
+        self.min_steps = axis.min_steps
+        self.max_steps = axis.max_steps
+        self.active = True
+        self.pending = 0  # signed edges heard since the last advance
+
+    def edge(self, direction):
+        self.pending += direction
+
+    def _execute(self, dt_us):
+        moved = self.pending
+        self.pending = 0
+        return moved
+
+    def idle(self):
+        return True
+
+
+def on_pins(plant):
+    """Drive `plant`'s axes by pin edges (PinStepAxis) instead of the simulated step program."""
+    plant.x = PinStepAxis(plant.x)
+    plant.z = PinStepAxis(plant.z)
+    return plant
+
 class Unit:
     def __init__(self, uid, port, phase_us=0):
         self.id = uid

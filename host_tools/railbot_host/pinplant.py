@@ -1,0 +1,296 @@
+"""The plant on the pins of the emulated RP2040: the fast tiers' one plant model (boards/SIM/simboard/plant.py) wired to the PICO pin map, in lockstep with emulated time.
+
+`host_tools/silicon/plant.mjs` stops the emulated chip every millisecond of its clock and hands this
+side what its pins did: the STEP rising edges (time and DIR level), the words each step program
+pulled, the outputs' levels and the gripper's PWM. The plant advances by that millisecond, judges it
+as in the fast tiers (`Plant.violations`), and answers with the switch levels, the measuring wheel's
+count, the marker reader's bytes (timed at the board's baud rate by the plant) and, mid-millisecond
+on request, one ADC conversion of the pilot. Emulated time stands still while this side computes::
+
+    pp = PinPlant.for_board("PICO", site="short")
+    with EmulatedBoard(frozen_uf2(), files=pp.files, speed=0, plant=pp) as eb:
+        pp.until(lambda p: p.t_ms > 1000, emu_s=2)
+
+`step_law` checks the edges against the step program's closed-form law (railbot_host.steptiming,
+the law the PIO emulator tier proves) and counts underruns: the step program waiting for a word
+it should already have had, while the axis ran faster than it can stop from in one step.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import threading
+import time
+from pathlib import Path
+
+from railbot_host import upy
+
+BOARDS = upy.REPO_ROOT / "boards"
+for _p in (upy.REPO_ROOT / "firmware", BOARDS / "SIM"):
+    if str(_p) not in sys.path:
+        sys.path.append(str(_p))
+
+from railbot import config  # noqa: E402
+from simboard import vclock  # noqa: E402
+from simboard.plant import OPEN, Plant, on_pins  # noqa: E402
+from simboard.rng import Rng  # noqa: E402
+
+# Inputs the plant drives (pin levels as the PICO wiring reads them) and outputs it listens to.
+INPUTS = ("home_sw", "limit_min", "limit_max", "x_diag", "z_stow_sw", "jaw_open_sw", "jaw_closed_sw",
+          "unit_present_sw", "holster_sw", "port_latched_sw", "port_occupied_sw", "estop_in")
+OUTPUTS = ("x_enable", "z_enable", "side_sel", "unlatch")
+AXES = ("x", "z")
+NS_PER_CYCLE = 8  # the 125 MHz system clock the step programs run at (divider 1)
+
+
+class PlantError(RuntimeError):
+    """The lockstep broke (the chip's side sent something this side cannot take)."""
+
+
+def gpio(pin: str) -> int:
+    return int(pin[2:])
+
+
+def pwm_slice(pin: int) -> tuple[int, int]:
+    """(slice, channel B?) of a GPIO's PWM output (RP2040 datasheet 4.5.2)."""
+    return (pin >> 1) & 7, pin & 1
+
+
+def board_data(board: str = "PICO", site: str | None = None) -> tuple[dict, dict, dict[str, bytes]]:
+    """(robot config, pins, the flash root's files) of `board`, its robot.json overlaid with
+    boards/<board>/sites/<site>.json where a site is named (a short site keeps jobs short)."""
+    d = BOARDS / board
+    robot = json.loads((d / "robot.json").read_text())
+    if site is not None:
+        overlay_path = d / "sites" / f"{site}.json"
+        if not overlay_path.is_file():
+            raise config.ConfigError(f"{overlay_path}: no such site for board {board}")
+        for section, values in json.loads(overlay_path.read_text()).items():
+            if section not in robot:
+                raise config.ConfigError(f"{overlay_path}: {section}: no such section in robot.json")
+            robot[section].update(values) if section != "site" else robot.__setitem__("site", values)
+    text = json.dumps(robot, indent=2).encode()
+    cfg = config.check_robot(json.loads(text), f"{d}/robot.json + site {site}")
+    pins = config.load_pins(str(d / "pins.csv"), config.PIN_NAMES,
+                            config.DC_GRIP_PINS + config.LINK_PINS, cfg["pin_names"])
+    return cfg, pins, {"robot.json": text, "pins.csv": (d / "pins.csv").read_bytes()}
+
+
+class PinPlant:
+    """The plant of one emulated board; served on the pipes EmulatedBoard(plant=...) opens."""
+
+    def __init__(self, cfg: dict, pins: dict, files: dict[str, bytes] | None = None, seed: int = 1):
+        self.cfg = cfg
+        self.pins = pins
+        self.files = files
+        self.clock = vclock.Clock()
+        vclock.set_current(self.clock)
+        self.plant = p = Plant(cfg, Rng(seed))
+        on_pins(p)
+        p.make_readers()
+        # the marker reader's line at its baud rate: a tag line's bytes arrive 10 bits apart
+        p.marker_byte_us = 10_000_000 // cfg["x"]["marker_baud"]
+        self.clock.listen(p.advance)
+        self.cv = threading.Condition()
+        self.t_ns = 0
+        self.t_ms = 0
+        self.out_levels = [None] * len(OUTPUTS)
+        self.pwm = None
+        self.edges = [[] for _ in AXES]  # per axis: (ns, +1/-1)
+        self.pulls = [[] for _ in AXES]  # per axis: (ns, word, machine enabled)
+        self.deliveries: list[tuple[int, str, int]] = []  # (unit, port, carriage - port in um) at each latch
+        self._latched = {u.id: (u.port if u.latched else None) for u in p.units.values()}
+        self.exchanges = 0
+        self.adc_reads = 0
+        self.error: str | None = None
+        self.done = False
+        self._actions: list[tuple[int, object]] = []  # (t_ms, fn(plant)) due at an emulated instant
+
+    @classmethod
+    def for_board(cls, board: str = "PICO", site: str | None = None, seed: int = 1) -> "PinPlant":
+        cfg, pins, files = board_data(board, site)
+        return cls(cfg, pins, files, seed)
+
+    def wiring(self) -> dict:
+        pins = self.pins
+        w = {
+            "step": [[gpio(pins[f"{a}_step"]), gpio(pins[f"{a}_dir"])] for a in AXES],
+            "outputs": [gpio(pins[n]) for n in OUTPUTS],
+            "inputs": [gpio(pins[n]) for n in INPUTS],
+            "enc": [gpio(pins["enc_a"]), gpio(pins["enc_b"])],
+            "uart": 0 if gpio(pins["marker_rx"]) in (1, 13, 17, 29) else 1,  # RX pins of UART0
+            "adc": gpio(pins["cp_adc"]) - 26,
+            "pwm": list(pwm_slice(gpio(pins["grip_pwm"]))),
+        }
+        return w
+
+    # --- the lockstep, on the serving thread -------------------------------------------------------
+    def serve(self, rfile, wfile) -> None:
+        """Answer the chip's side on these pipes until it closes them (a thread of its own)."""
+        wfile.write((json.dumps(self.wiring()) + "\n").encode())
+        wfile.flush()
+        threading.Thread(target=self._serve, args=(rfile, wfile), daemon=True, name="pinplant").start()
+
+    def _serve(self, rfile, wfile) -> None:
+        try:
+            for line in rfile:
+                msg = json.loads(line)
+                with self.cv:
+                    vclock.set_current(self.clock)
+                    reply = self._adc(msg["adc"]) if "adc" in msg else self._step(msg)
+                    self.cv.notify_all()
+                wfile.write((json.dumps(reply) + "\n").encode())
+                wfile.flush()
+        except (OSError, ValueError) as e:
+            with self.cv:
+                self.error = f"{type(e).__name__}: {e}"
+        finally:
+            with self.cv:
+                self.done = True
+                self.cv.notify_all()
+
+    def _adc(self, t_ns: int) -> dict:
+        self.adc_reads += 1
+        t_us = t_ns // 1000
+        return {"code": self.plant.cp_code_at(t_us // 1000, t_us % 1000)}
+
+    def _step(self, msg: dict) -> dict:
+        p = self.plant
+        t_ns = msg["t"]
+        if t_ns < self.t_ns:
+            raise PlantError(f"the chip's clock went back: {t_ns} ns after {self.t_ns}")
+        for i, v in enumerate(msg["o"]):
+            if v != self.out_levels[i]:
+                self.out_levels[i] = v
+                p.write(OUTPUTS[i], v)
+        pwm = msg.get("pwm")
+        if pwm is not None and pwm != self.pwm:
+            self.pwm = pwm
+            p.pwm("grip_pwm", pwm[0], pwm[1] or 50)
+        e = msg["e"]
+        axes = (p.x, p.z)
+        for i in range(0, len(e), 3):
+            d = 1 if e[i + 2] else -1
+            axes[e[i]].edge(d)
+            self.edges[e[i]].append((e[i + 1], d))
+        q = msg["p"]
+        for i in range(0, len(q), 4):
+            self.pulls[q[i]].append((q[i + 1], q[i + 2], q[i + 3]))
+        self.t_ns = t_ns
+        self.t_ms = t_ns // 1_000_000
+        while self._actions and self._actions[0][0] <= self.t_ms:
+            self._actions.pop(0)[1](p)
+        self.clock.advance_to(self.t_ms)  # the plant moves (Plant.advance) and judges
+        self._note_deliveries()
+        self.exchanges += 1
+        levels = []
+        for name in INPUTS:
+            v = p.read(name)
+            levels.append(None if v == OPEN else v)
+        uart = list(p.marker_rx)
+        p.marker_rx[:] = b""
+        return {"in": levels, "enc": p.encoder_counts(), "uart": uart}
+
+    def _note_deliveries(self) -> None:
+        p = self.plant
+        for u in p.units.values():
+            port = u.port if u.latched else None
+            if port != self._latched.get(u.id):
+                self._latched[u.id] = port
+                if port is not None:
+                    self.deliveries.append((u.id, p.port_name[port], p.x.um() - p.port_x_um[port]))
+
+    # --- for the test or bench thread ----------------------------------------------------------------
+    def at(self, t_ms: int, fn) -> None:
+        """Run fn(plant) on the serving thread once emulated time reaches t_ms (an injected fault)."""
+        with self.cv:
+            self._actions.append((t_ms, fn))
+            self._actions.sort(key=lambda a: a[0])
+
+    def until(self, cond, emu_s: float, wall_s: float = 900.0):
+        """Wait until cond(self) holds (evaluated under the lock, after an exchange); fail if emulated
+        time passes emu_s first. wall_s only guards against a hung emulator, it bounds nothing."""
+        with self.cv:
+            end_ms = self.t_ms + emu_s * 1000
+            deadline = time.monotonic() + wall_s
+            while True:
+                v = cond(self)
+                if v:
+                    return v
+                if self.error or self.done:
+                    raise PlantError(f"the lockstep ended: {self.error or 'the chip side closed'}")
+                if self.t_ms >= end_ms:
+                    raise AssertionError(f"not reached within {emu_s} s of emulated time (t={self.t_ms} ms)")
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"the emulator made no progress for {wall_s} s of wall time")
+                self.cv.wait(1.0)
+
+    def run(self, emu_s: float) -> None:
+        t = self.t_ms + emu_s * 1000
+        self.until(lambda pp: pp.t_ms >= t, emu_s + 1)
+
+    def do(self, fn):
+        with self.cv:
+            return fn(self.plant)
+
+    def step_law(self, axis: int = 0) -> dict:
+        with self.cv:
+            return step_law(self.pulls[axis], self.edges[axis], self.cfg[AXES[axis]], self.cfg["timing"]["pio_hz"])
+
+
+def step_law(pulls: list[tuple[int, int, int]], edges: list[tuple[int, int]], axis_cfg: dict,
+             pio_hz: int = 125_000_000) -> dict:
+    """The rising edges heard at the pins against the step program's law (docs/motion.md): a word
+    pulled at cycle s has its edges at s + 5 + L + i*P, P = L + h + 5, and wants its successor at
+    s + 3 + n*P. `pulls` are (ns, word, enabled): the pull of a stopped machine (enabled 0, the
+    start-up exec) carries the high count h. Each word is judged on its own window, up to the next
+    pull (a word cut short by a stop has fewer edges; that is counted, not hidden).
+
+    Returns edges_checked, err_us_max, words, short_words (fewer edges than the law), extra_edges
+    (edges no word explains), underruns (the program waited for a word while running faster than
+    sqrt(2a), the speed it can stop from within one step) and stall_max_us."""
+    cyc_ns = 1e9 / pio_hz
+    a = axis_cfg["a_max_mm_s2"] * axis_cfg["steps_per_mm"]  # steps/s^2
+    v_stop = math.sqrt(2 * a)
+    h = None
+    words = []  # (s in cycles, word)
+    for ns, w, enabled in pulls:
+        if not enabled:
+            h = w
+        else:
+            words.append((ns / cyc_ns, w))
+    fig = {"edges_checked": 0, "err_us_max": 0.0, "words": len(words), "short_words": 0,
+           "extra_edges": 0, "underruns": 0, "stall_max_us": 0.0}
+    if not words:
+        fig["extra_edges"] = len(edges)
+        return fig
+    if h is None:
+        raise PlantError("step words with no high count pulled first")
+    times = sorted(ns / cyc_ns for ns, _ in edges)
+    fig["extra_edges"] = sum(1 for t in times if t < words[0][0])
+    k = fig["extra_edges"]
+    for j, (s, w) in enumerate(words):
+        low = w >> 8
+        n = ((w >> 1) & 0x7F) + 1
+        period = low + h + 5
+        nxt = words[j + 1][0] if j + 1 < len(words) else math.inf
+        seen = []
+        while k < len(times) and times[k] < nxt:
+            seen.append(times[k])
+            k += 1
+        if len(seen) < n:
+            fig["short_words"] += 1
+        elif len(seen) > n:
+            fig["extra_edges"] += len(seen) - n
+        for i, t in enumerate(seen[:n]):
+            err = abs(t - (s + 5 + low + i * period)) * cyc_ns / 1000
+            fig["err_us_max"] = max(fig["err_us_max"], err)
+            fig["edges_checked"] += 1
+        wanted = s + 3 + n * period
+        if nxt != math.inf and nxt > wanted + pio_hz // 1_000_000:  # more than 1 us late: it waited
+            fig["stall_max_us"] = max(fig["stall_max_us"], (nxt - wanted) * cyc_ns / 1000)
+            if pio_hz / period > v_stop:
+                fig["underruns"] += 1
+    return fig
