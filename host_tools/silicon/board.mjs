@@ -99,6 +99,7 @@ export class Board {
     const { core, clock } = mcu;
     const pio = this.pio;
     const plant = this.plant;
+    const nor = this.ctx.nor;
     let done = 0;
     while (done < maxCycles) {
       if (plant && clock.nanos >= plant.dueNs) {
@@ -145,7 +146,6 @@ export class Board {
       if (pio) pio.advance(c);
       done += c;
       this.cycles += c;
-      const nor = this.ctx.nor;
       if (nor && nor.stallUntil > clock.nanos) this.stall(nor);
     }
     return -1;

@@ -6,6 +6,7 @@
 // after each core instruction, an instruction's delay cycles count as cycles, and time the core
 // skips in WFI is run in small slices for machines that are not stalled (board.mjs).
 
+const WAIT_PIN = 1; // rp2040js's WaitType: a GPIO's level
 const WAIT_RX_FIFO = 2; // rp2040js's WaitType: push to a full RX FIFO
 const WAIT_TX_FIFO = 3; // pull from an empty TX FIFO
 
@@ -20,8 +21,10 @@ function selfCountdown(sm, opcode) {
 export class PioLockstep {
   constructor(mcu) {
     this.blocks = mcu.pio;
+    this.gpio = mcu.gpio;
     this.acc = new Float64Array(8); // sys cycles owed to each machine, in 1/256 PIO cycles
     this.delay = new Int32Array(8); // delay cycles still to run after an instruction
+    this.hostPin = new Int8Array(8).fill(-1); // the pin a machine waits for is the host's: 1, not: 0, -1: to see
     this.pioCycles = 0;
     for (const pio of this.blocks) {
       pio.run = () => {}; // no host-timer bursts: this class is the PIO's clock
@@ -30,7 +33,7 @@ export class PioLockstep {
 
   /** `sysCycles` of the core have passed: run each enabled machine for its share. */
   advance(sysCycles) {
-    const { blocks, acc, delay } = this;
+    const { blocks, acc, delay, hostPin } = this;
     for (let b = 0; b < 2; b++) {
       const pio = blocks[b];
       if (pio.stopped) continue;
@@ -41,6 +44,20 @@ export class PioLockstep {
         const k = b * 4 + m;
         const period = (sm.clockDivInt || 65536) * 256 + sm.clockDivFrac;
         acc[k] += sysCycles * 256;
+        if (sm.waiting && sm.waitType === WAIT_PIN) {
+          if (hostPin[k] < 0) hostPin[k] = this.heldByHost(sm.waitIndex) ? 1 : 0; // once a wait
+        } else {
+          hostPin[k] = -1;
+        }
+        if (hostPin[k] === 1 || (sm.waiting && sm.waitType === WAIT_TX_FIFO && sm.txFIFO.empty)) {
+          // Waiting for a pin only the host drives (the plant's encoder lines: its setInputValue
+          // re-checks the wait itself, rp2040js) or pulling from an empty TX FIFO (looked at again
+          // at every advance): the cycles until then just pass, as stepping them would.
+          const n = Math.floor(acc[k] / period);
+          acc[k] -= n * period;
+          this.pioCycles += n;
+          continue;
+        }
         while (acc[k] >= period) {
           acc[k] -= period;
           this.pioCycles++;
@@ -64,9 +81,17 @@ export class PioLockstep {
             this.pioCycles += n;
           }
         }
+        if (hostPin[k] === 0) hostPin[k] = -1; // stepped: a new wait may have begun
       }
       if (changed) pio.checkChangedPins();
     }
+  }
+
+  /** A GPIO whose level comes from outside (fixes.mjs gpio_in: set by the test bench or the plant)
+   *  and that the chip does not drive, nor override. */
+  heldByHost(index) {
+    const pin = this.gpio[index];
+    return pin !== undefined && pin.externallyDriven === true && !pin.outputEnable && pin.inputOverride === 0;
   }
 
   /** System cycles from now in which no state machine does anything but count X down in a

@@ -80,6 +80,7 @@ export class PinPlant {
     this.edges = []; // flat: axis, ns, dir
     this.pulls = []; // flat: axis, ns, word, machine enabled (0: exec on a stopped machine)
     this.nextNs = CHUNK_NS;
+    this.dueNs = CHUNK_NS;
     this.exchanges = 0;
     this.adcReads = 0;
   }
@@ -177,6 +178,7 @@ export class PinPlant {
       const uart = mcu.uart[this.wiring.uart];
       for (const b of reply.uart) uart.feedByte(b);
     }
+    this._due();
     if (reply.quit) process.exit(0);
   }
 
@@ -187,10 +189,12 @@ export class PinPlant {
       this.quad += this.quadTarget > this.quad ? 1 : -1;
       this._quadPins();
     }
+    this._due();
   }
 
-  /** The next instant this side must act: a quadrature transition or the next exchange. */
-  get dueNs() {
-    return this.quadTimes.length ? Math.min(this.quadTimes[0], this.nextNs) : this.nextNs;
+  /** The next instant this side must act: a quadrature transition or the next exchange (kept in
+   *  dueNs, read before every core instruction). */
+  _due() {
+    this.dueNs = this.quadTimes.length ? Math.min(this.quadTimes[0], this.nextNs) : this.nextNs;
   }
 }
