@@ -1294,6 +1294,8 @@ class Robot:
                 return "error: config set: this robot was not started from a board data file"
             if self.state != "IDLE" and self.state != "ALARM" or self.jobs:
                 return "error: config set: only at rest (state %s, %d jobs)" % (self.state, len(self.jobs))
+            if self.x.busy() or self.z.busy():  # an alarm's ramp-down: a flash write would starve the ring
+                return "error: config set: only at rest (the carriage is still moving)"
             try:
                 new = config.with_value(config.load_robot(self.cfg_path), args[1], args[2], self.cfg_path)
                 config.save_robot(new, self.cfg_path)

@@ -258,6 +258,11 @@ BOUNDS: dict[str, tuple[str, object]] = {
     "si_deploy_nochange_ratio": ("<=", 0.1),
     "si_usb_stalled_host_tick_late_ms_max": ("<=", 2),
     "si_usb_reading_host_tick_late_ms_max": ("<=", 2),
+    # issue 13: the plant on the emulated chip's pins (emulated time)
+    "si_step_edge_err_us_max": ("<=", 1.0),
+    "si_charge_bay_error_mm": ("<=", 2.0),
+    "si_plant_violations": ("==", 0),
+    "si_save_step_underruns": ("==", 0),
 }
 
 #: The car park's gateway (issue 16): a day with gateway kills and a CSMS outage (run_gateway_day).
@@ -321,6 +326,8 @@ ORDER = (
     "si_mpy_heap_free_after_day_bytes", "si_tick_cost_us_max", "si_tick_cost_us_idle", "si_cp_sample_gap_us_max",
     "si_link_frame_us", "si_save_ms", "si_deploy_nochange_ratio", "si_usb_stalled_host_tick_late_ms_max",
     "si_usb_reading_host_tick_late_ms_max", "si_usb_save_request_tick_late_ms_max",
+    "si_step_edge_err_us_max", "si_step_edges_checked", "si_charge_bay_error_mm", "si_plant_violations",
+    "si_save_step_underruns", "si_plant_flash_busy_ms_after_request", "si_plant_charge_emulated_s",
 )
 
 

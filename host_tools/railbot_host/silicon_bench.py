@@ -312,11 +312,22 @@ def measure(say=None) -> tuple[dict, list[str]]:
         # one after the other: the deploy's wall-time ratio is taken with one emulator fewer beside it
         return [run(".mpy on the stock image", measure_mpy), run("frozen image", measure_frozen)]
 
+    def plant(say=None):
+        from railbot_host import pinplant
+
+        got, errs = pinplant.measure(frozen_uf2_built(), say=say)
+        if errs:
+            raise SiliconBenchError("; ".join(errs))
+        return got
+
     # the 60 m move is the long pole (4 to 7 min of wall time): on its own board beside the others
     with ThreadPoolExecutor(max_workers=2) as pool:
-        tick = pool.submit(run, "frozen image, tick", measure_tick)
+        tick = pool.submit(lambda: [run("frozen image, tick", measure_tick), run("plant on the pins", plant)])
         others = pool.submit(stock_then_frozen)
-        take("si_tick_", *tick.result())
+        (tick_figs, tick_errs), (plant_figs, plant_errs) = tick.result()
+        take("si_tick_", tick_figs, tick_errs)
+        figures.update(plant_figs)  # already named si_...
+        errors.extend(plant_errs)
         (mpy, mpy_errs), (frozen, frozen_errs) = others.result()
         take("si_mpy_", mpy, mpy_errs)
         take("si_", frozen, frozen_errs)

@@ -220,6 +220,32 @@ def test_config_set_is_refused_while_the_robot_works():
     assert read(folder + "/robot.json") == original
 
 
+def test_config_set_is_refused_while_an_alarm_still_ramps_the_carriage_down():
+    """An alarm's state is ALARM from the trip on, but the carriage takes up to v/a to stop (stop
+    category 1): writing robot.json then would stop the CPU for a flash erase (400 ms at worst) with
+    the step ring running dry mid-ramp (seen on the emulated chip, tests/silicon/test_si_plant.py)."""
+    board, folder, robot, wire = boot()
+    original = read(folder + "/robot.json")
+    _homed(wire, robot)
+    assert wire.request("jog 20000").startswith("ok")
+    for _ in range(300):
+        wire.run(10)
+        if robot.x.v >= robot.x.v_max:
+            break
+    board.plant.kill_encoder()  # the wheel stops counting: ENCODER_FAULT, a controlled stop
+    for _ in range(100):
+        wire.run(10)
+        if robot.alarm:
+            break
+    assert robot.state == "ALARM" and robot.x.busy()
+    reply = wire.request("config set x.v_max_mm_s 900")
+    assert reply.startswith("error: config set: only at rest") and "moving" in reply, reply
+    assert read(folder + "/robot.json") == original
+    while robot.x.busy():
+        wire.run(100)
+    assert wire.request("config set x.v_max_mm_s 900").startswith("ok")  # at standstill, in the alarm
+
+
 def test_link_pins_must_be_a_uart_pair():
     for extra, why in (("link_tx,GP24\n", "link_rx: missing pin"),
                        ("link_tx,GP2\nlink_rx,GP3\n", "pin GP2 already used by x_step"),

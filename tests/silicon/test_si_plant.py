@@ -2,7 +2,7 @@
 
 One boot serves the module, in order: home, a jog and a charge; a hold and resume mid-move with a
 charge asked for while moving (its save waits for the stop; the flash has its worst-case times);
-then the e-stop chain opened mid-move. The plant judges what physically happened, and every STEP
+then the e-stop chain opened mid-move; then an alarm's ramp-down with a `config set` asked for. The plant judges what physically happened, and every STEP
 edge heard at the pins is checked against the step program's law. All bounds are emulated time.
 About 2.5 minutes of wall time (docs/silicon.md).
 """
@@ -125,6 +125,26 @@ def test_the_estop_chain_opened_mid_move(rig):
     pp.run(1.0)
     assert pp.do(lambda p: p.x.um()) == x_stop  # reset never restarts motion
     assert "homed:0" in status(link)
+
+
+def test_config_set_during_an_alarms_ramp_down_is_refused_and_the_ring_never_runs_dry(rig):
+    """Found here: `config set` was taken in ALARM while the carriage still ramped down, and its
+    flash write (a 400 ms erase) ran the step ring dry mid-ramp: an underrun of 410 ms."""
+    pp, link, _ = rig
+    assert link.request("cancel 2").startswith("ok")  # no job left: config set is taken at rest
+    assert link.request("home") == "ok homing"
+    wait_status(pp, link, "homed:1", 30)
+    under0 = pp.step_law(0)["underruns"]
+    x0 = pp.do(lambda p: p.x.um())
+    assert link.request("jog 3000").startswith("ok jog to")
+    pp.until(lambda pp: pp.plant.x.um() > x0 + 900_000, 5)
+    pp.do(lambda p: p.kill_encoder())  # the wheel stops counting: ENCODER_FAULT, a controlled stop
+    wait_status(pp, link, "ALARM", 1)
+    reply = link.request("config set x.v_max_mm_s 900")
+    assert reply == "error: config set: only at rest (the carriage is still moving)", reply
+    pp.run(2.5)
+    assert pp.step_law(0)["underruns"] == under0
+    assert pp.do(lambda p: p.violations) == []
 
 
 def test_the_law_check_sees_a_late_word_and_a_wrong_edge():
