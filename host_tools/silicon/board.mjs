@@ -103,6 +103,7 @@ export class Board {
     let done = 0;
     while (done < maxCycles) {
       if (plant && clock.nanos >= plant.dueNs) {
+        if (pio && pio.owed) pio.settle();
         plant.tick(clock.nanos);
         if (clock.nanos >= plant.nextNs) plant.exchange();
       }
@@ -115,6 +116,7 @@ export class Board {
         return -1;
       }
       if (core.waiting) {
+        if (pio && pio.owed) pio.settle();
         if (pio && pio.runnable()) {
           // The PIO works while the core sleeps (a step ring drained by DMA): time goes in small
           // slices, so each DMA transfer its DREQ asks for lands between its steps, not after;
@@ -143,11 +145,12 @@ export class Board {
       }
       const c = core.executeInstruction();
       clock.tick(c * NS_PER_CYCLE);
-      if (pio) pio.advance(c);
+      if (pio) pio.owe(c);
       done += c;
       this.cycles += c;
       if (nor && nor.stallUntil > clock.nanos) this.stall(nor);
     }
+    if (pio && pio.owed) pio.settle();
     return -1;
   }
 
@@ -172,6 +175,7 @@ export class Board {
     const plant = this.plant;
     const end = nor.stallUntil;
     nor.stallUntil = 0;
+    if (pio && pio.owed) pio.settle();
     while (clock.nanos < end) {
       if (plant && clock.nanos >= plant.dueNs) {
         plant.tick(clock.nanos);

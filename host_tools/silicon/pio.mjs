@@ -6,6 +6,7 @@
 // after each core instruction, an instruction's delay cycles count as cycles, and time the core
 // skips in WFI is run in small slices for machines that are not stalled (board.mjs).
 
+const BATCH_CYCLES = 16; // while the core runs: PIO cycles are run 16 core cycles at a time
 const WAIT_PIN = 1; // rp2040js's WaitType: a GPIO's level
 const WAIT_RX_FIFO = 2; // rp2040js's WaitType: push to a full RX FIFO
 const WAIT_TX_FIFO = 3; // pull from an empty TX FIFO
@@ -26,9 +27,35 @@ export class PioLockstep {
     this.delay = new Int32Array(8); // delay cycles still to run after an instruction
     this.hostPin = new Int8Array(8).fill(-1); // the pin a machine waits for is the host's: 1, not: 0, -1: to see
     this.pioCycles = 0;
+    this.owed = 0; // core cycles the PIO has not run yet (batched: see owe)
     for (const pio of this.blocks) {
       pio.run = () => {}; // no host-timer bursts: this class is the PIO's clock
     }
+    // Whatever the core or DMA reads or writes in a PIO block or the DMA first sees the PIO
+    // brought up to the present (owe's batching never reorders an access and a PIO cycle).
+    for (const per of [...mcu.pio, mcu.dma]) {
+      for (const name of ['readUint32', 'writeUint32', 'writeUint32Atomic']) {
+        const f = per[name].bind(per);
+        per[name] = (...args) => {
+          if (this.owed) this.settle();
+          return f(...args);
+        };
+      }
+    }
+  }
+
+  /** `sysCycles` of the core have passed: the PIO runs them once BATCH_CYCLES are owed or
+   *  something looks at it (settle). An edge or a pull is then seen up to BATCH_CYCLES - 1 cycles
+   *  late by pin listeners (0.12 us at 125 MHz); what the chip itself sees is in order. */
+  owe(sysCycles) {
+    this.owed += sysCycles;
+    if (this.owed >= BATCH_CYCLES) this.settle();
+  }
+
+  settle() {
+    const n = this.owed;
+    this.owed = 0;
+    this.advance(n);
   }
 
   /** `sysCycles` of the core have passed: run each enabled machine for its share. */

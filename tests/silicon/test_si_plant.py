@@ -101,8 +101,8 @@ def test_hold_and_resume_mid_move_with_a_save_asked_for_while_moving(rig):
 def test_the_estop_chain_opened_mid_move(rig):
     pp, link, _ = rig
     x0 = pp.do(lambda p: p.x.um())
-    assert link.request("jog 2000").startswith("ok jog to")
-    pp.until(lambda pp: pp.plant.x.um() > x0 + 500_000, 5)
+    assert link.request("jog 1000").startswith("ok jog to")
+    pp.until(lambda pp: pp.plant.x.um() > x0 + 300_000, 5)  # at about 0.55 m/s (short: re-homing follows)
     t_press = pp.do(lambda p: p.press_estop() or pp.t_ns)
     s = wait_status(pp, link, "ALARM", 1)
     assert f"alarm:{alarms.ESTOP}" in s
@@ -136,8 +136,8 @@ def test_config_set_during_an_alarms_ramp_down_is_refused_and_the_ring_never_run
     wait_status(pp, link, "homed:1", 30)
     under0 = pp.step_law(0)["underruns"]
     x0 = pp.do(lambda p: p.x.um())
-    assert link.request("jog 3000").startswith("ok jog to")
-    pp.until(lambda pp: pp.plant.x.um() > x0 + 900_000, 5)
+    assert link.request("jog 1500").startswith("ok jog to")
+    pp.until(lambda pp: pp.plant.x.um() > x0 + 300_000, 5)  # about 0.55 m/s: a 0.55 s ramp-down
     pp.do(lambda p: p.kill_encoder())  # the wheel stops counting: ENCODER_FAULT, a controlled stop
     wait_status(pp, link, "ALARM", 1)
     reply = link.request("config set x.v_max_mm_s 900")
