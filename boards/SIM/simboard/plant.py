@@ -14,7 +14,7 @@ PERIOD_OVERHEAD = 5
 FIRST_EDGE = 5
 FIFO_DEPTH = 8  # TX FIFO joined
 
-from simboard import vclock, vtime
+from simboard import vclock
 from simboard.rng import Rng
 
 # Control pilot (IEC 61851): the level of each state in V. A, B, C, D are the HIGH level of the
@@ -617,8 +617,9 @@ class Plant:
         return high if t * 100 < u.cp_duty_pct * CP_PERIOD_US else -12000
 
     def cp_mv(self, u):
-        """The pilot voltage of unit u now (virtual ms and the us slept into it), noise-free."""
-        return self.cp_mv_at(u, vclock._current[0].now_ms, vtime.sub_us())
+        """The pilot voltage of unit u now (virtual ms and us), noise-free."""
+        clock = vclock._current[0]
+        return self.cp_mv_at(u, clock.now_ms, clock.now_us)
 
     def _chatter(self, v):
         """A switch read through the gripper contacts, flipped with holster_chatter_ppm (the CP noise's
