@@ -247,6 +247,43 @@ def measure_tick(*, move_mm: int = MOVE_MM, say=None) -> dict:
     return fig
 
 
+def words_fit(ticks: list[int], us: list[int]) -> dict:
+    """si_tick.py's moving ticks by the step words each planned (ticks[k] ticks of k words, us[k]
+    their us summed) -> a least-squares line: the moving tick without words, and a word's cost."""
+    n = sum(ticks)
+    if n < 2 or sum(1 for t in ticks if t) < 2:
+        raise SiliconBenchError(f"tick cost by words: {n} ticks over {sum(1 for t in ticks if t)} word counts: too few to fit")
+    sx = sum(k * t for k, t in enumerate(ticks))
+    sy = sum(us)
+    sxx = sum(k * k * t for k, t in enumerate(ticks))
+    sxy = sum(k * u for k, u in enumerate(us))
+    slope = (n * sxy - sx * sy) / (n * sxx - sx * sx)
+    return {"cost_step_word_us": round(slope, 1), "cost_tick_move_us": round((sy - slope * sx) / n, 1)}
+
+
+def measure_costs(*, n: int = 9, say=None) -> dict:
+    """si_costs.py on a board of its own: a marker line, a pilot reading (its CPU part: the capture's
+    own waits, which the simulated ADC keeps, are the host's to subtract), and a save's CPU part (the
+    save's time less the NOR model's busy time between the marks)."""
+    say = say or (lambda m: None)
+    uf2 = frozen_uf2_built()
+    with EmulatedBoard(uf2, files=board_files("PICO")) as eb:
+        eb.wait_boot(1)
+        say("silicon (frozen image): a marker line, a pilot reading, a save's CPU part")
+        before = eb.stats()
+        fig = run_script(eb, "si_costs.py", N=n)
+        after = eb.stats()
+    if fig.get("alarm") or fig.get("cost_pilot_capture_done") != 1 or fig.get("cost_marker_tag", -1) < 0:
+        raise SiliconBenchError(f"si_costs.py: alarm {fig.get('alarm')}, capture done {fig.get('cost_pilot_capture_done')}, "
+                                f"tag {fig.get('cost_marker_tag')}")
+    busy_us = (after["flash_busy_ns"] - before["flash_busy_ns"]) / 1000
+    fig["cost_save_flash_us"] = round(busy_us / fig["cost_save_n"], 1)
+    fig["cost_save_cpu_us"] = round((fig["cost_save_total_us"] - busy_us) / fig["cost_save_n"], 1)
+    fig["cost_save_flash_writes"] = (after["flash_erases"] + after["flash_programs"]
+                                     - before["flash_erases"] - before["flash_programs"])
+    return fig
+
+
 def measure_frozen(*, day_requests: int = DAY_REQUESTS, say=None) -> dict:
     """The frozen image's heap (after boot, on a fresh flash; after the day), pilot capture, saves,
     link frames, then the USB link with a host that stops reading."""

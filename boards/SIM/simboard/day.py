@@ -128,6 +128,7 @@ class Day:
                                      ("wait_s", (car.served_ms - car.requested_ms) // 1000)))
 
     def command(self, line):
+        self.board.cpu.frame()  # the request reaches the robot as a link frame (its CPU time, charged)
         reply = self.robot.command(line)
         self.write("sim", "command", (("line", line), ("reply", reply)))
         return reply
