@@ -58,6 +58,7 @@ class _StepModel:
     def restart(self):
         self.axis.fifo = []
         self.axis.word = None
+        self.axis.dry = True  # emptied on purpose: no underrun
 
 
 class _QuadModel:
@@ -277,7 +278,7 @@ class SimBoard:
         self.ram = []  # buffers given addresses by the simulated uctypes.addressof
         self.plant.irq_pins = []
         for ax in (self.plant.x, self.plant.z):
-            ax.fifo, ax.word, ax.active, ax.dma = [], None, False, None
+            ax.fifo, ax.word, ax.active, ax.dma, ax.dry = [], None, False, None, True
         self.make_current()
 
     def flash_uf2(self):

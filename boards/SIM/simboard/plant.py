@@ -57,6 +57,11 @@ class StepAxis:
         self.crashed = False
         self.active = False
         self.words_executed = 0
+        # the step program found its TX FIFO empty after a word faster than fast_period_us a step:
+        # the ring ran dry under way (a feed came too late), not a move's slow last step
+        self.underruns = 0
+        self.fast_period_us = 2000
+        self.dry = True  # the FIFO ran dry and stays so (an underrun counts once)
 
     def powered(self):
         return self.enable_pin == 0 and not self.estop and not self.fault
@@ -99,7 +104,12 @@ class StepAxis:
             if self.word is None:
                 self._refill()
                 if not self.fifo:
+                    if not self.dry:
+                        self.dry = True
+                        if self.w_period < self.fast_period_us * self.cyc:
+                            self.underruns += 1
                     break
+                self.dry = False
                 if self.h is None:
                     raise RuntimeError("%s: step words before ISR was loaded with the high count" % self.name)
                 # decoded into attributes, not a tuple: a word allocates nothing (the bench's heap readings)
