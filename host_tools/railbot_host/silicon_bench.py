@@ -244,6 +244,7 @@ def measure_tick(*, move_mm: int = MOVE_MM, say=None) -> dict:
         raise SiliconBenchError(f"the open-loop move raised alarm {fig.get('move_alarm') or fig.get('idle_alarm')}")
     if abs(fig.get("move_mm", 0) - move_mm) > 1:
         raise SiliconBenchError(f"the open-loop move ended at {fig.get('move_mm')} mm of {move_mm}")
+    fig.update(words_fit(_ints(fig.pop("tick_words_n", "")), _ints(fig.pop("tick_words_us", ""))))
     return fig
 
 
@@ -347,14 +348,16 @@ def measure(say=None) -> tuple[dict, list[str]]:
 
     def stock_then_frozen():
         # one after the other: the deploy's wall-time ratio is taken with one emulator fewer beside it
-        return [run(".mpy on the stock image", measure_mpy), run("frozen image", measure_frozen)]
+        return [run(".mpy on the stock image", measure_mpy), run("frozen image", measure_frozen),
+                run("frozen image, cpu costs", measure_costs)]
 
     # the 60 m move is the long pole (4 to 7 min of wall time): on its own board beside the others
     with ThreadPoolExecutor(max_workers=2) as pool:
         tick = pool.submit(run, "frozen image, tick", measure_tick)
         others = pool.submit(stock_then_frozen)
         take("si_tick_", *tick.result())
-        (mpy, mpy_errs), (frozen, frozen_errs) = others.result()
+        (mpy, mpy_errs), (frozen, frozen_errs), (costs, costs_errs) = others.result()
         take("si_mpy_", mpy, mpy_errs)
         take("si_", frozen, frozen_errs)
+        take("si_cost_", costs, costs_errs)
     return figures, errors

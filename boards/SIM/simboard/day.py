@@ -221,5 +221,6 @@ class Day:
             "alarms": self.alarms,
             "violations": len(self.plant.violations),
             "tick_late_max_ms": self.robot.tick_late_max_ms,
+            "step_underruns": self.plant.x.underruns + self.plant.z.underruns,
             "flash_erases": self.board.flash.erases,
         }
