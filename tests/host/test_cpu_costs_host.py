@@ -6,7 +6,7 @@ import pytest
 
 from railbot_host import bench, cpu_costs, silicon_bench as sb
 
-CHIP = {"si_tick_cost_us_idle": 779, "si_cost_tick_move_us": 1300.4, "si_cost_step_word_us": 33.0,
+CHIP = {"si_tick_cost_us_idle": 779, "si_cost_tick_move_us": 1320.7, "si_cost_step_word_us": 25.7,
         "si_cost_pilot_reading_total_us": 2568, "si_cost_marker_line_us": 866, "si_link_frame_us": 2861,
         "si_cost_save_cpu_us": 10752.6}
 
