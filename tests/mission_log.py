@@ -1,6 +1,9 @@
 """A seeded mission on the simulated board; prints its event log (runs under CPython and MicroPython).
 
-usage: mission_log.py [SEED [HOURS [START_HOUR]]]     (defaults: 7 3 16)
+usage: mission_log.py [SEED [HOURS [START_HOUR [COSTS]]]]     (defaults: 7 3 16 1)
+
+COSTS 1 charges the real port's CPU costs (boards/SIM/cpu_costs.json, docs/timing.md) to the
+virtual clock, as every simulated board does; 0 charges nothing (the clock before the costs).
 
 The cars are those of `plan_day(SEED)` that arrive from START_HOUR:00 for HOURS hours; the
 virtual clock starts at 0 = START_HOUR:00 (an idle morning would only cost time). After the last
@@ -33,8 +36,8 @@ from simboard.day import HOUR_MS, Day, plan_window  # noqa: E402
 
 def main(argv):
     nums = [int(a) for a in argv]
-    seed, hours, start_hour = (nums + [7, 3, 16][len(nums):])[:3]
-    board = SimBoard(ROOT + "/boards/SIM", seed=seed)
+    seed, hours, start_hour, costs = (nums + [7, 3, 16, 1][len(nums):])[:4]
+    board = SimBoard(ROOT + "/boards/SIM", seed=seed, cpu_costs=None if costs else False)
     robot = board.robot()
     day = Day(board, robot, plan_window(seed, start_hour, hours), log=print)
     day.start()

@@ -29,11 +29,14 @@ The simulated board as unkind as the rp2 port (issue 11; host_tools/upy/bench_bo
   task_crash_uncontrolled    == 0      ... that did not end in TASK_CRASH, a controlled stop (at most
                                        2 x a_max, from the plant), the drivers off, the tasks
                                        running and the job served after reset and home
-  sim_tick_late_max_ms       <= 2      the longest a control tick of a move came late over the
+  sim_tick_late_max_ms       <= 5      the longest a control tick of a move came late over the
                                        bench's days, MicroPython's and CPython's (the days' own
                                        upy_/cpython_day_tick_late_max_ms: Robot.tick_late_max_ms;
                                        waits the port would make: UART reads, USB writes, flash
-                                       erases; CPU time is not charged yet)
+                                       erases; and the CPU time of boards/SIM/cpu_costs.json: a
+                                       request's link frame, 2.9 ms, taken between two ticks of a
+                                       move makes the next 3 ms late; <= 2 before CPU time was
+                                       charged; the step ring's lead is 80 ms)
   upy_alloc_per_tick_left_of_start_bytes == 0  a replayed tick mid-traverse on a board that powered
                                        up right of the whole traverse (the wheel's count below its
                                        start); upy_tick_left_of_start_heap_lock_ok and
@@ -128,6 +131,11 @@ The real rp2 port on an emulated RP2040 (issue 12; railbot_host.silicon_bench, d
   si_deploy_nochange_ratio   <= 0.1    railbot deploy of the .mpy firmware onto the stock image, twice
   si_usb_stalled_host_tick_late_ms_max <= 2  a 10 ms task's lateness while the host reads nothing
   si_usb_reading_host_tick_late_ms_max <= 2  ... and while it reads (the link's own work)
+  cpu_cost_drift_max_pct     <= 20     the simulated board's CPU cost table (boards/SIM/cpu_costs.json)
+                                       against the chip's figures measured here: max over the entries
+                                       of |charged - measured| / measured * 100, one
+                                       cpu_cost_drift_pct_<name> each (railbot_host.cpu_costs;
+                                       --write-costs rewrites the table; docs/timing.md)
   (si_heap_free_after_day_bytes, si_mpy_heap_free_after_*_bytes, si_tick_cost_us_idle,
   si_link_frame_us, si_save_ms, si_usb_save_request_tick_late_ms_max reported)
 Everything else is informational (wall times, the sim-side tick, the parts of a bounded figure).
@@ -247,7 +255,7 @@ BOUNDS: dict[str, tuple[str, object]] = {
     # issue 11: the simulated board as unkind as the rp2 port
     "task_crash_cases": (">=", 4),
     "task_crash_uncontrolled": ("==", 0),
-    "sim_tick_late_max_ms": ("<=", 2),
+    "sim_tick_late_max_ms": ("<=", 5),
     "upy_alloc_per_tick_left_of_start_bytes": ("==", 0),
     "upy_tick_left_of_start_heap_lock_ok": ("is", True),
     "tick_left_of_start_replay_faithful": ("is", True),
@@ -263,6 +271,8 @@ BOUNDS: dict[str, tuple[str, object]] = {
     "si_charge_bay_error_mm": ("<=", 2.0),
     "si_plant_violations": ("==", 0),
     "si_save_step_underruns": ("==", 0),
+    # issue 13: the CPU cost table the simulated board charges, against the chip
+    "cpu_cost_drift_max_pct": ("<=", 20),
 }
 
 #: The car park's gateway (issue 16): a day with gateway kills and a CSMS outage (run_gateway_day).
@@ -328,6 +338,7 @@ ORDER = (
     "si_usb_reading_host_tick_late_ms_max", "si_usb_save_request_tick_late_ms_max",
     "si_step_edge_err_us_max", "si_step_edges_checked", "si_charge_bay_error_mm", "si_plant_violations",
     "si_save_step_underruns", "si_plant_flash_busy_ms_after_request", "si_plant_charge_emulated_s",
+    "cpu_cost_drift_max_pct",
 )
 
 
@@ -741,6 +752,9 @@ def measure(*, seed: int = 1, hours: int = 24, short: int = 0, mission_args=(),
         total.notes += p.notes
         total.errors += p.errors
     derive(total.figures)
+    from railbot_host import cpu_costs
+
+    total.errors += cpu_costs.derive(total.figures)
     return total
 
 
@@ -821,6 +835,8 @@ def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     p.add_argument("--out", default=DEFAULT_OUT, help="where to write the figures (default %(default)s)")
     p.add_argument("--seed", type=int, default=1, help="seed of the simulated day (default 1)")
     p.add_argument("--hours", type=int, default=24, help="hours of cars in the simulated day (default 24)")
+    p.add_argument("--write-costs", action="store_true",
+                   help="rewrite boards/SIM/cpu_costs.json with the CPU costs measured on the emulated chip")
     return p
 
 
@@ -851,6 +867,16 @@ def main(args: argparse.Namespace | None = None) -> int:
     res.figures["bench_ok"] = passed(res)
     write_json(res.figures, out)
     print_table(res, out, wall, console)
+    if getattr(args, "write_costs", False):
+        from railbot_host import cpu_costs
+
+        meas = {k[len("cpu_cost_measured_"):]: v for k, v in res.figures.items() if k.startswith("cpu_cost_measured_")}
+        try:
+            for line in cpu_costs.write_table(meas):
+                console.print(f"bench: {cpu_costs.TABLE.name}: {line}", highlight=False)
+        except ValueError as e:
+            console.print(f"[bold red]bench: {e}[/]", highlight=False)
+            return 1
     return 0 if res.figures["bench_ok"] else 1
 
 

@@ -244,6 +244,44 @@ def measure_tick(*, move_mm: int = MOVE_MM, say=None) -> dict:
         raise SiliconBenchError(f"the open-loop move raised alarm {fig.get('move_alarm') or fig.get('idle_alarm')}")
     if abs(fig.get("move_mm", 0) - move_mm) > 1:
         raise SiliconBenchError(f"the open-loop move ended at {fig.get('move_mm')} mm of {move_mm}")
+    fig.update(words_fit(_ints(fig.pop("tick_words_n", "")), _ints(fig.pop("tick_words_us", ""))))
+    return fig
+
+
+def words_fit(ticks: list[int], us: list[int]) -> dict:
+    """si_tick.py's moving ticks by the step words each planned (ticks[k] ticks of k words, us[k]
+    their us summed) -> a least-squares line: the moving tick without words, and a word's cost."""
+    n = sum(ticks)
+    if n < 2 or sum(1 for t in ticks if t) < 2:
+        raise SiliconBenchError(f"tick cost by words: {n} ticks over {sum(1 for t in ticks if t)} word counts: too few to fit")
+    sx = sum(k * t for k, t in enumerate(ticks))
+    sy = sum(us)
+    sxx = sum(k * k * t for k, t in enumerate(ticks))
+    sxy = sum(k * u for k, u in enumerate(us))
+    slope = (n * sxy - sx * sy) / (n * sxx - sx * sx)
+    return {"cost_step_word_us": round(slope, 1), "cost_tick_move_us": round((sy - slope * sx) / n, 1)}
+
+
+def measure_costs(*, n: int = 9, say=None) -> dict:
+    """si_costs.py on a board of its own: a marker line, a pilot reading (its CPU part: the capture's
+    own waits, which the simulated ADC keeps, are the host's to subtract), and a save's CPU part (the
+    save's time less the NOR model's busy time between the marks)."""
+    say = say or (lambda m: None)
+    uf2 = frozen_uf2_built()
+    with EmulatedBoard(uf2, files=board_files("PICO")) as eb:
+        eb.wait_boot(1)
+        say("silicon (frozen image): a marker line, a pilot reading, a save's CPU part")
+        before = eb.stats()
+        fig = run_script(eb, "si_costs.py", N=n)
+        after = eb.stats()
+    if fig.get("alarm") or fig.get("cost_pilot_capture_done") != 1 or fig.get("cost_marker_tag", -1) < 0:
+        raise SiliconBenchError(f"si_costs.py: alarm {fig.get('alarm')}, capture done {fig.get('cost_pilot_capture_done')}, "
+                                f"tag {fig.get('cost_marker_tag')}")
+    busy_us = (after["flash_busy_ns"] - before["flash_busy_ns"]) / 1000
+    fig["cost_save_flash_us"] = round(busy_us / fig["cost_save_n"], 1)
+    fig["cost_save_cpu_us"] = round((fig["cost_save_total_us"] - busy_us) / fig["cost_save_n"], 1)
+    fig["cost_save_flash_writes"] = (after["flash_erases"] + after["flash_programs"]
+                                     - before["flash_erases"] - before["flash_programs"])
     return fig
 
 
@@ -310,7 +348,8 @@ def measure(say=None) -> tuple[dict, list[str]]:
 
     def stock_then_frozen():
         # one after the other: the deploy's wall-time ratio is taken with one emulator fewer beside it
-        return [run(".mpy on the stock image", measure_mpy), run("frozen image", measure_frozen)]
+        return [run(".mpy on the stock image", measure_mpy), run("frozen image", measure_frozen),
+                run("frozen image, cpu costs", measure_costs)]
 
     def plant(say=None):
         from railbot_host import pinplant
@@ -326,9 +365,11 @@ def measure(say=None) -> tuple[dict, list[str]]:
         others = pool.submit(stock_then_frozen)
         (tick_figs, tick_errs), (plant_figs, plant_errs) = tick.result()
         take("si_tick_", tick_figs, tick_errs)
+        plant_figs.pop("wall_s", None)  # pinplant.measure gives si_plant_part_wall_s itself
         figures.update(plant_figs)  # already named si_...
         errors.extend(plant_errs)
-        (mpy, mpy_errs), (frozen, frozen_errs) = others.result()
+        (mpy, mpy_errs), (frozen, frozen_errs), (costs, costs_errs) = others.result()
         take("si_mpy_", mpy, mpy_errs)
         take("si_", frozen, frozen_errs)
+        take("si_cost_", costs, costs_errs)
     return figures, errors

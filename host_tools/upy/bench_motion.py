@@ -25,9 +25,12 @@ def plant_speed_steps_s(rig, window_ms=10):
     """The carriage's real speed from the plant (drive steps made over window_ms of simulated time)."""
     x = rig.plant.x
     a = x.steps
-    rig.board.loop.run_until(rig.now_ms() + window_ms)
+    t0 = rig.now_ms()
+    rig.board.loop.run_until(t0 + window_ms)
     d = x.steps - a
-    return (d if d >= 0 else -d) * 1000 // window_ms
+    # over the ms the plant really moved: CPU time charged at the window's end (simboard.cpu) can
+    # carry the clock, and the plant with it, a ms or two past it
+    return (d if d >= 0 else -d) * 1000 // (rig.now_ms() - t0)
 
 
 def hold_from_full_speed_plant(rig):

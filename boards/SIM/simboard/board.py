@@ -1,6 +1,6 @@
 """The simulated board: plant, virtual clock, event loop and pin wiring of boards/SIM, made current."""
 import sys
-from simboard import vclock, vasyncio, machine, plant as _plant
+from simboard import vclock, vasyncio, machine, plant as _plant, cpu as _cpu
 from simboard.flash import Flash
 from simboard.rng import Rng
 
@@ -58,6 +58,7 @@ class _StepModel:
     def restart(self):
         self.axis.fifo = []
         self.axis.word = None
+        self.axis.dry = True  # emptied on purpose: no underrun
 
 
 class _QuadModel:
@@ -150,7 +151,9 @@ RECORD = "railbot.rec"  # the robot's record (ledger, requests, journal) on the 
 
 
 class SimBoard:
-    def __init__(self, folder, seed=1, speed=0, robot_cfg=None, start_x_mm=1200):
+    def __init__(self, folder, seed=1, speed=0, robot_cfg=None, start_x_mm=1200, cpu_costs=None):
+        """cpu_costs: the CPU cost table charged to the clock (simboard.cpu): None takes the board's
+        cpu_costs.json (nothing charged if it has none), False charges nothing, a dict {name: us}."""
         from railbot import config
         self.folder = folder
         cfg, pins = config.load_board(folder)
@@ -174,6 +177,9 @@ class SimBoard:
         self.plant.x.steps = start_x_mm * self.plant.x.steps_per_mm
         self.clock = vclock.Clock(speed)
         self.clock.listen(self._advance)
+        if cpu_costs is None:
+            cpu_costs = self.board_costs()
+        self.cpu = _cpu.Cpu(self.clock, cpu_costs if cpu_costs else _cpu.none())
         self.loop = vasyncio.new_event_loop(self.clock)
         self.wdt = None
         self.dma_channels = [None] * 12
@@ -186,6 +192,15 @@ class SimBoard:
         self.usb = None  # the USB CDC, once attach_usb() gave the board one
         machine._usb = None
         self.make_current()
+
+    def board_costs(self):
+        """The board folder's cpu_costs.json as {name: us}, checked; every cost 0 without one."""
+        path = self.folder + "/cpu_costs.json"
+        try:
+            open(path).close()
+        except OSError:
+            return _cpu.none()
+        return _cpu.load(path)
 
     def attach_usb(self):
         """Give the board a USB CDC (simboard.usb), as machine._usb: main.py's link finds it."""
@@ -242,7 +257,8 @@ class SimBoard:
         on a real board's file system."""
         from railbot.robot import Robot
         from railbot.store import Store
-        return Robot(self.robot_cfg, self.pins, emit=emit, store=Store(self.flash, RECORD))
+        robot = Robot(self.robot_cfg, self.pins, emit=emit, store=Store(self.flash, RECORD))
+        return self.cpu.attach(robot)
 
     def reboot(self, cause):
         """After a reset or a power cut: a fresh event loop, RAM lost; the plant (the physical
@@ -262,7 +278,7 @@ class SimBoard:
         self.ram = []  # buffers given addresses by the simulated uctypes.addressof
         self.plant.irq_pins = []
         for ax in (self.plant.x, self.plant.z):
-            ax.fifo, ax.word, ax.active, ax.dma = [], None, False, None
+            ax.fifo, ax.word, ax.active, ax.dma, ax.dry = [], None, False, None, True
         self.make_current()
 
     def flash_uf2(self):

@@ -128,6 +128,7 @@ class Day:
                                      ("wait_s", (car.served_ms - car.requested_ms) // 1000)))
 
     def command(self, line):
+        self.board.cpu.frame()  # the request reaches the robot as a link frame (its CPU time, charged)
         reply = self.robot.command(line)
         self.write("sim", "command", (("line", line), ("reply", reply)))
         return reply
@@ -220,5 +221,6 @@ class Day:
             "alarms": self.alarms,
             "violations": len(self.plant.violations),
             "tick_late_max_ms": self.robot.tick_late_max_ms,
+            "step_underruns": self.plant.x.underruns + self.plant.z.underruns,
             "flash_erases": self.board.flash.erases,
         }

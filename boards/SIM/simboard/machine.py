@@ -275,8 +275,7 @@ class _AdcHw:
 
     def _elapsed_us(self):
         clock = vclock._current[0]
-        from simboard import vtime
-        return (clock.now_ms - self.t0_ms) * 1000 + vtime.sub_us() - self.t0_us
+        return (clock.now_ms - self.t0_ms) * 1000 + clock.now_us - self.t0_us
 
     def _convert(self, t_ms, t_us):
         """A conversion of the selected input sampled at t_ms ms + t_us us: 12 bits."""
@@ -289,8 +288,8 @@ class _AdcHw:
         raise RuntimeError("simulated ADC: input %d (CS.AINSEL) has no analog signal wired" % (self.cs >> 12 & 7))
 
     def convert_now(self):
-        from simboard import vtime
-        self.result = r = self._convert(vclock._current[0].now_ms, vtime.sub_us())
+        clock = vclock._current[0]
+        self.result = r = self._convert(clock.now_ms, clock.now_us)
         if self.fcs & _FCS_EN:
             self._push(r)
         return r
@@ -379,9 +378,9 @@ class _AdcHw:
         if was & _CS_START_MANY and not v & _CS_START_MANY and self._converting_since(was):
             self.convert_now()  # the conversion under way finishes (2 us: before the firmware looks again)
         if v & _CS_START_MANY and not was & _CS_START_MANY:
-            from simboard import vtime
-            self.t0_ms = vclock._current[0].now_ms
-            self.t0_us = vtime.sub_us()
+            clock = vclock._current[0]
+            self.t0_ms = clock.now_ms
+            self.t0_us = clock.now_us
             self.next_i = 0
         elif v & _CS_START_ONCE and not v & _CS_START_MANY:
             self.convert_now()
@@ -420,9 +419,9 @@ class _AdcHw:
         self.sync()
         self.div = v & 0xFFFFFF
         if self.cs & _CS_START_MANY:  # the divider restarts when written
-            from simboard import vtime
-            self.t0_ms = vclock._current[0].now_ms
-            self.t0_us = vtime.sub_us()
+            clock = vclock._current[0]
+            self.t0_ms = clock.now_ms
+            self.t0_us = clock.now_us
             self.next_i = 0
 
 
@@ -500,8 +499,8 @@ class UART:
         return want
 
     def _now_us(self):
-        from simboard import vtime
-        return vclock._current[0].now_ms * 1000 + vtime.sub_us()
+        clock = vclock._current[0]
+        return clock.now_ms * 1000 + clock.now_us
 
     def _queued(self):
         left = self._tx_end_us - self._now_us()

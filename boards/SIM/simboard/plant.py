@@ -14,7 +14,7 @@ PERIOD_OVERHEAD = 5
 FIRST_EDGE = 5
 FIFO_DEPTH = 8  # TX FIFO joined
 
-from simboard import vclock, vtime
+from simboard import vclock
 from simboard.rng import Rng
 
 # Control pilot (IEC 61851): the level of each state in V. A, B, C, D are the HIGH level of the
@@ -57,6 +57,11 @@ class StepAxis:
         self.crashed = False
         self.active = False
         self.words_executed = 0
+        # the step program found its TX FIFO empty after a word faster than fast_period_us a step:
+        # the ring ran dry under way (a feed came too late), not a move's slow last step
+        self.underruns = 0
+        self.fast_period_us = 2000
+        self.dry = True  # the FIFO ran dry and stays so (an underrun counts once)
 
     def powered(self):
         return self.enable_pin == 0 and not self.estop and not self.fault
@@ -99,7 +104,12 @@ class StepAxis:
             if self.word is None:
                 self._refill()
                 if not self.fifo:
+                    if not self.dry:
+                        self.dry = True
+                        if self.w_period < self.fast_period_us * self.cyc:
+                            self.underruns += 1
                     break
+                self.dry = False
                 if self.h is None:
                     raise RuntimeError("%s: step words before ISR was loaded with the high count" % self.name)
                 # decoded into attributes, not a tuple: a word allocates nothing (the bench's heap readings)
@@ -647,8 +657,9 @@ class Plant:
         return high if t * 100 < u.cp_duty_pct * CP_PERIOD_US else -12000
 
     def cp_mv(self, u):
-        """The pilot voltage of unit u now (virtual ms and the us slept into it), noise-free."""
-        return self.cp_mv_at(u, vclock._current[0].now_ms, vtime.sub_us())
+        """The pilot voltage of unit u now (virtual ms and us), noise-free."""
+        clock = vclock._current[0]
+        return self.cp_mv_at(u, clock.now_ms, clock.now_us)
 
     def _chatter(self, v):
         """A switch read through the gripper contacts, flipped with holster_chatter_ppm (the CP noise's

@@ -1,4 +1,4 @@
-"""Virtual clock of the simulated board: integer milliseconds, as fast as possible or paced."""
+"""Virtual clock of the simulated board: whole milliseconds plus microseconds into the current one, as fast as possible or paced."""
 # MicroPython's ticks wrap at 2**30; the virtual ticks do the same so wrap bugs show here too.
 TICKS_PERIOD = 1 << 30
 TICKS_MASK = TICKS_PERIOD - 1
@@ -25,10 +25,18 @@ else:  # MicroPython
 
 
 class Clock:
-    """Virtual time in ms; `speed` 0 runs as fast as possible, N paces it to N times wall-clock time."""
+    """Virtual time: now_ms whole ms, plus now_us (0..999) us into the current ms; `speed` 0 runs as
+    fast as possible, N paces it to N times wall-clock time.
+
+    Two small ints rather than one count of us: a simulated day is 8.6e10 us, a big int (allocated
+    at every step) under MicroPython beyond 2**30. Listeners (the plant, the watchdog, the USB) see
+    whole ms: `fn(t0_ms, t1_ms)` runs before now_ms moves on, whether a task's wake-up moves it
+    (advance_to) or a blocking wait or a charged CPU cost crosses a ms boundary (advance_us).
+    """
 
     def __init__(self, speed=0):
         self.now_ms = 0
+        self.now_us = 0
         self.speed = speed
         self._listeners = []  # called with (t0_ms, t1_ms) before time moves on
         self._wall0 = _wall_ms()
@@ -38,6 +46,7 @@ class Clock:
         self._listeners.append(fn)
 
     def advance_to(self, t_ms):
+        """On to the start of ms t_ms (nothing if that is not later than now_ms)."""
         if t_ms <= self.now_ms:
             return
         if self.speed:
@@ -46,6 +55,16 @@ class Clock:
         for fn in self._listeners:
             fn(t0, t_ms)
         self.now_ms = t_ms
+        self.now_us = 0
+
+    def advance_us(self, us):
+        """On by us microseconds (us >= 0, below 2**30): a blocking wait or the CPU busy, so no task
+        runs; the listeners see every ms boundary crossed."""
+        f = self.now_us + us
+        if f >= 1000:
+            self.advance_to(self.now_ms + f // 1000)
+            f %= 1000
+        self.now_us = f
 
     def _pace(self, t_ms):
         target_wall = self._wall0 + (t_ms - self._virt0) // self.speed

@@ -40,15 +40,25 @@ robot.fe_max_steps = robot.enc_fault_steps = 1 << 29
 # Every tick of the move, timed where motion_task calls it (an instance attribute shadows the method).
 st = [0, 0, 0, 0, -1]  # ticks, sum us, max us, ticks over 2000 us, the first (priming) tick's us
 by_phase = [0] * 8  # max us by the X planner's phase at the tick's start
+# by the number of step words the tick planned (capped at 31): ticks, and their us summed (the
+# host fits the moving tick's cost and a word's cost to it: the CPU cost table's tick_move_us,
+# step_word_us)
+words_n = [0] * 32
+words_us = [0] * 32
 plain = robot.tick
 axis = robot.x
 
 
 def timed():
     ph = axis.phase
+    w0 = axis.words_total
     t0 = time.ticks_us()
     plain()
     c = time.ticks_diff(time.ticks_us(), t0)
+    k = axis.words_total - w0
+    k = k if k < 31 else 31
+    words_n[k] += 1
+    words_us[k] += c
     if st[4] < 0:
         st[4] = c
     st[0] += 1
@@ -103,3 +113,5 @@ print("SI move_ticks_over_2000us", st[3])
 for ph, name in ((1, "accel"), (3, "cruise"), (4, "decel")):
     print("SI tick_cost_us_max_%s" % name, by_phase[ph])
 print("SI move_tick_late_max_ms", robot.tick_late_max_ms)
+print("SI tick_words_n", ",".join(str(v) for v in words_n))
+print("SI tick_words_us", ",".join(str(v) for v in words_us))
