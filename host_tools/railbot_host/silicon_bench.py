@@ -361,7 +361,7 @@ def measure(say=None) -> tuple[dict, list[str]]:
 
     # the 60 m move is the long pole (4 to 7 min of wall time): on its own board beside the others
     with ThreadPoolExecutor(max_workers=2) as pool:
-        tick = pool.submit(lambda: [run("frozen image, tick", measure_tick), run("plant on the pins", plant)])
+        tick = pool.submit(lambda: [run("frozen image, tick", measure_tick), run("frozen image, plant on the pins", plant)])
         others = pool.submit(stock_then_frozen)
         (tick_figs, tick_errs), (plant_figs, plant_errs) = tick.result()
         take("si_tick_", tick_figs, tick_errs)

@@ -152,7 +152,8 @@ def test_bounds_and_derived_figures():
 
 def _good_figures():
     return {"upy_heap_firmware_bytes": 40000, "upy_heap_growth_day_bytes": 0, "upy_alloc_per_tick_bytes": 0,
-            "cpu_cost_drift_max_pct": 4.5,
+            "cpu_cost_drift_max_pct": 4.5, "si_step_edge_err_us_max": 0.17, "si_charge_bay_error_mm": 0.25,
+            "si_plant_violations": 0, "si_save_step_underruns": 0,
             "upy_tick_heap_lock_ok": True, "tick_replay_faithful": True, "tick_cost_ref_ratio": 0.2,
             "tier_event_log_diff_lines": 0, "upy_firmware_from_mpy": True, "upy_day_wall_s": 70.5,
             "homing_repeatability_mm": 0.45, "homing_alarms": 0, "hold_margin_ms": 15,

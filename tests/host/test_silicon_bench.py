@@ -92,7 +92,7 @@ def test_a_frozen_image_that_cannot_be_built_fails_the_bench_in_one_line(monkeyp
     monkeypatch.setattr(firmware_build, "build", no_toolchain)
     monkeypatch.setattr(sb, "measure_mpy", lambda say=None: {"deploy_nochange_ratio": 0.05})
     fig, errors = sb.measure()
-    assert len(errors) == 3  # the tick's board, the other frozen one, the cost parts' one
+    assert len(errors) == 4  # the tick's board, the plant's, the other frozen one, the cost parts' one
     assert all("frozen image" in e and "arm-none-eabi-gcc" in e and "\n" not in e for e in errors)
     assert fig["si_deploy_nochange_ratio"] == 0.05
     res = bench.Result(figures=fig, errors=errors)
