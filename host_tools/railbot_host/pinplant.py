@@ -143,13 +143,17 @@ class PinPlant:
                     self.cv.notify_all()
                 wfile.write((json.dumps(reply) + "\n").encode())
                 wfile.flush()
-        except (OSError, ValueError) as e:
+        except Exception as e:  # noqa: BLE001 - whatever broke the lockstep is reported by until()
             with self.cv:
                 self.error = f"{type(e).__name__}: {e}"
         finally:
             with self.cv:
                 self.done = True
                 self.cv.notify_all()
+            try:
+                wfile.close()  # the chip's side, blocked on its next read, then exits
+            except OSError:
+                pass
 
     def _adc(self, t_ns: int) -> dict:
         self.adc_reads += 1
