@@ -87,6 +87,17 @@ def test_mission_comparison_counts_differing_lines(tmp_path, capsys):
     assert not failed.ok
 
 
+def test_mission_comparison_against_the_committed_log(tmp_path, capsys):
+    want = tmp_path / "expected"
+    want.write_text("a\nb\n")
+    assert testrun.compare_missions(_proc("a\nb\n"), _proc("a\nb\n"), out_dir=tmp_path, expected=want).ok
+    moved = testrun.compare_missions(_proc("a\nc\n"), _proc("a\nc\n"), out_dir=tmp_path, expected=want)
+    assert not moved.ok and "1 differ from the committed log" in moved.counts
+    assert "expected: b" in capsys.readouterr().out
+    gone = testrun.compare_missions(_proc("a\n"), _proc("a\n"), out_dir=tmp_path, expected=tmp_path / "nope")
+    assert not gone.ok
+
+
 def test_bench_options_are_parsed_by_the_bench(capsys):
     with pytest.raises(SystemExit) as e:
         cli.main(["bench", "--seed", "x"])
