@@ -42,7 +42,7 @@ sys.path[:0] = [{fw!r}, {board!r}]
 import simboard
 simboard.install()
 from simboard.rig import Rig
-from railbot.robot import cp_high, cp_state
+from railbot.unitsense import cp_high, cp_state
 rig = Rig(home=False, cpu_costs=False)
 pc, clock = rig.robot.hw.pilot, rig.board.clock
 t0 = clock.now_ms * 1000 + clock.now_us

@@ -1,6 +1,6 @@
 """The control-pilot reader: IEC 61851 states from the HIGH level of a noisy 1 kHz PWM, whatever its phase and duty."""
 from simboard.rig import Rig, cp_readings
-from railbot.robot import cp_read, cp_state
+from railbot.unitsense import cp_read, cp_state
 
 
 def _raw(mv):
@@ -242,7 +242,7 @@ def test_the_plant_pilot_is_a_pwm_on_virtual_microseconds():
 
 
 def test_holster_switch_chatter_errs_towards_gun_out():
-    from railbot.robot import holster_in
+    from railbot.unitsense import holster_in
 
     rig = Rig(home=False)
     plant = rig.plant

@@ -186,7 +186,7 @@ def cp_readings(rig, count):
     """`count` debounced control-pilot readings of a gripped unit, each with a random state, PWM duty
     (5..96 %, or steady), phase and, in state A, steady +12 V or PWM (an EVSE offering current), under
     the plant's noise and spikes. Returns (correct readings, dangerous ones: B, C or D read as A)."""
-    from railbot.robot import cp_read
+    from railbot.unitsense import cp_read
     plant, rng = rig.plant, rig.board.rng
     uid = min(plant.units)
     u = plant.units[uid]

@@ -4,7 +4,7 @@
 import machine
 import time
 import main
-from railbot.robot import cp_high, cp_state
+from railbot.unitsense import cp_high, cp_state
 
 robot = main.build()
 robot.hw.watchdog_off()

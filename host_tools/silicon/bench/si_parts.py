@@ -10,7 +10,7 @@ import time
 import main
 from railbot import link as L
 from railbot.hal import pilot as P
-from railbot.robot import cp_read
+from railbot.unitsense import cp_read
 
 robot = main.build()
 robot.hw.watchdog_off()  # the robot's tasks feed it; the measurements below pause them
