@@ -193,6 +193,21 @@ def _shown(path: Path) -> str:
     return str(path.relative_to(REPO_ROOT)) if path.is_relative_to(REPO_ROOT) else str(path)
 
 
+def _differing_lines(a: list[str], b: list[str]) -> list[int]:
+    """Indexes where two logs' lines differ (a line missing on one side differs)."""
+    return [i for i in range(max(len(a), len(b))) if (a[i] if i < len(a) else None) != (b[i] if i < len(b) else None)]
+
+
+def _show_lines(differ: list[int], *sides: tuple[str, list[str]]) -> None:
+    """Print the first SHOW_DIFFS differing lines, each side under its label."""
+    for i in differ[:SHOW_DIFFS]:
+        _say(f"  line {i + 1}:")
+        for label, lines in sides:
+            _say(f"    {label} {lines[i] if i < len(lines) else '<missing>'}")
+    if len(differ) > SHOW_DIFFS:
+        _say(f"  ... and {len(differ) - SHOW_DIFFS} more")
+
+
 def compare_missions(cp: subprocess.CompletedProcess, mp: subprocess.CompletedProcess,
                      seconds: float = 0.0, out_dir: Path = OUT, expected: Path | None = None) -> Result:
     """Write both logs to out_dir, print where they differ; ok if both ran and match byte for byte,
@@ -206,16 +221,10 @@ def compare_missions(cp: subprocess.CompletedProcess, mp: subprocess.CompletedPr
             _say(f"mission under {name} failed (exit {proc.returncode}):")
             _say(proc.stderr.rstrip())
     a, b = cp.stdout.splitlines(), mp.stdout.splitlines()
-    differ = [i for i in range(max(len(a), len(b)))
-              if (a[i] if i < len(a) else None) != (b[i] if i < len(b) else None)]
+    differ = _differing_lines(a, b)
     _say(f"mission log: {len(a)} lines under CPython, {len(b)} under MicroPython, "
          f"{len(differ)} differ  ({_shown(files['cpython'])}, {_shown(files['micropython'])})")
-    for i in differ[:SHOW_DIFFS]:
-        _say(f"  line {i + 1}:")
-        _say(f"    cpython:     {a[i] if i < len(a) else '<missing>'}")
-        _say(f"    micropython: {b[i] if i < len(b) else '<missing>'}")
-    if len(differ) > SHOW_DIFFS:
-        _say(f"  ... and {len(differ) - SHOW_DIFFS} more")
+    _show_lines(differ, ("cpython:    ", a), ("micropython:", b))
     ran = cp.returncode == 0 and mp.returncode == 0 and bool(a)
     counts = f"{len(a)} lines, {len(differ)} differ"
     if not ran:
@@ -229,14 +238,10 @@ def compare_missions(cp: subprocess.CompletedProcess, mp: subprocess.CompletedPr
         elif want != cp.stdout:
             same_as_expected = False
             w = want.splitlines()
-            moved = [i for i in range(max(len(a), len(w)))
-                     if (a[i] if i < len(a) else None) != (w[i] if i < len(w) else None)]
+            moved = _differing_lines(a, w)
             _say(f"mission log: {len(moved)} lines differ from {_shown(expected)} (the behaviour changed; "
                  f"regenerate it only for a change made on purpose)")
-            for i in moved[:SHOW_DIFFS]:
-                _say(f"  line {i + 1}:")
-                _say(f"    expected: {w[i] if i < len(w) else '<missing>'}")
-                _say(f"    now:      {a[i] if i < len(a) else '<missing>'}")
+            _show_lines(moved, ("expected:", w), ("now:     ", a))
             counts += f", {len(moved)} differ from the committed log"
     return Result("mission log", ran and not differ and cp.stdout == mp.stdout and same_as_expected, counts, seconds)
 
