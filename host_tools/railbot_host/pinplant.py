@@ -300,17 +300,19 @@ def step_law(pulls: list[tuple[int, int, int]], edges: list[tuple[int, int]], ax
     return fig
 
 
-def _status(link) -> str:
+def status(link) -> str:
+    """The robot's `status` over the link (PlantError if it is not an ok status line)."""
     reply = link.request("status")
     if not reply.startswith("ok <"):
         raise PlantError(f"status: {reply}")
     return reply
 
 
-def _wait_status(pp: PinPlant, link, word: str, emu_s: float) -> str:
+def wait_status(pp: PinPlant, link, word: str, emu_s: float) -> str:
+    """Poll the robot's status until it holds `word`, within emu_s of emulated time (else PlantError)."""
     end = pp.t_ms + emu_s * 1000
     while True:
-        s = _status(link)
+        s = status(link)
         if word in s:
             return s
         if pp.t_ms >= end:
@@ -322,7 +324,7 @@ def measure(uf2: Path, say=None) -> tuple[dict, list[str]]:
     """The charge on the real port (`make bench`): the frozen image with the plant on its pins on
     the short site, the flash at its worst-case times; home, then `charge 1`, and while the unit is
     carried along the rail a second `charge` arrives (its save must wait for the stop). Returns the
-    figures (emulated time) and the checks that failed."""
+    figures (emulated time; named without their si_) and the checks that failed."""
     import serial
 
     from railbot_host.link import Link
@@ -331,7 +333,6 @@ def measure(uf2: Path, say=None) -> tuple[dict, list[str]]:
     say = say or (lambda m: None)
     pp = PinPlant.for_board("PICO", site="short")
     errors: list[str] = []
-    t0 = time.monotonic()
     with EmulatedBoard(uf2, files=pp.files, speed=0, plant=pp, flash_times="max") as eb:
         eb.wait_boot(1)
         say("silicon (frozen image, plant on the pins): home, then a charge on the short site")
@@ -341,7 +342,7 @@ def measure(uf2: Path, say=None) -> tuple[dict, list[str]]:
             link.hello()
             if link.request("home") != "ok homing":
                 raise PlantError("home refused")
-            _wait_status(pp, link, "homed:1", 10)
+            wait_status(pp, link, "homed:1", 10)
             if not link.request("charge 1").startswith("ok charge bay 1"):
                 raise PlantError("charge 1 refused")
             # carried along the rail at speed: the second request's save must wait for the stop
@@ -352,7 +353,7 @@ def measure(uf2: Path, say=None) -> tuple[dict, list[str]]:
                 errors.append(f"silicon (plant): a charge asked for mid-traverse was answered {reply!r}")
             busy0 = eb.stats()["flash_busy_ns"]
             pp.until(lambda pp: pp.deliveries, 40)
-            _wait_status(pp, link, "IDLE", 10)
+            wait_status(pp, link, "IDLE", 10)
             stats = eb.stats()
         finally:
             stream.close()
@@ -360,18 +361,17 @@ def measure(uf2: Path, say=None) -> tuple[dict, list[str]]:
     for name, law in zip(AXES, laws):
         if law["short_words"] or law["extra_edges"] or law["edges_checked"] < 1000:
             errors.append(f"silicon (plant): {name} step edges do not match the words pulled: {law}")
-    fig = {
-        "si_step_edge_err_us_max": round(max(law["err_us_max"] for law in laws), 3),
-        "si_step_edges_checked": sum(law["edges_checked"] for law in laws),
-        "si_save_step_underruns": sum(law["underruns"] for law in laws),
-        "si_plant_violations": len(pp.plant.violations),
-        "si_plant_charge_emulated_s": round(pp.t_ms / 1000, 2),
-        "si_plant_flash_busy_ms_after_request": round((stats["flash_busy_ns"] - busy0) / 1e6, 1),
-        "si_plant_save_asked_at_x_mm": x_asked // 1000,
-        "si_plant_part_wall_s": round(time.monotonic() - t0, 1),
+    fig = {  # silicon_bench names them si_...
+        "step_edge_err_us_max": round(max(law["err_us_max"] for law in laws), 3),
+        "step_edges_checked": sum(law["edges_checked"] for law in laws),
+        "save_step_underruns": sum(law["underruns"] for law in laws),
+        "plant_violations": len(pp.plant.violations),
+        "plant_charge_emulated_s": round(pp.t_ms / 1000, 2),
+        "plant_flash_busy_ms_after_request": round((stats["flash_busy_ns"] - busy0) / 1e6, 1),
+        "plant_save_asked_at_x_mm": x_asked // 1000,
     }
     if pp.deliveries:
-        fig["si_charge_bay_error_mm"] = round(abs(pp.deliveries[0][2]) / 1000, 3)
+        fig["charge_bay_error_mm"] = round(abs(pp.deliveries[0][2]) / 1000, 3)
     else:
         errors.append("silicon (plant): the unit was never latched at a port")
     if pp.plant.violations:

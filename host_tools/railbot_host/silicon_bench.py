@@ -365,9 +365,7 @@ def measure(say=None) -> tuple[dict, list[str]]:
         others = pool.submit(stock_then_frozen)
         (tick_figs, tick_errs), (plant_figs, plant_errs) = tick.result()
         take("si_tick_", tick_figs, tick_errs)
-        plant_figs.pop("wall_s", None)  # pinplant.measure gives si_plant_part_wall_s itself
-        figures.update(plant_figs)  # already named si_...
-        errors.extend(plant_errs)
+        take("si_plant_", plant_figs, plant_errs)
         (mpy, mpy_errs), (frozen, frozen_errs), (costs, costs_errs) = others.result()
         take("si_mpy_", mpy, mpy_errs)
         take("si_", frozen, frozen_errs)

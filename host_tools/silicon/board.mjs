@@ -104,8 +104,7 @@ export class Board {
     while (done < maxCycles) {
       if (plant && clock.nanos >= plant.dueNs) {
         if (pio && pio.owed) pio.settle();
-        plant.tick(clock.nanos);
-        if (clock.nanos >= plant.nextNs) plant.exchange();
+        plant.act(clock.nanos);
       }
       if (this.pendingReboot) {
         const { cause, carry } = this.pendingReboot;
@@ -177,10 +176,7 @@ export class Board {
     nor.stallUntil = 0;
     if (pio && pio.owed) pio.settle();
     while (clock.nanos < end) {
-      if (plant && clock.nanos >= plant.dueNs) {
-        plant.tick(clock.nanos);
-        if (clock.nanos >= plant.nextNs) plant.exchange();
-      }
+      if (plant && clock.nanos >= plant.dueNs) plant.act(clock.nanos);
       if (pio && pio.runnable()) {
         const cycles = Math.max(1, Math.min(this.pioSlice(clock, pio, plant), Math.ceil((end - clock.nanos) / NS_PER_CYCLE)));
         clock.tick(cycles * NS_PER_CYCLE);

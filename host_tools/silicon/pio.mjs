@@ -19,6 +19,11 @@ function selfCountdown(sm, opcode) {
     ((opcode >> 8) & ((1 << delayBits) - 1)) === 0;
 }
 
+/** A machine's PIO cycle in 1/256 system cycles (its divider INT + FRAC/256; INT 0 means 65536). */
+function pioPeriod(sm) {
+  return (sm.clockDivInt || 65536) * 256 + sm.clockDivFrac;
+}
+
 export class PioLockstep {
   constructor(mcu) {
     this.blocks = mcu.pio;
@@ -69,7 +74,7 @@ export class PioLockstep {
         const sm = pio.machines[m];
         if (!sm.enabled) continue;
         const k = b * 4 + m;
-        const period = (sm.clockDivInt || 65536) * 256 + sm.clockDivFrac;
+        const period = pioPeriod(sm);
         acc[k] += sysCycles * 256;
         if (sm.waiting && sm.waitType === WAIT_PIN) {
           if (hostPin[k] < 0) hostPin[k] = this.heldByHost(sm.waitIndex) ? 1 : 0; // once a wait
@@ -133,7 +138,7 @@ export class PioLockstep {
         if (!sm.enabled || sm.waiting) continue;
         const k = b * 4 + m;
         if (this.delay[k] > 0 || !selfCountdown(sm, pio.instructions[sm.pc]) || sm.x === 0) return 1;
-        const period = (sm.clockDivInt || 65536) * 256 + sm.clockDivFrac;
+        const period = pioPeriod(sm);
         quiet = Math.min(quiet, Math.floor(((sm.x + 1) * period - this.acc[k]) / 256) - 1);
       }
     }

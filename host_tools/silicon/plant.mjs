@@ -151,7 +151,7 @@ export class PinPlant {
     return en ? [Math.round(level * div * NS_PER_CYCLE), Math.round(1e9 / periodNs)] : [0, 0];
   }
 
-  /** Called by the board's run loop once the clock has reached nextNs (and before it passes it). */
+  /** The clock has reached nextNs (act): the pins to the plant and back. */
   exchange() {
     const { mcu } = this;
     const now = mcu.clock.nanos;
@@ -180,6 +180,13 @@ export class PinPlant {
     }
     this._due();
     if (reply.quit) process.exit(0);
+  }
+
+  /** `now` has reached dueNs: play the wheel's transitions due by then, and exchange with the
+   *  plant once the next millisecond is due. */
+  act(now) {
+    this.tick(now);
+    if (now >= this.nextNs) this.exchange();
   }
 
   /** The wheel's next quadrature transition is due by `now`: play it (A and B never change together). */

@@ -2,19 +2,18 @@
 
 One boot serves the module, in order: home, a jog and a charge; a hold and resume mid-move with a
 charge asked for while moving (its save waits for the stop; the flash has its worst-case times);
-then the e-stop chain opened mid-move; then an alarm's ramp-down with a `config set` asked for. The plant judges what physically happened, and every STEP
-edge heard at the pins is checked against the step program's law. All bounds are emulated time.
-About 2.5 minutes of wall time (docs/silicon.md).
+then the e-stop chain opened mid-move; then an alarm's ramp-down with a `config set` asked for.
+The plant judges what physically happened, and every STEP edge heard at the pins is checked
+against the step program's law. All bounds are emulated time. About 1.5 minutes of wall time
+(docs/silicon.md).
 """
-
-import time
 
 import pytest
 import serial
 
 from railbot import alarms
 from railbot_host.link import Link
-from railbot_host.pinplant import PinPlant, step_law
+from railbot_host.pinplant import PinPlant, status, step_law, wait_status
 from railbot_host.silicon import EmulatedBoard
 
 BAY_ERROR_UM = 2000  # PRODUCT.md: the carriage stops within 2 mm of a port
@@ -30,23 +29,6 @@ def rig(frozen):
         link.hello()
         yield pp, link, eb
         stream.close()
-
-
-def status(link) -> str:
-    reply = link.request("status")
-    assert reply.startswith("ok <"), reply
-    return reply
-
-
-def wait_status(pp, link, word: str, emu_s: float) -> str:
-    """Poll the robot's status over USB until it holds `word`, within emu_s of emulated time."""
-    end = pp.t_ms + emu_s * 1000
-    while True:
-        s = status(link)
-        if word in s:
-            return s
-        assert pp.t_ms < end, f"{word!r} not within {emu_s} s: {s}"
-        time.sleep(0.3)
 
 
 def test_home_jog_and_a_charge_on_the_short_site(rig):
