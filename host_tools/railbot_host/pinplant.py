@@ -102,11 +102,9 @@ class PinPlant:
         self.pulls = [[] for _ in AXES]  # per axis: (ns, word, machine enabled)
         self.deliveries: list[tuple[int, str, int]] = []  # (unit, port, carriage - port in um) at each latch
         self._latched = {u.id: (u.port if u.latched else None) for u in p.units.values()}
-        self.exchanges = 0
         self.adc_reads = 0
         self.error: str | None = None
         self.done = False
-        self._actions: list[tuple[int, object]] = []  # (t_ms, fn(plant)) due at an emulated instant
 
     @classmethod
     def for_board(cls, board: str = "PICO", site: str | None = None, seed: int = 1) -> "PinPlant":
@@ -115,7 +113,7 @@ class PinPlant:
 
     def wiring(self) -> dict:
         pins = self.pins
-        w = {
+        return {
             "step": [[gpio(pins[f"{a}_step"]), gpio(pins[f"{a}_dir"])] for a in AXES],
             "outputs": [gpio(pins[n]) for n in OUTPUTS],
             "inputs": [gpio(pins[n]) for n in INPUTS],
@@ -124,7 +122,6 @@ class PinPlant:
             "adc": gpio(pins["cp_adc"]) - 26,
             "pwm": list(pwm_slice(gpio(pins["grip_pwm"]))),
         }
-        return w
 
     # --- the lockstep, on the serving thread -------------------------------------------------------
     def serve(self, rfile, wfile) -> None:
@@ -184,11 +181,8 @@ class PinPlant:
             self.pulls[q[i]].append((q[i + 1], q[i + 2], q[i + 3]))
         self.t_ns = t_ns
         self.t_ms = t_ns // 1_000_000
-        while self._actions and self._actions[0][0] <= self.t_ms:
-            self._actions.pop(0)[1](p)
         self.clock.advance_to(self.t_ms)  # the plant moves (Plant.advance) and judges
         self._note_deliveries()
-        self.exchanges += 1
         levels = []
         for name in INPUTS:
             v = p.read(name)
@@ -207,12 +201,6 @@ class PinPlant:
                     self.deliveries.append((u.id, p.port_name[port], p.x.um() - p.port_x_um[port]))
 
     # --- for the test or bench thread ----------------------------------------------------------------
-    def at(self, t_ms: int, fn) -> None:
-        """Run fn(plant) on the serving thread once emulated time reaches t_ms (an injected fault)."""
-        with self.cv:
-            self._actions.append((t_ms, fn))
-            self._actions.sort(key=lambda a: a[0])
-
     def until(self, cond, emu_s: float, wall_s: float = 900.0):
         """Wait until cond(self) holds (evaluated under the lock, after an exchange); fail if emulated
         time passes emu_s first. wall_s only guards against a hung emulator, it bounds nothing."""
