@@ -242,7 +242,8 @@ def step_law(pulls: list[tuple[int, int, int]], edges: list[tuple[int, int]], ax
 
     Returns edges_checked, err_us_max, words, short_words (fewer edges than the law), extra_edges
     (edges no word explains), underruns (the program waited for a word while running faster than
-    sqrt(2a), the speed it can stop from within one step) and stall_max_us."""
+    sqrt(2a), the speed it can stop from within one step), underrun_at (the first five: emulated ms,
+    word index, steps/s, stall us) and stall_max_us."""
     cyc_ns = 1e9 / pio_hz
     a = axis_cfg["a_max_mm_s2"] * axis_cfg["steps_per_mm"]  # steps/s^2
     v_stop = math.sqrt(2 * a)
@@ -254,7 +255,7 @@ def step_law(pulls: list[tuple[int, int, int]], edges: list[tuple[int, int]], ax
         else:
             words.append((ns / cyc_ns, w))
     fig = {"edges_checked": 0, "err_us_max": 0.0, "words": len(words), "short_words": 0,
-           "extra_edges": 0, "underruns": 0, "stall_max_us": 0.0}
+           "extra_edges": 0, "underruns": 0, "stall_max_us": 0.0, "underrun_at": []}
     if not words:
         fig["extra_edges"] = len(edges)
         return fig
@@ -285,6 +286,9 @@ def step_law(pulls: list[tuple[int, int, int]], edges: list[tuple[int, int]], ax
             fig["stall_max_us"] = max(fig["stall_max_us"], (nxt - wanted) * cyc_ns / 1000)
             if pio_hz / period > v_stop:
                 fig["underruns"] += 1
+                if len(fig["underrun_at"]) < 5:  # where: (ms, word index, steps/s, stall us) for a failure's message
+                    fig["underrun_at"].append((round(s * cyc_ns / 1e6, 1), j, round(pio_hz / period),
+                                               round((nxt - wanted) * cyc_ns / 1000, 1)))
     return fig
 
 
@@ -349,6 +353,9 @@ def measure(uf2: Path, say=None) -> tuple[dict, list[str]]:
     for name, law in zip(AXES, laws):
         if law["short_words"] or law["extra_edges"] or law["edges_checked"] < 1000:
             errors.append(f"silicon (plant): {name} step edges do not match the words pulled: {law}")
+        if law["underruns"]:  # the bound fails on the count; this line says where
+            errors.append(f"silicon (plant): {name} step ring ran dry under way at (ms, word, steps/s, "
+                          f"stall us) {law['underrun_at']}")
     fig = {  # silicon_bench names them si_...
         "step_edge_err_us_max": round(max(law["err_us_max"] for law in laws), 3),
         "step_edges_checked": sum(law["edges_checked"] for law in laws),

@@ -55,7 +55,7 @@ def test_step_edges_at_the_pins_follow_the_law(rig):
         fig = pp.step_law(axis)
         assert fig["edges_checked"] > 1000, fig
         assert fig["err_us_max"] <= 1.0, fig
-        assert fig["short_words"] == 0 and fig["extra_edges"] == 0 and fig["underruns"] == 0, fig
+        assert fig["short_words"] == 0 and fig["extra_edges"] == 0 and fig["underruns"] == 0, str(fig)
 
 
 def test_hold_and_resume_mid_move_with_a_save_asked_for_while_moving(rig):
@@ -77,7 +77,8 @@ def test_hold_and_resume_mid_move_with_a_save_asked_for_while_moving(rig):
     assert abs(pp.do(lambda p: p.x.um()) - (x0 - 1_400_000)) <= 100
     assert eb.stats()["flash_programs"] > programs0  # the save happened, at the stop (3 ms a page)
     assert pp.do(lambda p: p.violations) == []
-    assert pp.step_law(0)["underruns"] == 0
+    law = pp.step_law(0)
+    assert law["underruns"] == 0, str(law)
 
 
 def test_the_estop_chain_opened_mid_move(rig):
@@ -125,7 +126,8 @@ def test_config_set_during_an_alarms_ramp_down_is_refused_and_the_ring_never_run
     reply = link.request("config set x.v_max_mm_s 900")
     assert reply == "error: config set: only at rest (the carriage is still moving)", reply
     pp.run(2.5)
-    assert pp.step_law(0)["underruns"] == under0
+    law = pp.step_law(0)
+    assert law["underruns"] == under0, str(law)
     assert pp.do(lambda p: p.violations) == []
 
 
@@ -144,3 +146,4 @@ def test_the_law_check_sees_a_late_word_and_a_wrong_edge():
     late = pulls + [((s + 3 + 4 * 6250 + 125_000) * cyc, word, 1)]  # the next word 1 ms late at 20 kHz
     fig = step_law(late, good, cfg)
     assert fig["underruns"] == 1 and fig["short_words"] == 1 and fig["stall_max_us"] == pytest.approx(1000)
+    assert fig["underrun_at"] == [(0.0, 0, 20000, 1000.0)]  # at 0 ms, the first word, 20 kHz, 1 ms
