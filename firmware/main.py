@@ -23,7 +23,7 @@ async def _forever(robot):
     robot.start()
     for i in range(len(robot.links)):
         link, port = robot.links[i]
-        robot.spawn("link%d" % i, link.serve, port)
+        robot.sup.spawn("link%d" % i, link.serve, port)
     while True:
         await asyncio.sleep_ms(1000)
 
@@ -37,7 +37,7 @@ def run(robot, coro=None):
         asyncio.run(coro if coro is not None else _forever(robot))
     except BaseException as e:
         t0 = time.ticks_ms()
-        robot.shutdown()
+        robot.sup.shutdown()
         if isinstance(e, KeyboardInterrupt):  # a technician (or mpremote) wants the REPL: keep it
             robot.hw.watchdog_off()
         # else a crash: the watchdog restarts the board, which boots with WATCHDOG_RESET raised

@@ -12,13 +12,13 @@ _TIMEOUT = const(3)
 _ABORT = const(4)
 
 
-def gripper(g, pins, hw, robot):
+def gripper(g, pins, hw, sup):
     """The gripper of the board data's kind (docs/gripper.md)."""
     if g["kind"] == "dc":
         from railbot.grip_dc import DcGripper  # only DC boards pay for it
 
-        return DcGripper(g, pins, hw, robot)
-    return Gripper(g, pins, hw, robot)
+        return DcGripper(g, pins, hw, sup)
+    return Gripper(g, pins, hw, sup)
 
 
 class Gripper:
@@ -26,8 +26,8 @@ class Gripper:
     allocation. This class drives a hobby servo (done at the target's jaw switch); DcGripper adds
     the motor current: a grip confirmed by it, a stall cut in the step that sees it, one retry."""
 
-    def __init__(self, g, pins, hw, robot):
-        self.robot = robot
+    def __init__(self, g, pins, hw, sup):
+        self.sup = sup  # its alarm aborts a move
         self.drv = grip_drive(g, pins)
         self.open_sw, self.closed_sw = hw.jaw_open_sw, hw.jaw_closed_sw
         self.timeout_ms = self.backoff_ms = g["move_timeout_ms"]
@@ -46,7 +46,7 @@ class Gripper:
     def step(self):
         """One loop step: RUN, or how the move ended."""
         self.steps += 1
-        if self.robot.alarm:
+        if self.sup.alarm:
             return _ABORT
         if (self.closed_sw if self.close else self.open_sw).value():
             return DONE

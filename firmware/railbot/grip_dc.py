@@ -10,8 +10,8 @@ class DcGripper(Gripper):
     """Grip confirmed by the jaw-closed switch and the clamp current; a stall (current over stall_ma
     for stall_ms before the target switch) cuts the motor in the step that sees it."""
 
-    def __init__(self, g, pins, hw, robot):
-        Gripper.__init__(self, g, pins, hw, robot)
+    def __init__(self, g, pins, hw, sup):
+        Gripper.__init__(self, g, pins, hw, sup)
         per = self.drv.period_ns
         self.run_ns = per * g["duty_pct"] // 100
         self.hold_ns = per * g["hold_duty_pct"] // 100

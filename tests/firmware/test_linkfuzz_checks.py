@@ -1,7 +1,7 @@
 """The link fuzz (linkfuzz.py) checks what it counts: corrupted frames counted when checked, and an
 accepted command held to what its reply says, at a homed robot and at one never homed."""
 import linkfuzz
-from railbot import robot as robot_mod
+from railbot import commands
 from simboard.rig import Rig
 
 
@@ -37,7 +37,7 @@ def test_accepted_commands_did_what_their_replies_say_unhomed_and_homed():
 
 def _lying(verb, lie):
     """Make the robot's `verb` command do something more than its `ok` reply says (until undone)."""
-    fn, nargs = robot_mod._COMMANDS[verb]
+    fn, nargs = commands.TABLE[verb]
 
     def cmd(self, *args):
         reply = fn(self, *args)
@@ -45,8 +45,8 @@ def _lying(verb, lie):
             lie(self)
         return reply
 
-    robot_mod._COMMANDS[verb] = (cmd, nargs)
-    return lambda: robot_mod._COMMANDS.__setitem__(verb, (fn, nargs))
+    commands.TABLE[verb] = (cmd, nargs)
+    return lambda: commands.TABLE.__setitem__(verb, (fn, nargs))
 
 
 def test_a_command_that_does_more_than_its_reply_says_is_caught():

@@ -93,18 +93,18 @@ class Cpu:
             return robot
         cpu = self
         plain_tick = robot.tick
-        x, z = robot.x, robot.z
+        x, z, carriage = robot.x, robot.z, robot.carriage
 
         def tick():
             w0 = x.words_total + z.words_total
-            m0 = robot.tags_seen
+            m0 = carriage.tags_seen
             plain_tick()
             k = x.words_total + z.words_total - w0
-            n = robot.tags_seen - m0
+            n = carriage.tags_seen - m0
             cpu.ticks += 1
             cpu.words += k
             cpu.markers += n
-            cpu.charge((cpu.tick_move if robot.moving else cpu.tick_rest) + k * cpu.word + n * cpu.marker)
+            cpu.charge((cpu.tick_move if carriage.moving else cpu.tick_rest) + k * cpu.word + n * cpu.marker)
 
         robot.tick = tick
         pilot = robot.hw.pilot

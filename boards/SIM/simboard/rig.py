@@ -126,7 +126,7 @@ def homing_errors_um(rig, count, scatter_um=200, chatter_um=50):
     errors = []
     for i in range(count):
         plant.home_edge_um = rig.board.rng.between(-scatter_um, scatter_um)
-        robot.homed = False
+        robot.carriage.homed = False
         assert rig.cmd("home") == "ok homing"
         rig.until(lambda: robot.homed and robot.state == "IDLE", 120)
         errors.append(plant.x.um() - robot.enc_steps * 1000 // robot.x_spm)

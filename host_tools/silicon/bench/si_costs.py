@@ -42,13 +42,13 @@ class LineUart:
         return n
 
 
-# --- a marker line: MarkerReader.poll() of one `T<id>` line and Robot._on_marker (homed, so the
+# --- a marker line: MarkerReader.poll() of one `T<id>` line and Carriage._on_marker (homed, so the
 # re-reference runs), less poll() of an empty line, which the tick at rest already pays -----------
 reader = robot.hw.marker
 uart0 = reader.uart
 fake = LineUart(b"T12\n")
 reader.uart = fake
-robot.homed = True
+robot.carriage.homed = True
 tag_id = robot.marker_id[len(robot.marker_id) // 2]
 fake.line = b"T%d\n" % tag_id
 line_us, empty_us = [], []
@@ -58,13 +58,13 @@ for _ in range(N):
     tag = reader.poll()
     if tag >= 0:
         reader.forget()
-        robot._on_marker(tag, 20, 10000)
+        robot.carriage._on_marker(tag, 20, 10000)
     line_us.append(time.ticks_diff(time.ticks_us(), t0))
     t0 = time.ticks_us()
     reader.poll()
     empty_us.append(time.ticks_diff(time.ticks_us(), t0))
 reader.uart = uart0
-robot.homed = False
+robot.carriage.homed = False
 print("SI cost_marker_line_us", median(line_us) - median(empty_us))
 print("SI cost_marker_tag", tag)
 

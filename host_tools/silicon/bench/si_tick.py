@@ -35,7 +35,7 @@ print("SI idle_alarm", robot.alarm)
 # Open-loop: nothing turns the measuring wheel, so the following-error and encoder-fault limits
 # (board data x.following_error_max_mm, x.encoder_fault_mm) are set beyond any error; _supervise
 # still runs every check, it only cannot trip on these two.
-robot.fe_max_steps = robot.enc_fault_steps = 1 << 29
+robot.carriage.fe_max_steps = robot.carriage.enc_fault_steps = 1 << 29
 
 # Every tick of the move, timed where motion_task calls it (an instance attribute shadows the method).
 st = [0, 0, 0, 0, -1]  # ticks, sum us, max us, ticks over 2000 us, the first (priming) tick's us
@@ -85,9 +85,9 @@ async def move():
     robot.tick = timed
     words0 = axis.words_total
     start = time.ticks_ms()
-    # as the mission moves the carriage: Robot._run_axis (interlock, plan, prime, wake motion_task,
+    # as the mission moves the carriage: Carriage.run_axis (interlock, plan, prime, wake motion_task,
     # wait while the axis is busy, then let motion_task run out)
-    await robot._run_axis(axis, axis.pos + MOVE_MM * robot.x_spm)
+    await robot.carriage.run_axis(axis, axis.pos + MOVE_MM * robot.x_spm)
     while axis.busy() or robot.moving:
         await asyncio.sleep_ms(10)
     robot.tick = plain
