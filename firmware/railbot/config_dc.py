@@ -1,5 +1,6 @@
 """Board data of a DC gear-motor gripper (gripper.kind "dc"): its keys and checks, loaded only for such boards."""
-from railbot.config import _fail, _nonempty_str, _gpio, ADC_PINS
+from railbot.config import _fail, _nonempty_str
+from railbot.pinmap import _gpio, ADC_PINS
 
 GRIPPER = {
     "kind": _nonempty_str,

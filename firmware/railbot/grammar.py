@@ -54,3 +54,10 @@ def shown(s):
 def printable(s):
     """True when s is printable ASCII only (no control character, nothing beyond '~')."""
     return not s or (min(s) >= " " and max(s) <= "~")
+
+
+def canonical(s):
+    """digits() in canonical form only ("7", not "07"; board data keys and values), else -1."""
+    if s[:1] == "0" and len(s) > 1:
+        return -1
+    return digits(s)

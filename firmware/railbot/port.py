@@ -85,13 +85,13 @@ def usb():
 
 def open_ports(pins):
     """The board's link ports: the USB (if it has one) and the UART of link_tx/link_rx (if wired)."""
-    from railbot import config
+    from railbot import pinmap
 
     ports = []
     u = usb()
     if u is not None:
         ports.append(u)
-    uid = config.uart_of(pins)
+    uid = pinmap.uart_of(pins)
     if uid >= 0:
         ports.append(Uart(uid, pins["link_tx"], pins["link_rx"]))
     return ports

@@ -3,7 +3,7 @@ import array
 import machine
 import rp2
 import uctypes
-from railbot.config import uart_of_rx
+from railbot.pinmap import uart_of_rx
 from railbot.native import plan
 from railbot.hal.pio import step_pulses, quadrature, READ_COUNT, PULL_BLOCK, MOV_ISR_OSR, HIGH_OVERHEAD, \
     SET_X_4, MOV_X_REVERSE_X, COUNT_MID
