@@ -30,10 +30,12 @@ def printable(text: str) -> str:
 
 
 def one_line(text: str, limit: int = _MESSAGE_CHARS) -> str:
-    """`text` as one printable line of at most about `limit` characters."""
+    """`text` as one printable line of at most about `limit` characters: a long one loses its middle,
+    so that what it names (first) and the reason (last) both stay."""
     text = printable(text)
     if len(text) > limit:
-        text = f"{text[:limit - 60]}... ({len(text)} characters)"
+        tail = limit // 4
+        text = f"{text[:limit - tail - 40]} ...({len(text)} characters)... {text[-tail:]}"
     return text
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 import shlex
 import sys
+import unicodedata
 from collections.abc import Callable
 
 from rich.text import Text
@@ -349,7 +350,8 @@ def line_error(line: str) -> str:
         return f"error: the line is {size} bytes long; a command is at most {LINE_MAX_BYTES}"
     if not line.replace("\t", " ").isprintable():
         col, bad = next((i, c) for i, c in enumerate(line) if c != "\t" and not c.isprintable())
-        return f"error: control character {printable(bad)} at column {col + 1}: type plain text"
+        what = "control" if unicodedata.category(bad) == "Cc" else "unprintable"
+        return f"error: {what} character {printable(bad)} at column {col + 1}: type plain text"
     return ""
 
 
@@ -370,15 +372,15 @@ def console_words(raw: str | bytes) -> tuple[list[str], str]:
         return [], f"error: {str(e).lower()}: a quote or a backslash at the end is not closed"
 
 
-def _read_line(stdin) -> str | bytes:
-    """The next line of stdin ('' or b'' at the end); a line beyond _READ_MAX is read to its end but
-    comes back as only its first _READ_MAX + 1 characters (too long either way)."""
+def _read_line(stdin) -> tuple[str | bytes, bool]:
+    """The next line of stdin ('' or b'' at the end) and whether it was longer than _READ_MAX: such
+    a line is read to its end but not kept."""
     line = stdin.readline(_READ_MAX)
-    if len(line) == _READ_MAX and line[-1:] not in ("\n", b"\n"):
-        line += line[:1]  # one more than the link takes: its length is reported, its text is not kept
-        while (more := stdin.readline(_READ_MAX)) and more[-1:] not in ("\n", b"\n"):
-            pass
-    return line
+    if len(line) < _READ_MAX or line[-1:] in ("\n", b"\n"):
+        return line, False
+    while (more := stdin.readline(_READ_MAX)) and more[-1:] not in ("\n", b"\n"):
+        pass
+    return line, True
 
 
 def console(tr, con, stdin, prompt: Callable[[str], None] | None = None) -> int:
@@ -391,10 +393,12 @@ def console(tr, con, stdin, prompt: Callable[[str], None] | None = None) -> int:
     while True:
         if interactive:
             con.print("railbot> ", end="")
-        raw = _read_line(stdin)
+        raw, too_long = _read_line(stdin)
         if not raw:
             break
         words, why = console_words(raw)
+        if too_long:
+            why = f"error: the line is over {_READ_MAX} characters long; a command is at most {LINE_MAX_BYTES} bytes"
         if why:
             con.print(Text(why, style="bold red"))
             rc = 1
@@ -407,6 +411,7 @@ def console(tr, con, stdin, prompt: Callable[[str], None] | None = None) -> int:
             if len(words) == 2 and _WAIT_S.fullmatch(words[1]) and int(words[1]) <= WAIT_S_MAX:
                 tr.run_ms(int(words[1]) * 1000)
                 show_events(con, tr.events())
+                con.print(Text(f"ok waited {int(words[1])} s ({tr.clock})", style="green"))
             else:
                 arg = " ".join(words[1:])
                 con.print(Text(f"error: wait takes whole seconds 0..{WAIT_S_MAX}, got {show(arg)}", style="bold red"))

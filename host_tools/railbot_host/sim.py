@@ -340,6 +340,14 @@ def main(args) -> int:
 
         err.print(f"railbot sim: error: board data {one_line(str(e), 1000)}", markup=False, highlight=False)
         return 2
+    out = Path(args.out)
+    try:  # a folder that cannot be made says so now, not after the day has run
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        from railbot_host.cli import one_line
+
+        err.print(f"railbot sim: error: argument --out: {one_line(str(e))}", markup=False, highlight=False)
+        return 2
     console.print(f"railbot sim: seed {args.seed}, {args.hours} h of cars at rate {args.rate}, "
                   f"{args.units} units; then {tail} h more with no new cars so evening "
                   f"sessions can finish ({args.hours + tail} h simulated)")
@@ -356,8 +364,6 @@ def main(args) -> int:
 
             run = run_day(args.seed, args.hours, args.units, args.rate, tail, progress=progress, cfg=cfg)
 
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     summary = dict(run.summary, violation_list=run.violations, failures=run.failures)
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     (out / "events.jsonl").write_text("".join(line + "\n" for line in run.events))

@@ -61,9 +61,9 @@ def _random_chars(rng, n):
         elif kind == 1:
             c = rng.between(0x80, 0x2FFF)
         elif kind == 2:
-            c = rng.between(0xE000, 0xFFFD)
+            c = rng.between(0x3000, 0xD7FF)  # CJK, Hangul, ...: printable, most of them
         else:
-            c = rng.between(0x10000, 0x10FFFF)
+            c = rng.between(0xE000, 0x10FFFF)  # private use, astral planes, unassigned
         out.append("?" if c == 10 else chr(c))  # no newline: one typed line
     return "".join(out)
 

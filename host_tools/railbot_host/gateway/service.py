@@ -170,7 +170,7 @@ def main(argv: list[str]) -> int:
             return 0
         if a.action == "token":
             if not a.all and not 1 <= a.bay <= 44:
-                print(f"railbot gateway token: bay {a.bay} out of range 1..44", file=sys.stderr)
+                print(f"railbot gateway token: error: bay {a.bay} out of range 1..44", file=sys.stderr)
                 return 2
             store = Store(a.db)
             for bay in range(1, 45) if a.all else [a.bay]:
@@ -188,11 +188,11 @@ def main(argv: list[str]) -> int:
         _host_port(a.http)
         return asyncio.run(Service(a).run())
     except accounts.AccountError as e:
-        print(f"railbot gateway user add: {e}", file=sys.stderr)
+        print(f"railbot gateway user add: error: {e}", file=sys.stderr)
         return 2
     except (portlock.PortHeld, NoRobot) as e:
         print(f"railbot gateway: {e}", file=sys.stderr)
         return 3
     except ValueError as e:
-        print(f"railbot gateway: {e}", file=sys.stderr)
+        print(f"railbot gateway: error: {e}", file=sys.stderr)
         return 2
