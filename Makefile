@@ -14,6 +14,8 @@ UNITS ?= 6
 RATE  ?= 1.0
 PORT  ?=
 BOARD ?= PICO
+# make sim ROBOT=path/robot.json: the simulated day on other board data (default boards/SIM/robot.json)
+ROBOT ?=
 
 .PHONY: sim test test-cpython test-upy bench clean venv npm deploy test-board firmware toolchain chromium demo
 
@@ -34,7 +36,7 @@ $(SI_MOD): $(SI_DIR)/package.json $(SI_DIR)/package-lock.json
 	touch $@
 
 sim: venv
-	$(VENV)/bin/railbot sim --seed $(SEED) --hours $(HOURS) --units $(UNITS) --rate $(RATE)
+	$(VENV)/bin/railbot sim --seed $(SEED) --hours $(HOURS) --units $(UNITS) --rate $(RATE) $(if $(ROBOT),--board-data '$(ROBOT)')
 
 test: venv npm
 	$(VENV)/bin/railbot test

@@ -832,9 +832,11 @@ def write_json(fig: dict, path: Path) -> None:
 
 def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """The bench's options, for `railbot bench` and `python -m railbot_host.bench`."""
-    p.add_argument("--out", default=DEFAULT_OUT, help="where to write the figures (default %(default)s)")
-    p.add_argument("--seed", type=int, default=1, help="seed of the simulated day (default 1)")
-    p.add_argument("--hours", type=int, default=24, help="hours of cars in the simulated day (default 24)")
+    from railbot_host.cli import SEED_MAX, path_arg, ranged  # numbers in plain ASCII digits, bounded
+
+    p.add_argument("--out", type=path_arg, default=DEFAULT_OUT, help="where to write the figures (default %(default)s)")
+    p.add_argument("--seed", type=ranged(int, 0, SEED_MAX), default=1, help="seed of the simulated day (default 1)")
+    p.add_argument("--hours", type=ranged(int, 1, 168), default=24, help="hours of cars in the simulated day (default 24)")
     p.add_argument("--write-costs", action="store_true",
                    help="rewrite boards/SIM/cpu_costs.json with the CPU costs measured on the emulated chip")
     return p

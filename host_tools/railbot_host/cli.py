@@ -4,29 +4,113 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from collections.abc import Callable, Sequence
 
+#: Plain ASCII numbers only: int() and float() would also take '١٢', '+1', ' 1', '1_0', 'nan', '1e3'.
+_UNSIGNED = re.compile(r"[0-9]+")
+_SIGNED = re.compile(r"[-+]?[0-9]+")
+_DECIMAL = re.compile(r"[0-9]+(\.[0-9]*)?|\.[0-9]+")
+#: Longer than any number in range: refused before int() (which refuses 4300 digits with a traceback
+#: of its own) and before a long value fills the message.
+_NUMBER_CHARS = 24
+SEED_MAX = 2**31 - 1
+#: A message longer than this is cut: an error line names the problem, it does not echo 10 000 characters.
+_MESSAGE_CHARS = 300
 
-def _ranged(kind: type, lo, hi=None) -> Callable[[str], int | float]:
-    """An argparse type: a `kind` number in lo..hi (no upper bound if hi is None)."""
+
+def printable(text: str) -> str:
+    """`text` with every character a terminal would act on or cannot show (control characters, ESC,
+    NUL, lone surrogates from undecodable bytes, line and paragraph separators) written as an escape."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape", "backslashreplace").decode("ascii")
+                   for c in text)
+
+
+def one_line(text: str, limit: int = _MESSAGE_CHARS) -> str:
+    """`text` as one printable line of at most about `limit` characters: a long one loses its middle,
+    so that what it names (first) and the reason (last) both stay."""
+    text = printable(text)
+    if len(text) > limit:
+        tail = limit // 4
+        text = f"{text[:limit - tail - 40]} ...({len(text)} characters)... {text[-tail:]}"
+    return text
+
+
+def show(value: str) -> str:
+    """A value quoted for an error line: escaped and, if long, cut (saying how long it was)."""
+    return one_line(repr(value), 80) if len(value) <= 60 else f"{printable(repr(value[:40]))}... ({len(value)} characters)"
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse whose usage errors are one line (control characters escaped, long values cut); exit 2."""
+
+    def error(self, message: str):
+        self.print_usage(sys.stderr)
+        self.exit(2, f"{self.prog}: error: {one_line(message)}\n")
+
+
+def ranged(kind: type, lo, hi, *, signed: bool = False) -> Callable[[str], int | float]:
+    """An argparse type: a `kind` number in lo..hi written in plain ASCII (a sign only if `signed`)."""
     what = "an integer" if kind is int else "a number"
-    span = f">= {lo}" if hi is None else f"in {lo}..{hi}"
+    span = f"in {lo}..{hi}"
+    form = _DECIMAL if kind is float else _SIGNED if signed else _UNSIGNED
 
     def parse(text: str):
-        try:
-            v = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected {what} {span}, got {text!r}") from None
-        if v != v or v < lo or (hi is not None and v > hi):  # v != v: NaN
+        if len(text) > _NUMBER_CHARS or not form.fullmatch(text):
+            raise argparse.ArgumentTypeError(f"expected {what} {span} in plain digits, got {show(text)}")
+        v = kind(text)
+        if not lo <= v <= hi:
             raise argparse.ArgumentTypeError(f"{text} is out of range: expected {what} {span}")
         return v
 
     return parse
 
 
+
+def text(what: str, max_chars: int, *, spaces: bool = False, check: Callable[[str], str] | None = None
+         ) -> Callable[[str], str]:
+    """An argparse type: `what` (a path, a port, ...) as printable text of 1..max_chars characters,
+    one word unless `spaces`; `check(text)` returns a further reason to refuse it, or ''."""
+
+    def parse(value: str):
+        why = ""
+        if not value:
+            why = "is empty"
+        elif len(value) > max_chars:
+            why = f"is {len(value)} characters long, at most {max_chars}"
+        elif any("\ud800" <= c <= "\udfff" for c in value):
+            why = "is not UTF-8 text"
+        elif not value.isprintable() and not (spaces and value.replace("\t", " ").isprintable()):
+            bad = next(c for c in value if not c.isprintable())
+            why = f"has a control character ({printable(bad)})"
+        elif not spaces and value != "".join(value.split()):
+            why = "has a space in it"
+        elif check:
+            why = check(value)
+        if why:
+            raise argparse.ArgumentTypeError(f"{what} {show(value)} {why}")
+        return value
+
+    return parse
+
+
+#: A file's path (Linux's PATH_MAX), a serial port or socket:// URL, a word sent to the robot.
+path_arg = text("the path", 4096, spaces=True)
+port_arg = text("the port", 200)
+word_arg = text("the word", 200)
+url_arg = text("the URL", 1000, check=lambda v: "" if v.startswith(("http://", "https://"))
+               else "is not an http:// or https:// URL")
+#: Bays: the board data allows 255 stations of two bays; the robot checks its own site.
+BAY_MAX = 510
+#: The longest rail the board data allows (x.travel_mm).
+JOG_MM_MAX = 200_000
+
+
 def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(
+    ap = Parser(
         prog="railbot",
         description="Host tools of the railbot EV-charging robot.",
     )
@@ -38,16 +122,19 @@ def build_parser() -> argparse.ArgumentParser:
                     "OUT/summary.json, OUT/events.jsonl and OUT/timeline.png. Exit 1 if a request "
                     "was abandoned or left unserved, or on any alarm or plant violation.",
     )
-    sim.add_argument("--seed", type=_ranged(int, 0), default=1, help="day seed (default 1)")
-    sim.add_argument("--hours", type=_ranged(int, 1, 168), default=24,
+    sim.add_argument("--seed", type=ranged(int, 0, SEED_MAX), default=1, help="day seed (default 1)")
+    sim.add_argument("--hours", type=ranged(int, 1, 168), default=24,
                      help="hours of arriving cars, 1..168 (default 24)")
-    sim.add_argument("--units", type=_ranged(int, 1, 12), default=6,
+    sim.add_argument("--units", type=ranged(int, 1, 12), default=6,
                      help="charging units, 1..12 (default 6, as in boards/SIM/robot.json)")
-    sim.add_argument("--rate", type=_ranged(float, 0.1, 5.0), default=1.0,
+    sim.add_argument("--rate", type=ranged(float, 0.1, 5.0), default=1.0,
                      help="request rate x the reference profile, 0.1..5.0 (default 1.0)")
-    sim.add_argument("--tail", type=_ranged(int, 0, 48), default=12,
+    sim.add_argument("--tail", type=ranged(int, 0, 48), default=12,
                      help="hours simulated after the last arrivals, 0..48 (default 12)")
-    sim.add_argument("--out", default="build/sim", help="output folder (default build/sim)")
+    sim.add_argument("--board-data", metavar="PATH", type=path_arg,
+                     help="the robot's board data (default boards/SIM/robot.json); a file the firmware's "
+                          "loader refuses is named with the key and the reason, exit 2")
+    sim.add_argument("--out", type=path_arg, default="build/sim", help="output folder (default build/sim)")
     sim.add_argument("--quiet", action="store_true", help="no progress bar or table")
     sim.set_defaults(sub=sim)
 
@@ -57,18 +144,18 @@ def build_parser() -> argparse.ArgumentParser:
         description="CPython tier (pytest), MicroPython tier (tests/firmware under the "
                     "WebAssembly port), and the seeded mission under both interpreters.",
     )
-    test.add_argument("-k", metavar="EXPR",
+    test.add_argument("-k", metavar="EXPR", type=text("the expression", 1000, spaces=True),
                       help="select tests: a pytest -k expression for the CPython tier, a substring "
                            "of test ids for the MicroPython tier; skips the mission tier")
     test.add_argument("--tier", action="append", choices=("cpython", "micropython", "mission"),
                       help="run only this tier (repeatable)")
-    test.add_argument("--port", help="run tests/firmware on the board at PORT (a serial port or "
+    test.add_argument("--port", type=port_arg, help="run tests/firmware on the board at PORT (a serial port or "
                                      "socket://HOST:PORT) instead of the tiers here")
     test.add_argument("--board", choices=("SIM", "PICO"), default="PICO",
                       help="with --port: the board data deployed with the firmware (default PICO)")
-    test.add_argument("--timeout", type=_ranged(float, 1), default=3600,
+    test.add_argument("--timeout", type=ranged(float, 1, 7 * 86400), default=3600,
                       help="with --port: seconds the on-board run may take (default 3600)")
-    test.add_argument("--modules", metavar="test_a,test_b",
+    test.add_argument("--modules", metavar="test_a,test_b", type=text("the module list", 1000),
                       help="with --port: import and run only these modules of tests/firmware (a "
                            "board's heap does not hold every module's imports; docs/silicon.md)")
     test.set_defaults(sub=test)
@@ -80,7 +167,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "board data and main.py, check the tree the board imports, then start main.py. "
                     "Exit 3: no board, 4: wrong .mpy version, 5: mpy-cross failed.",
     )
-    dep.add_argument("--port", required=True, help="serial port (/dev/ttyACM0) or socket://HOST:PORT")
+    dep.add_argument("--port", required=True, type=port_arg, help="serial port (/dev/ttyACM0) or socket://HOST:PORT")
     dep.add_argument("--board", choices=("SIM", "PICO"), default="PICO", help="board data to install (default PICO)")
     dep.add_argument("--quiet", action="store_true", help="no progress bar")
     dep.add_argument("--no-start", action="store_true",
@@ -92,10 +179,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="With --port, reboot the board into its UF2 bootloader (mpremote bootloader); "
                     "wait for the BOOTSEL drive (RPI-RP2 with INFO_UF2.TXT) and copy the image.",
     )
-    fl.add_argument("--uf2", required=True, help="the firmware image (.uf2)")
-    fl.add_argument("--port", help="the running board (omit if it is already in BOOTSEL mode)")
-    fl.add_argument("--drive", help="where the BOOTSEL drive is mounted (default: look in /media, /Volumes)")
-    fl.add_argument("--timeout", type=_ranged(float, 0), default=20.0,
+    fl.add_argument("--uf2", required=True, type=path_arg, help="the firmware image (.uf2)")
+    fl.add_argument("--port", type=port_arg, help="the running board (omit if it is already in BOOTSEL mode)")
+    fl.add_argument("--drive", type=path_arg, help="where the BOOTSEL drive is mounted (default: look in /media, /Volumes)")
+    fl.add_argument("--timeout", type=ranged(float, 0, 3600), default=20.0,
                     help="seconds to wait for the drive (default 20)")
     fl.set_defaults(sub=fl)
 
@@ -114,12 +201,12 @@ def build_parser() -> argparse.ArgumentParser:
     fw.set_defaults(sub=fw)
 
     # The robot's commands: against the simulator (--sim, the default for now) or a board (--port).
-    target = argparse.ArgumentParser(add_help=False)
+    target = Parser(add_help=False)
     where = target.add_mutually_exclusive_group()
     where.add_argument("--sim", action="store_true",
                        help="the firmware on the simulated board in this process (default)")
-    where.add_argument("--port", help="a board on PORT (needs the host link)")
-    target.add_argument("--seed", type=_ranged(int, 0), default=1, help="simulator seed (default 1)")
+    where.add_argument("--port", type=port_arg, help="a board on PORT (needs the host link)")
+    target.add_argument("--seed", type=ranged(int, 0, SEED_MAX), default=1, help="simulator seed (default 1)")
 
     def robot_cmd(name, help_text, *args):
         p = sub.add_parser(name, help=help_text, parents=[target], description=help_text)
@@ -131,10 +218,10 @@ def build_parser() -> argparse.ArgumentParser:
     robot_cmd("status", "where the robot is: state, position, alarm, jobs")
     robot_cmd("home", "re-establish the position (lift, then carriage)")
     robot_cmd("charge", "queue a charge request for a bay and let the robot serve it",
-              ("bay", dict(type=_ranged(int, 1), help="bay number")))
+              ("bay", dict(type=ranged(int, 1, BAY_MAX), help="bay number")))
     robot_cmd("release", "the session at a bay is over: its unit is free again",
-              ("bay", dict(type=_ranged(int, 1), help="bay number")))
-    robot_cmd("jog", "move the carriage by MM millimetres", ("mm", dict(type=int, help="millimetres, +/-")))
+              ("bay", dict(type=ranged(int, 1, BAY_MAX), help="bay number")))
+    robot_cmd("jog", "move the carriage by MM millimetres", ("mm", dict(type=ranged(int, -JOG_MM_MAX, JOG_MM_MAX, signed=True), help="millimetres, +/-")))
     robot_cmd("hold", "feed hold: ramp down and wait")
     robot_cmd("resume", "continue after hold or reset")
     robot_cmd("alarm", "alarm actions", ("action", dict(choices=("reset",), help="reset: clear an alarm whose cause is gone")))
@@ -142,10 +229,10 @@ def build_parser() -> argparse.ArgumentParser:
     cfg = robot_cmd("config", "read the robot's board data, or change a board's robot.json (dotted keys: "
                               "x.v_max_mm_s, site.units.0.port); a change is validated, saved, used from the "
                               "board's next reset",
-                    ("action", dict(choices=("get", "set"))), ("key", dict(help="dotted key")))
-    cfg.add_argument("value", nargs="?", help="the new value (set)")
+                    ("action", dict(choices=("get", "set"))), ("key", dict(type=word_arg, help="dotted key")))
+    cfg.add_argument("value", nargs="?", type=word_arg, help="the new value (set)")
     con = robot_cmd("console", "type robot commands (and `wait S`, `quit`); reads stdin")
-    con.add_argument("--gateway", metavar="URL", help="through the gateway that holds the robot's port (its API URL)")
+    con.add_argument("--gateway", metavar="URL", type=url_arg, help="through the gateway that holds the robot's port (its API URL)")
 
     sub.add_parser("gateway", help="the car park's gateway: robot, units' meters, OCPP, owners' API "
                                    "(railbot gateway --help)", add_help=False)
@@ -200,7 +287,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return testrun.main(ns)
         from railbot_host import bench
 
-        bench_parser = argparse.ArgumentParser(
+        bench_parser = Parser(
             prog="railbot bench", description=bench.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
         )
         return bench.main(bench.add_arguments(bench_parser).parse_args(rest))

@@ -14,14 +14,20 @@ from __future__ import annotations
 import re
 import shlex
 import sys
+import unicodedata
 from collections.abc import Callable
 
+from rich.text import Text
+
 from railbot_host import sim
+from railbot_host.cli import printable, show
+from railbot_host.link import MAX_PAYLOAD, LinkError
 
 _STATUS = re.compile(r"^ok <(?P<state>\w+)\|x:(?P<x>[-\d.]+)\|z:(?P<z>[-\d.]+)\|alarm:(?P<alarm>\d+)\|"
                      r"homed:(?P<homed>\d)\|jobs:(?P<jobs>\d+)\|carry:(?P<carry>\d+)>")
 RESTING = ("IDLE", "HOLD", "ALARM", "STOP")
 SETTLE_MS = 15 * 60_000
+_WAIT_S = re.compile(r"[0-9]{1,5}")
 
 
 def parse_status(reply: str) -> dict | None:
@@ -211,12 +217,13 @@ def show_status(con, s: dict, t_ms: int, clock: str = "simulated") -> None:
 def show_events(con, lines: list[str]) -> None:
     for ln in lines:
         alarm = '"ev": "alarm"' in ln or ln.startswith(("alarm ", "log alarm "))
-        con.print(ln, markup=False, style="red" if alarm else "dim")
+        con.print(Text(printable(ln), style="red" if alarm else "dim"))
 
 
-def settle(tr, con, max_ms: int = SETTLE_MS, step_ms: int = 100) -> bool:
-    """Let the robot work until it rests (no motion, no queued job) or max_ms, showing its events
-    as they come and its state on a status line; True if it rests."""
+def settle(tr, con, max_ms: int | None = None, step_ms: int = 100) -> bool:
+    """Let the robot work until it rests (no motion, no queued job) or max_ms (default SETTLE_MS),
+    showing its events as they come and its state on a status line; True if it rests."""
+    max_ms = SETTLE_MS if max_ms is None else max_ms
     with con.status("working") as line:
         end = tr.now_ms() + max_ms
         while tr.now_ms() < end:
@@ -233,9 +240,13 @@ def settle(tr, con, max_ms: int = SETTLE_MS, step_ms: int = 100) -> bool:
 
 def do(tr, line: str, con, *, wait: bool = True) -> int:
     """Send one robot command, let it work, show the reply, events and status; the exit status."""
-    reply = tr.command(line)
+    try:
+        reply = tr.command(line)
+    except LinkError as e:
+        reply = f"error: the board did not answer: {e}"
     ok = reply.startswith("ok")
-    con.print(f"> {line}\n[{'green' if ok else 'bold red'}]{reply}[/]", markup=True)
+    con.print(Text(f"> {printable(line)}"))  # as typed, never read as rich markup
+    con.print(Text(printable(reply), style="green" if ok else "bold red"))
     if not ok:
         return 1
     rested = settle(tr, con) if wait and line != "status" else True
@@ -244,7 +255,7 @@ def do(tr, line: str, con, *, wait: bool = True) -> int:
     if s:
         show_status(con, s, tr.now_ms(), tr.clock)
     if not rested:
-        con.print(f"[bold red]the robot did not come to rest within {SETTLE_MS // 60000} min ({tr.clock})[/]")
+        con.print(f"[bold red]the robot did not come to rest within {SETTLE_MS / 60000:g} min ({tr.clock})[/]")
         return 1
     if s.get("alarm") and line != "reset":
         con.print(f"[bold red]alarm {s['alarm']} raised[/]")
@@ -284,7 +295,11 @@ def main(ns) -> int:
         return 3
     try:
         if ns.command == "config":
-            reply = tr.command(" ".join(("config", ns.action, ns.key) + ((ns.value,) if ns.value is not None else ())))
+            line = " ".join(("config", ns.action, ns.key) + ((ns.value,) if ns.value is not None else ()))
+            if why := line_error(line):
+                err.print(f"railbot config: {why}", markup=False)
+                return 2
+            reply = tr.command(line)
             if not reply.startswith("ok "):
                 err.print(f"railbot config: {reply}", markup=False)
                 return 1
@@ -302,7 +317,7 @@ def main(ns) -> int:
             show_events(con, tr.events())
             return 0
         if ns.command == "console":
-            return console(tr, con, sys.stdin)
+            return console(tr, con, getattr(sys.stdin, "buffer", sys.stdin))  # bytes: bad UTF-8 is a line's error
         line, needs_home = robot_line(ns)
         if ns.command == "status":
             rc = do(tr, line, con)
@@ -317,25 +332,90 @@ def main(ns) -> int:
         tr.close()
 
 
+#: The longest command line a robot takes: one link frame's payload (the simulator is held to it too).
+LINE_MAX_BYTES = MAX_PAYLOAD
+#: `wait S` in the console: whole seconds up to an hour.
+WAIT_S_MAX = 3600
+#: What the console reads of one line at most; the rest of a longer line is skipped, not stored.
+_READ_MAX = 1 << 16
+
+
+def line_error(line: str) -> str:
+    """Why `line` cannot go to a robot as a command ('error: ...'), or '' if it can: not UTF-8 text,
+    too long for a link frame, or a control character (ESC, NUL, ...) a terminal would act on."""
+    if any("\ud800" <= c <= "\udfff" for c in line):
+        return "error: the line is not UTF-8 text"
+    size = len(line.encode())
+    if size > LINE_MAX_BYTES:
+        return f"error: the line is {size} bytes long; a command is at most {LINE_MAX_BYTES}"
+    if not line.replace("\t", " ").isprintable():
+        col, bad = next((i, c) for i, c in enumerate(line) if c != "\t" and not c.isprintable())
+        what = "control" if unicodedata.category(bad) == "Cc" else "unprintable"
+        return f"error: {what} character {printable(bad)} at column {col + 1}: type plain text"
+    return ""
+
+
+def console_words(raw: str | bytes) -> tuple[list[str], str]:
+    """One typed line -> (its words, '') or ([], 'error: ...'); a blank line or a comment gives ([], '')."""
+    if isinstance(raw, bytes):
+        try:
+            raw = raw.decode()
+        except UnicodeDecodeError as e:
+            return [], f"error: the line is not UTF-8 text (byte {e.start + 1})"
+    line = raw.rstrip("\r\n") if raw.endswith("\n") else raw
+    why = line_error(line)
+    if why:
+        return [], why
+    try:
+        return shlex.split(line, comments=True), ""
+    except ValueError as e:  # shlex: "No closing quotation", "No escaped character"
+        return [], f"error: {str(e).lower()}: a quote or a backslash at the end is not closed"
+
+
+def _read_line(stdin) -> tuple[str | bytes, bool]:
+    """The next line of stdin ('' or b'' at the end) and whether it was longer than _READ_MAX: such
+    a line is read to its end but not kept."""
+    line = stdin.readline(_READ_MAX)
+    if len(line) < _READ_MAX or line[-1:] in ("\n", b"\n"):
+        return line, False
+    while (more := stdin.readline(_READ_MAX)) and more[-1:] not in ("\n", b"\n"):
+        pass
+    return line, True
+
+
 def console(tr, con, stdin, prompt: Callable[[str], None] | None = None) -> int:
-    """Lines of robot commands (plus `wait S`: run S simulated seconds; `quit`). Exit 1 if any
-    command answered an error."""
+    """Lines of robot commands (plus `wait S`: run S simulated seconds; `quit`). Every line that is not
+    blank or a comment gets one reply line: the robot's `ok ...` or `error: ...`, or the console's own
+    `error: ...` for a line it cannot send (not UTF-8, too long, a control character, an unclosed quote).
+    stdin: text or bytes. Exit 1 if any line answered an error."""
     rc = 0
     interactive = stdin.isatty()
     while True:
         if interactive:
             con.print("railbot> ", end="")
-        line = stdin.readline()
-        if not line:
+        raw, too_long = _read_line(stdin)
+        if not raw:
             break
-        words = shlex.split(line, comments=True)
+        words, why = console_words(raw)
+        if too_long:
+            why = f"error: the line is over {_READ_MAX} characters long; a command is at most {LINE_MAX_BYTES} bytes"
+        if why:
+            con.print(Text(why, style="bold red"))
+            rc = 1
+            continue
         if not words:
             continue
         if words[0] in ("quit", "exit"):
             break
-        if words[0] == "wait" and len(words) == 2 and words[1].isdigit():
-            tr.run_ms(int(words[1]) * 1000)
-            show_events(con, tr.events())
+        if words[0] == "wait":
+            if len(words) == 2 and _WAIT_S.fullmatch(words[1]) and int(words[1]) <= WAIT_S_MAX:
+                tr.run_ms(int(words[1]) * 1000)
+                show_events(con, tr.events())
+                con.print(Text(f"ok waited {int(words[1])} s ({tr.clock})", style="green"))
+            else:
+                arg = " ".join(words[1:])
+                con.print(Text(f"error: wait takes whole seconds 0..{WAIT_S_MAX}, got {show(arg)}", style="bold red"))
+                rc = 1
             continue
         rc |= do(tr, " ".join(words), con, wait=words[0] not in ("hold",))
     return rc

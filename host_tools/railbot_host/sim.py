@@ -34,13 +34,34 @@ def _install() -> None:
         _installed = True
 
 
-def robot_config(units: int) -> dict:
-    """boards/SIM/robot.json with `units` charging units: the first ones, or more at free dock
-    ports, then at bays spread along the rail. Validated by railbot.config."""
+class BoardDataError(Exception):
+    """Board data the firmware's loader refuses: the message names the file, the key and the reason."""
+
+
+def load_board_data(path: str | Path | None = None) -> dict:
+    """robot.json at `path` (default boards/SIM/robot.json), checked by the firmware's own loader;
+    BoardDataError (file: key: reason) if it refuses it or the file cannot be read as text."""
     _install()
     from railbot import config
 
-    cfg = config.load_robot(str(SIM_BOARD / "robot.json"))
+    path = str(path or SIM_BOARD / "robot.json")
+    try:
+        return config.load_robot(path)
+    except config.ConfigError as e:
+        raise BoardDataError(str(e)) from None
+    except UnicodeDecodeError as e:  # the loader's read takes only OSError for a file it cannot read
+        raise BoardDataError(f"{path}: cannot read: not UTF-8 text (byte {e.start})") from None
+    except RecursionError:  # json.loads on thousands of nested brackets
+        raise BoardDataError(f"{path}: bad JSON: nested too deep") from None
+
+
+def robot_config(units: int, path: str | Path | None = None) -> dict:
+    """The board data at `path` (default boards/SIM/robot.json) with `units` charging units: the
+    first ones, or more at free dock ports, then at bays spread along the rail. Validated by
+    railbot.config; BoardDataError names the file, the key and the reason."""
+    cfg = load_board_data(path)
+    from railbot import config
+
     site = cfg["site"]
     have = site["units"][:units]
     used = {u["port"] for u in have}
@@ -56,9 +77,13 @@ def robot_config(units: int) -> dict:
         next_id += 1
     site["units"] = have
     with tempfile.TemporaryDirectory() as tmp:  # config checks files: check this one
-        path = Path(tmp) / f"robot-{units}-units.json"
-        path.write_text(json.dumps(cfg))
-        return config.load_robot(str(path))
+        tmp_path = Path(tmp) / f"robot-{units}-units.json"
+        tmp_path.write_text(json.dumps(cfg))
+        try:
+            return config.load_robot(str(tmp_path))
+        except config.ConfigError as e:  # the units added here do not fit the site of that file
+            raise BoardDataError(str(e).replace(str(tmp_path), f"{path or SIM_BOARD / 'robot.json'} "
+                                                 f"with --units {units}", 1)) from None
 
 
 @dataclass
@@ -76,13 +101,15 @@ class DayRun:
 
 
 def run_day(seed: int = 1, hours: int = 24, units: int = 6, rate: float = 1.0,
-            tail_hours: int = TAIL_HOURS, progress=None, track_ms: int = TRACK_MS) -> DayRun:
-    """Run the firmware through `hours` of cars plus `tail_hours`; progress(t_ms, day) every 10 min."""
+            tail_hours: int = TAIL_HOURS, progress=None, track_ms: int = TRACK_MS,
+            cfg: dict | None = None) -> DayRun:
+    """Run the firmware through `hours` of cars plus `tail_hours`; progress(t_ms, day) every 10 min.
+    `cfg`: the board data (default: robot_config(units))."""
     _install()
     from simboard.board import SimBoard
     from simboard.day import Day, plan_day
 
-    cfg = robot_config(units)
+    cfg = cfg if cfg is not None else robot_config(units)
     board = SimBoard(str(SIM_BOARD), seed=seed, robot_cfg=cfg)
     robot = board.robot()
     events: list[str] = []
@@ -299,18 +326,33 @@ def _table(s: dict):
 
 
 def main(args) -> int:
-    """Run `railbot sim` with parsed arguments (seed, hours, units, rate, tail, out, quiet)."""
+    """Run `railbot sim` with parsed arguments (seed, hours, units, rate, tail, board_data, out, quiet)."""
     from rich.console import Console
 
     console = Console(quiet=args.quiet, soft_wrap=True)  # long lines (paths) stay whole
     err = Console(stderr=True, soft_wrap=True)
     tail = args.tail
     end_ms = (args.hours + tail) * HOUR_MS
+    try:  # before anything runs: a file the loader refuses is one line, exit 2
+        cfg = robot_config(args.units, getattr(args, "board_data", None))
+    except BoardDataError as e:
+        from railbot_host.cli import one_line
+
+        err.print(f"railbot sim: error: board data {one_line(str(e), 1000)}", markup=False, highlight=False)
+        return 2
+    out = Path(args.out)
+    try:  # a folder that cannot be made says so now, not after the day has run
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        from railbot_host.cli import one_line
+
+        err.print(f"railbot sim: error: argument --out: {one_line(str(e))}", markup=False, highlight=False)
+        return 2
     console.print(f"railbot sim: seed {args.seed}, {args.hours} h of cars at rate {args.rate}, "
                   f"{args.units} units; then {tail} h more with no new cars so evening "
                   f"sessions can finish ({args.hours + tail} h simulated)")
     if args.quiet:
-        run = run_day(args.seed, args.hours, args.units, args.rate, tail)
+        run = run_day(args.seed, args.hours, args.units, args.rate, tail, cfg=cfg)
     else:
         with _progress_bar(console, end_ms) as bar:
             task = bar.add_task("day", total=end_ms, clock=_clock(0), served=0, requests=0, alarms=0)
@@ -320,10 +362,8 @@ def main(args) -> int:
                 bar.update(task, completed=t_ms, clock=_clock(t_ms), requests=len(asked),
                            served=sum(c.served_ms >= 0 for c in asked), alarms=day.alarms)
 
-            run = run_day(args.seed, args.hours, args.units, args.rate, tail, progress=progress)
+            run = run_day(args.seed, args.hours, args.units, args.rate, tail, progress=progress, cfg=cfg)
 
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
     summary = dict(run.summary, violation_list=run.violations, failures=run.failures)
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     (out / "events.jsonl").write_text("".join(line + "\n" for line in run.events))

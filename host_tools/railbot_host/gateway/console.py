@@ -6,7 +6,6 @@ import base64
 import getpass
 import json
 import os
-import shlex
 import sys
 import urllib.error
 import urllib.request
@@ -32,9 +31,18 @@ def main(ns, stdin=sys.stdin, out=sys.stdout) -> int:
     user = os.environ.get("RAILBOT_GATEWAY_USER") or input("gateway user: ")
     password = os.environ.get("RAILBOT_GATEWAY_PASSWORD") or getpass.getpass("password: ")
     auth = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+    from railbot_host.cli import printable
+    from railbot_host.robotcli import console_words
+
+    if reconfigure := getattr(stdin, "reconfigure", None):
+        reconfigure(errors="surrogateescape")  # bytes that are not UTF-8: that line's error, not a crash
     rc = 0
     for line in stdin:
-        words = shlex.split(line, comments=True)
+        words, why = console_words(line)  # a line it cannot send: one error line, the session goes on
+        if why:
+            print(why, file=out)
+            rc = 1
+            continue
         if not words:
             continue
         if words[0] in ("quit", "exit"):
@@ -44,6 +52,6 @@ def main(ns, stdin=sys.stdin, out=sys.stdout) -> int:
         except (ConnectionError, OSError) as e:
             print(f"railbot console: {e}", file=sys.stderr)
             return 3
-        print(f"> {' '.join(words)}\n{reply}", file=out)
+        print(f"> {' '.join(words)}\n{printable(reply)}", file=out)
         rc |= not reply.startswith("ok")
     return rc

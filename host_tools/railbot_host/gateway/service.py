@@ -9,6 +9,7 @@ import signal
 import sys
 import time
 
+from railbot_host.cli import SEED_MAX, Parser, path_arg, port_arg, ranged, text, word_arg
 from railbot_host.gateway import accounts, portlock
 from railbot_host.gateway.store import Store
 from railbot_host.link import LinkError
@@ -17,20 +18,20 @@ TICK_S = 1.0
 
 
 def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="railbot gateway", description=__doc__ + " With no ACTION it runs the "
+    ap = Parser(prog="railbot gateway", description=__doc__ + " With no ACTION it runs the "
                                  "service (--port or --sim). See docs/gateway.md.")
-    ap.add_argument("--db", default="railbot-gateway.db", help="the SQLite store (default railbot-gateway.db)")
+    ap.add_argument("--db", type=path_arg, default="railbot-gateway.db", help="the SQLite store (default railbot-gateway.db)")
     sub = ap.add_subparsers(dest="action", metavar="ACTION")
     db_too = argparse.ArgumentParser(add_help=False)  # --db after the action too; unset: the top one's
-    db_too.add_argument("--db", default=argparse.SUPPRESS, help="the SQLite store")
+    db_too.add_argument("--db", type=path_arg, default=argparse.SUPPRESS, help="the SQLite store")
     user = sub.add_parser("user", help="operator accounts", parents=[db_too])
     user.add_argument("verb", choices=("add",))
-    user.add_argument("name")
+    user.add_argument("name", type=text("the name", 200))
     user.add_argument("--password-stdin", action="store_true", help="read the password from stdin (one line)")
     tok = sub.add_parser("token", help="new owner tokens for bays (printed once: put them on the QR codes)",
                          parents=[db_too])
     g = tok.add_mutually_exclusive_group(required=True)
-    g.add_argument("--bay", type=int)
+    g.add_argument("--bay", type=ranged(int, 0, 9999))  # 1..44 checked below
     g.add_argument("--all", action="store_true")
     _run_args(ap)
     return ap
@@ -38,21 +39,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _run_args(p) -> None:
     robot = p.add_mutually_exclusive_group()
-    robot.add_argument("--port", help="the robot's serial port (or socket://HOST:PORT)")
+    robot.add_argument("--port", type=port_arg, help="the robot's serial port (or socket://HOST:PORT)")
     robot.add_argument("--sim", action="store_true", help="the simulated robot in this process, paced to the wall clock")
     bus = p.add_mutually_exclusive_group()
-    bus.add_argument("--bus", help="the units' RS-485 Modbus RTU bus (a serial port)")
+    bus.add_argument("--bus", type=port_arg, help="the units' RS-485 Modbus RTU bus (a serial port)")
     bus.add_argument("--sim-bus", action="store_true", help="the simulated units' bus (with --sim)")
-    p.add_argument("--csms", help="the central system, ws://... or wss://... (none: run on our own)")
-    p.add_argument("--cp-id", default="railbot", help="the charge point's identity at the CSMS (default railbot)")
-    p.add_argument("--http", default="127.0.0.1:8480", help="where the API listens (default 127.0.0.1:8480)")
-    p.add_argument("--speed", type=int, default=1, help="with --sim: simulated seconds per wall second (default 1)")
-    p.add_argument("--seed", type=int, default=1, help="with --sim: the simulator's seed")
+    p.add_argument("--csms", type=text("the URL", 1000), help="the central system, ws://... or wss://... (none: run on our own)")
+    p.add_argument("--cp-id", type=word_arg, default="railbot", help="the charge point's identity at the CSMS (default railbot)")
+    p.add_argument("--http", type=word_arg, default="127.0.0.1:8480", help="where the API listens (default 127.0.0.1:8480)")
+    p.add_argument("--speed", type=ranged(int, 0, 999_999), default=1, help="with --sim: simulated seconds per wall second (default 1)")
+    p.add_argument("--seed", type=ranged(int, 0, SEED_MAX), default=1, help="with --sim: the simulator's seed")
 
 
 def _host_port(text: str) -> tuple[str, int]:
     host, sep, port = text.rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 <= int(port) < 65536:
+    if not sep or not host or not (port.isascii() and port.isdigit()) or not 0 <= int(port) < 65536:
         raise ValueError(f"--http {text!r}: expected HOST:PORT, e.g. 127.0.0.1:8480 (port 0: any free one)")
     return host, int(port)
 
@@ -169,7 +170,7 @@ def main(argv: list[str]) -> int:
             return 0
         if a.action == "token":
             if not a.all and not 1 <= a.bay <= 44:
-                print(f"railbot gateway token: bay {a.bay} out of range 1..44", file=sys.stderr)
+                print(f"railbot gateway token: error: bay {a.bay} out of range 1..44", file=sys.stderr)
                 return 2
             store = Store(a.db)
             for bay in range(1, 45) if a.all else [a.bay]:
@@ -187,11 +188,11 @@ def main(argv: list[str]) -> int:
         _host_port(a.http)
         return asyncio.run(Service(a).run())
     except accounts.AccountError as e:
-        print(f"railbot gateway user add: {e}", file=sys.stderr)
+        print(f"railbot gateway user add: error: {e}", file=sys.stderr)
         return 2
     except (portlock.PortHeld, NoRobot) as e:
         print(f"railbot gateway: {e}", file=sys.stderr)
         return 3
     except ValueError as e:
-        print(f"railbot gateway: {e}", file=sys.stderr)
+        print(f"railbot gateway: error: {e}", file=sys.stderr)
         return 2
