@@ -18,3 +18,5 @@ def read(path):
             return f.read()
     except OSError as e:
         raise ConfigError(path + ": cannot read: " + str(e))
+    except UnicodeError:
+        raise ConfigError(path + ": cannot read: not UTF-8 text")

@@ -291,6 +291,8 @@ def load_robot(path):
         r = json.loads(text)
     except ValueError as e:
         raise ConfigError(path + ": bad JSON: " + str(e))
+    except RuntimeError:  # nesting deeper than the parser's recursion allows
+        raise ConfigError(path + ": bad JSON: nested too deep")
     return check_robot(r, path)
 
 

@@ -337,3 +337,16 @@ def test_every_shipped_pin_is_a_real_pin_of_its_board():
             assert int(pins[name][2:]) in table, (folder, name)
             checked += 1
     assert checked == 2 * len(config.PIN_NAMES)
+
+
+def test_a_board_data_file_that_is_not_text_or_nests_too_deep_is_a_config_error():
+    from support import tmp_path
+
+    path = tmp_path("robot_bytes.json")
+    with open(path, "wb") as f:
+        f.write(b'{"x": "\xff\xfe"}')
+    msg = str(raises(config.ConfigError, config.load_robot, path))
+    assert msg.startswith(path + ": "), msg  # CPython: not UTF-8
+    path = write_tmp("robot_deep.json", "[" * 100000 + "]" * 100000)
+    msg = str(raises(config.ConfigError, config.load_robot, path))
+    assert msg.startswith(path + ": "), msg  # CPython: nested too deep; MicroPython parses it: not an object
