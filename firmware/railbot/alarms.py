@@ -57,3 +57,11 @@ def name(code):
 def needs_homing(code):
     entry = TABLE.get(code)
     return entry[2] if entry else True
+
+
+# `alarms`'s reply, written out: a literal stays in flash in a frozen image, where a string built at
+# import would take heap for good (tests/firmware/test_commands.py checks it against TABLE)
+REPLY = ("ok 1=ESTOP;2=HARD_LIMIT;3=DRIVER_FAULT;4=FOLLOWING_ERROR;5=POSITION_LOST;6=WATCHDOG_RESET;"
+         "7=HOMING_FAILED;8=LIFT_NOT_STOWED;9=LIFT_TIMEOUT;10=GRIP_FAILED;11=LATCH_FAILED;12=UNLATCH_FAILED;"
+         "13=PORT_OCCUPIED;14=UNIT_MISSING;15=PULL_OFF_FAILED;16=ENCODER_FAULT;17=SOFT_LIMIT;18=GRIP_JAM;"
+         "19=INTERLOCK;20=LEDGER_INVALID;21=TASK_CRASH")

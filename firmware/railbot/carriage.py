@@ -1,11 +1,13 @@
 """The carriage: both axes, the position from the measuring wheel re-referenced at the station
 markers, moves behind their interlocks, the closed loop that stops at a station's port to the
-millimetre, and the following error. Homing is railbot/homing.py."""
+millimetre, the following error, homing and re-referencing."""
 import asyncio
 import time
 from micropython import const
 from railbot import alarms, interlock
-from railbot.motion import Axis
+from railbot.grammar import mm
+from railbot.motion import axis_for, pulse_cycles
+from railbot import supervisor as sv
 from railbot.supervisor import Abort
 
 _FAST_TRIES = const(4)  # fast moves towards a station's approach point (lost steps leave it short)
@@ -13,36 +15,22 @@ _CORRECTIONS = const(3)  # short moves after the marker re-reference
 _TRAVEL_CAP = const(0x400000)  # travel counters stop here: limits stay small ints
 
 
-def mm(steps, per_mm):
-    """steps as millimetres with two decimals, e.g. "-12.50" (integers only)."""
-    v = steps * 100 // per_mm
-    sign = "-" if v < 0 else ""
-    v = -v if v < 0 else v
-    return "%s%d.%02d" % (sign, v // 100, v % 100)
+def _steady(pin, level, n, where):
+    """A check, true once `pin` has read `level` n times in a row (one reading a call); `first[0]`
+    then holds where() at the first reading of that run: the edge, without the debounce's lag."""
+    run = [0]
+    first = [0]
 
+    def check():
+        if pin.value() == level:
+            if run[0] == 0:
+                first[0] = where()
+            run[0] += 1
+        else:
+            run[0] = 0
+        return run[0] >= n
 
-def _cycles(ns, hz):
-    """State-machine cycles covering ns nanoseconds at hz (at least 2: the step program's minimum)."""
-    c = (ns * (hz // 1000000) + 999) // 1000
-    return c if c > 2 else 2
-
-
-def _axis(out, c, hz, high, track):
-    """The planner for one axis from its board data: trapezoidal, or S-curve with `jerk_mm_s3`;
-    `track` keeps the per-word records following_error() needs (the carriage, not the lift)."""
-    setup = _cycles(c["dir_setup_ns"], hz)
-    if c["jerk_mm_s3"]:
-        from railbot.scurve import JerkAxis  # only boards that use it pay for the module
-
-        return JerkAxis(out, c["steps_per_mm"], c["v_max_mm_s"], c["a_max_mm_s2"], c["jerk_mm_s3"], hz, high,
-                        setup, track)
-    return Axis(out, c["steps_per_mm"], c["v_max_mm_s"], c["a_max_mm_s2"], hz, high, setup, track)
-
-
-def pulse_cycles(cfg):
-    """The step pulse's high time in state-machine cycles of (x, z): the hardware needs them first."""
-    hz = cfg["timing"]["pio_hz"]
-    return _cycles(cfg["x"]["step_pulse_ns"], hz), _cycles(cfg["z"]["step_pulse_ns"], hz)
+    return check, first
 
 
 class Carriage:
@@ -54,8 +42,8 @@ class Carriage:
         cx, cz = cfg["x"], cfg["z"]
         hz = cfg["timing"]["pio_hz"]
         xh, zh = pulse_cycles(cfg)
-        self.x = _axis(hw.x_step, cx, hz, xh, True)
-        self.z = _axis(hw.z_step, cz, hz, zh, False)  # no measuring system on the lift
+        self.x = axis_for(hw.x_step, cx, hz, xh, True)
+        self.z = axis_for(hw.z_step, cz, hz, zh, False)  # no measuring system on the lift
         self.x_spm = cx["steps_per_mm"]
         self.z_spm = cz["steps_per_mm"]
         self.z_clear = cz["engage_mm"] * self.z_spm // 2  # below this the head is clear of the ports
@@ -325,3 +313,96 @@ class Carriage:
     async def stow(self):
         await self.move_z(0)
         await self.sup.until(lambda: self.hw.z_stow_sw.value(), 500, alarms.LIFT_TIMEOUT, "stow switch")
+
+    # --- homing and re-referencing -----------------------------------------------------------------
+    async def home_lift(self, grip):
+        """Lift: down to the stow switch, up until it releases, back until it is made again: z = 0.
+        The switch counts only after `home_debounce_samples` equal readings in a row (one a tick).
+        grip(False) opens the jaws (a reset while gripping a latched unit: it stays where it is)."""
+        hw, cz, sup = self.hw, self.cfg["z"], self.sup
+        n = cz["home_debounce_samples"]
+        if hw.unit_present_sw.value() and hw.port_latched_sw.value() and not hw.jaw_open_sw.value():
+            await grip(False)
+        if not hw.z_stow_sw.value():
+            self.z.set_position(cz["travel_mm"] * self.z_spm * 3 // 2)
+            if not await self.run_axis(self.z, 0, cz["home_speed_mm_s"], _steady(hw.z_stow_sw, 1, n, lambda: 0)[0]):
+                sup.fail(alarms.HOMING_FAILED, "lift stow switch not found")
+        self.z.set_position(0)
+        await self.run_axis(self.z, cz["pull_off_mm"] * self.z_spm, 1, _steady(hw.z_stow_sw, 0, n, lambda: 0)[0])
+        if not await self.run_axis(self.z, -cz["pull_off_mm"] * self.z_spm, 1, _steady(hw.z_stow_sw, 1, n, lambda: 0)[0]):
+            sup.fail(alarms.HOMING_FAILED, "lift stow switch did not return")
+        self.z.set_position(0)  # just inside the stow switch: z = 0 is always stowed
+
+
+    def _begin(self, state, event):
+        self.sup.state = state
+        self.homed = False  # no marker re-references while the switch (or the search) defines the zero
+        self.r.emit(event, ())
+        self.hw.x_step.enable(True)
+        self.hw.z_step.enable(True)
+
+
+    def _done(self):
+        self.homed = True
+        self.sup.paused = False
+        self.sup.state = sv.IDLE
+
+
+    async def home(self, grip):
+        hw, cx, sup = self.hw, self.cfg["x"], self.sup
+        self._begin(sv.HOME, "homing")
+        await self.home_lift(grip)
+        # carriage: seek the home switch (1.5 x travel), locate its releasing edge slowly, pull off;
+        # the switch counts only after `home_debounce_samples` equal readings in a row (one a tick)
+        n = cx["home_debounce_samples"]
+        self.x.set_position(self.read_encoder())
+        seen = [self.enc_steps]
+        if not hw.home_sw.value():
+            found, seen = _steady(hw.home_sw, 1, n, self.read_encoder)
+            seek = self.x.pos - cx["travel_mm"] * self.x_spm * 3 // 2
+            if not await self.run_axis(self.x, seek, cx["home_speed_mm_s"], found):
+                sup.fail(alarms.HOMING_FAILED, "home switch not found within 1.5 x travel")
+        self.x.set_position(self.read_encoder())
+        locate, edge = _steady(hw.home_sw, 0, n, self.read_encoder)
+        # back over the overshoot (twice what the seek ran past the switch) plus the pull-off allowance
+        span = 2 * (seen[0] - self.x.pos) + 4 * cx["pull_off_mm"] * self.x_spm
+        if not await self.run_axis(self.x, self.x.pos + span, cx["locate_speed_mm_s"], locate):
+            sup.fail(alarms.PULL_OFF_FAILED, "home switch still made after %s mm" % mm(span, self.x_spm))
+        hw.encoder.offset += edge[0] * self.x_cpm // self.x_spm
+        self.x.set_position(self.read_encoder())
+        self.referenced_here()
+        await self.move_x(cx["pull_off_mm"] * self.x_spm)
+        self.referenced_here()
+        self.referenced = True
+        self._done()
+        self.r.emit("homed", (("x_steps", self.enc_steps),))
+
+
+    async def reref(self, grip):
+        """Re-establish the position at the nearest station marker (after an alarm lost it): stow the
+        lift, search towards the marker the estimate says is nearest at home speed, at most
+        reref_search_mm (more than the widest gap between markers); its edge gives the position."""
+        hw, cx, sup = self.hw, self.cfg["x"], self.sup
+        self._begin(sv.REREF, "rereferencing")
+        await self.home_lift(grip)
+        if not hw.z_stow_sw.value():
+            sup.fail(alarms.LIFT_NOT_STOWED, "before the marker search")
+        here = self.read_encoder()
+        best = self.marker_x[0]
+        for mx in self.marker_x:
+            if abs(mx - here) < abs(best - here):
+                best = mx
+        dirn = 1 if best >= here else -1
+        self.referenced_here()
+        seen = self.tags_seen
+        self.rerefing = True
+        try:
+            found = await self.move_x_by(dirn * cx["reref_search_mm"] * self.x_spm, cx["home_speed_mm_s"],
+                                      lambda: self.tags_seen != seen)
+        finally:
+            self.rerefing = False
+        if not found or sup.alarm:
+            sup.fail(alarms.POSITION_LOST, "no marker")
+        self.referenced_here()
+        self._done()
+        self.r.emit("rereferenced", (("marker", self.last_tag), ("x_steps", self.enc_steps)))

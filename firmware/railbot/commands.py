@@ -2,17 +2,16 @@
 console, the simulator and the host link. Arguments are read by railbot/grammar.py; an error names
 the argument and changes nothing."""
 import time
-from railbot import alarms, interlock
-from railbot.carriage import mm
-from railbot.grammar import number, words, shown, printable
-from railbot.ledger import FREE, SERVING
-from railbot.supervisor import IDLE, HOME, REREF, JOG, STOP, ALARM
+from micropython import const
+from railbot import alarms, interlock, ledger, supervisor as sv
+from railbot.grammar import mm, number, words, shown, printable
 
-# argument kinds: what the grammar reads before the handler runs
-_BAY = 1  # a bay number 1..bays
-_MM = 2  # whole millimetres, signed (jog: the sign is the direction)
-_WORD = 3  # a plain word the handler checks
-_ANY = -1  # the handler reads its own words (config)
+# argument kinds: what the grammar reads before the handler runs (module imports and const() keep
+# this module's globals few: each costs heap on the board, frozen or not)
+_BAY = const(1)  # a bay number 1..bays
+_MM = const(2)  # whole millimetres, signed (jog: the sign is the direction)
+_WORD = const(3)  # a plain word the handler checks
+_ANY = const(-1)  # the handler reads its own words (config)
 
 
 def run(r, line):
@@ -25,38 +24,34 @@ def run(r, line):
     if entry is None:
         return "error: unknown command %s (try help)" % shown(verb)
     fn, kinds = entry
-    if kinds is _ANY:
+    if kinds == _ANY:
         return fn(r, w[1:])
     if len(w) - 1 != len(kinds):
         n = len(kinds)
         return "error: %s takes %d argument%s, got %d" % (verb, n, "" if n == 1 else "s", len(w) - 1)
     try:
         args = [_read(r, verb, kinds[i], w[i + 1]) for i in range(len(kinds))]
-    except _Refused as e:
+    except ValueError as e:  # only _read raises it here
         return e.args[0]
     return fn(r, *args)
 
 
-class _Refused(Exception):
-    """An argument the grammar refuses; its one argument is the error line."""
-
-
 def _read(r, verb, kind, text):
-    """One argument by its kind: its value, or _Refused with the error line that names it."""
+    """One argument by its kind: its value, or ValueError with the error line that names it."""
     if kind == _WORD:
         return text
     n = number(text)
     if kind == _BAY:
         bays = r.site.bays
         if n is None:
-            raise _Refused("error: bay must be a number 1..%d, got %s" % (bays, shown(text)))
+            raise ValueError("error: bay must be a number 1..%d, got %s" % (bays, shown(text)))
         if not 1 <= n <= bays:
-            raise _Refused("error: bay %d out of range 1..%d" % (n, bays))
+            raise ValueError("error: bay %d out of range 1..%d" % (n, bays))
         return n
     if n is None:  # _MM
         if verb == "jog":
-            raise _Refused("error: jog takes whole millimetres, e.g. jog -250, got %s" % shown(text))
-        raise _Refused("error: %s takes whole millimetres 0..%d, got %s" % (verb, r.cfg["z"]["travel_mm"], shown(text)))
+            raise ValueError("error: jog takes whole millimetres, e.g. jog -250, got %s" % shown(text))
+        raise ValueError("error: %s takes whole millimetres 0..%d, got %s" % (verb, r.cfg["z"]["travel_mm"], shown(text)))
     return n
 
 
@@ -69,7 +64,7 @@ def charge(r, bay):
     if bay in m.jobs:
         return "error: bay %d already has a request" % bay
     uid = led.unit_at(r.site.bay_port(bay))
-    if uid and led.state[uid] == SERVING:
+    if uid and led.state[uid] == ledger.SERVING:
         return "error: bay %d already has unit %d" % (bay, uid)
     m.jobs.append(bay)
     saved = r.record.save()
@@ -81,9 +76,9 @@ def charge(r, bay):
 def release(r, bay):
     led = r.ledger
     uid = led.unit_at(r.site.bay_port(bay))
-    if not uid or led.state[uid] == FREE:
+    if not uid or led.state[uid] == ledger.FREE:
         return "error: no unit serving bay %d" % bay
-    led.state[uid] = FREE
+    led.state[uid] = ledger.FREE
     r.record.save()
     r.emit("released", (("bay", bay), ("unit", uid)))
     r.sup.wake.set()
@@ -106,7 +101,7 @@ def home(r):
     sup, m = r.sup, r.mission
     if sup.alarm:
         return _alarm_active(r)
-    if m.busy_bay or sup.state in (HOME, REREF) or m.reref_requested:
+    if m.busy_bay or sup.state in (sv.HOME, sv.REREF) or m.reref_requested:
         return "error: busy"
     m.home_requested = True
     sup.wake.set()
@@ -119,7 +114,7 @@ def reref(r):
         return _alarm_active(r)
     if not r.carriage.referenced:
         return "error: not homed since boot: home first"
-    if m.busy_bay or sup.state in (HOME, REREF, JOG) or m.home_requested or m.reref_requested:
+    if m.busy_bay or sup.state in (sv.HOME, sv.REREF, sv.JOG) or m.home_requested or m.reref_requested:
         return "error: busy"
     m.reref_requested = True
     sup.wake.set()
@@ -132,7 +127,7 @@ def stop(r):
         return "error: alarm active"
     if sup.stop_requested:
         return "error: already stopping"
-    if not (m.busy_bay or sup.state in (HOME, REREF, JOG) or m.jog_target >= 0
+    if not (m.busy_bay or sup.state in (sv.HOME, sv.REREF, sv.JOG) or m.jog_target >= 0
             or m.home_requested or m.reref_requested):
         return "error: nothing to stop"
     sup.stop_requested = True
@@ -157,7 +152,7 @@ def reset(r):
     if code == alarms.LEDGER_INVALID:
         r.record.save()  # the technician has checked the units: the ledger as it stands replaces the record
     sup.paused = True
-    sup.state = IDLE
+    sup.state = sv.IDLE
     r.emit("reset", (("code", code),))
     return "ok alarm %d cleared; %s" % (code, "home or reref to continue" if not r.carriage.homed else "resume to continue")
 
@@ -188,8 +183,8 @@ def resume(r):
     if sup.stop_requested:
         return "error: still stopping"
     sup.paused = False
-    if sup.state == STOP:
-        sup.state = IDLE
+    if sup.state == sv.STOP:
+        sup.state = sv.IDLE
     sup.wake.set()
     return "ok resumed"
 
@@ -251,7 +246,7 @@ def status(r):
 
 
 def alarm_table(r):
-    return _ALARMS_REPLY
+    return alarms.REPLY
 
 
 def config(r, args):
@@ -282,7 +277,7 @@ def config(r, args):
             return "error: config set: this robot was not started from a board data file"
         if not printable(key) or not printable(text):
             return "error: config set: KEY and VALUE are printable ASCII, got %s %s" % (shown(key), shown(text))
-        if sup.state != IDLE and sup.state != ALARM or r.mission.jobs:
+        if sup.state != sv.IDLE and sup.state != sv.ALARM or r.mission.jobs:
             return "error: config set: only at rest (state %s, %d jobs)" % (sup.state, len(r.mission.jobs))
         if r.carriage.x.busy() or r.carriage.z.busy():  # an alarm's ramp-down: a flash write would starve the ring
             return "error: config set: only at rest (the carriage is still moving)"
@@ -295,7 +290,7 @@ def config(r, args):
     return "error: config get KEY | config set KEY VALUE"
 
 
-def ledger(r):
+def show_ledger(r):
     return "ok " + r.ledger.describe()
 
 
@@ -315,9 +310,6 @@ def build(r):
         build_id.BOARD, getattr(build_id, "IMAGE", "deployed"))
 
 
-# the alarm table never changes: its reply is built once, at import (3 ms on the rp2 port per request)
-_ALARMS_REPLY = "ok " + ";".join("%d=%s" % (c, alarms.TABLE[c][0]) for c in sorted(alarms.TABLE))
-
 # verb: (handler, the kinds of its arguments)
 TABLE = {
     "charge": (charge, (_BAY,)),
@@ -334,7 +326,7 @@ TABLE = {
     "grip": (grip, (_WORD,)),
     "status": (status, ()),
     "alarms": (alarm_table, ()),
-    "ledger": (ledger, ()),
+    "ledger": (show_ledger, ()),
     "help": (help_, ()),
     "build": (build, ()),
     "config": (config, _ANY),

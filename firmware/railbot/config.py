@@ -1,7 +1,7 @@
 """Load and validate a board's data (robot.json here, pins.csv in railbot/pinmap.py); every error
 names the file and the key. `config set` edits robot.json through lookup() and with_value()."""
 import json
-from railbot.boardfile import ConfigError, fail as _fail, read as _read
+from railbot.pinmap import ConfigError, fail as _fail, read as _read
 from railbot.grammar import canonical as _uint
 from railbot.pinmap import PIN_NAMES, DC_GRIP_PINS, LINK_PINS, load_pins, check_peripheral_pins
 from railbot.pinmap import PIN_TABLES, PWM_PINS, check_pwm, uart_of, uart_of_rx  # noqa: F401 (config's API too)
@@ -42,79 +42,82 @@ def _one_of(*choices):
 # Bounds catch typos and unit mix-ups (m for mm, s for ms); tuning lives inside them.
 # A node is (min, max) for an int, a dict for an object, _ListOf for a list, or a
 # function returning an error message (or None) for anything else.
-SCHEMA = {
-    "board": _nonempty_str,
-    "pin_names": _one_of(*sorted(PIN_TABLES)),
-    "x": {
-        "steps_per_mm": (1, 1000),
-        "counts_per_mm": (1, 1000),
-        "v_max_mm_s": (1, 5000),
-        "a_max_mm_s2": (1, 20000),
-        "travel_mm": (100, 200000),
-        "home_speed_mm_s": (1, 1000),
-        "locate_speed_mm_s": (1, 100),
-        "pull_off_mm": (1, 100),
-        "home_debounce_samples": (1, 20),
-        "following_error_max_mm": (1, 1000),
-        "marker_window_mm": (1, 100),
-        "arrive_tolerance_mm": (1, 50),
-        "step_pulse_ns": (20, 100000),
-        "dir_setup_ns": (20, 100000),
-        "jerk_mm_s3": (0, 10000000),
-        "slip_max_pct": (0, 50),
-        "drive_loss_max_pct": (0, 50),
-        "encoder_fault_mm": (1, 1000),
-        "creep_speed_mm_s": (1, 200),
-        "creep_mm": (1, 500),
-        "marker_baud": (300, 1000000),
-        "reref_search_mm": (100, 200000),
-    },
-    "z": {
-        "steps_per_mm": (1, 1000),
-        "v_max_mm_s": (1, 1000),
-        "a_max_mm_s2": (1, 10000),
-        "travel_mm": (10, 2000),
-        "engage_mm": (1, 2000),
-        "home_speed_mm_s": (1, 200),
-        "pull_off_mm": (1, 50),
-        "step_pulse_ns": (20, 100000),
-        "dir_setup_ns": (20, 100000),
-        "jerk_mm_s3": (0, 10000000),
-        "home_debounce_samples": (1, 20),
-    },
-    "gripper": {  # a "dc" gripper has keys of its own: railbot/config_dc.py
-        "kind": _one_of("servo", "dc"),
-        "open_us": (500, 2500),
-        "closed_us": (500, 2500),
-        "move_timeout_ms": (100, 10000),
-    },
-    "pick_place": {
-        "present_timeout_ms": (10, 5000),  # a unit in reach / in the jaws after the lift or the jaws arrive
-        "grip_tries": (1, 5),
-        "unlatch_tries": (1, 5),
-        "latch_tries": (1, 5),
-        "relatch_drop_mm": (1, 50),  # down this far and up again for another latch try
-        "retry_pause_ms": (0, 5000),
-    },
-    "timing": {
-        "tick_ms": (1, 100),
-        "idle_tick_ms": (1, 1000),
-        "watchdog_ms": (100, WATCHDOG_MS_MAX),
-        "stall_ms": (10, 10000),
-        "latch_timeout_ms": (100, 30000),
-        "pio_hz": (10000000, 133000000),
-    },
-    "site": {
-        "stations": {
-            "first_id": (1, MARKER_ID_MAX),
-            "count": (1, MARKER_ID_MAX),
-            "first_x_mm": (0, 200000),
-            "pitch_mm": (100, 20000),
+def _schema():
+    """robot.json's schema, built when a file is checked (boot, `config set`): garbage after,
+    not heap held for good."""
+    return {
+        "board": _nonempty_str,
+        "pin_names": _one_of(*sorted(PIN_TABLES)),
+        "x": {
+            "steps_per_mm": (1, 1000),
+            "counts_per_mm": (1, 1000),
+            "v_max_mm_s": (1, 5000),
+            "a_max_mm_s2": (1, 20000),
+            "travel_mm": (100, 200000),
+            "home_speed_mm_s": (1, 1000),
+            "locate_speed_mm_s": (1, 100),
+            "pull_off_mm": (1, 100),
+            "home_debounce_samples": (1, 20),
+            "following_error_max_mm": (1, 1000),
+            "marker_window_mm": (1, 100),
+            "arrive_tolerance_mm": (1, 50),
+            "step_pulse_ns": (20, 100000),
+            "dir_setup_ns": (20, 100000),
+            "jerk_mm_s3": (0, 10000000),
+            "slip_max_pct": (0, 50),
+            "drive_loss_max_pct": (0, 50),
+            "encoder_fault_mm": (1, 1000),
+            "creep_speed_mm_s": (1, 200),
+            "creep_mm": (1, 500),
+            "marker_baud": (300, 1000000),
+            "reref_search_mm": (100, 200000),
         },
-        "docks": _ListOf({"id": (1, MARKER_ID_MAX), "x_mm": (0, 200000)}, 0, 8),
-        "units": _ListOf({"id": (1, 99), "port": _nonempty_str}, 0, 99),
-    },
-}
+        "z": {
+            "steps_per_mm": (1, 1000),
+            "v_max_mm_s": (1, 1000),
+            "a_max_mm_s2": (1, 10000),
+            "travel_mm": (10, 2000),
+            "engage_mm": (1, 2000),
+            "home_speed_mm_s": (1, 200),
+            "pull_off_mm": (1, 50),
+            "step_pulse_ns": (20, 100000),
+            "dir_setup_ns": (20, 100000),
+            "jerk_mm_s3": (0, 10000000),
+            "home_debounce_samples": (1, 20),
+        },
+        "gripper": {  # a "dc" gripper has keys of its own: railbot/config_dc.py
+            "kind": _one_of("servo", "dc"),
+            "open_us": (500, 2500),
+            "closed_us": (500, 2500),
+            "move_timeout_ms": (100, 10000),
+        },
+        "pick_place": {
+            "present_timeout_ms": (10, 5000),  # a unit in reach / in the jaws after the lift or the jaws arrive
+            "grip_tries": (1, 5),
+            "unlatch_tries": (1, 5),
+            "latch_tries": (1, 5),
+            "relatch_drop_mm": (1, 50),  # down this far and up again for another latch try
+            "retry_pause_ms": (0, 5000),
+        },
+        "timing": {
+            "tick_ms": (1, 100),
+            "idle_tick_ms": (1, 1000),
+            "watchdog_ms": (100, WATCHDOG_MS_MAX),
+            "stall_ms": (10, 10000),
+            "latch_timeout_ms": (100, 30000),
+            "pio_hz": (10000000, 133000000),
+        },
+        "site": {
+            "stations": {
+                "first_id": (1, MARKER_ID_MAX),
+                "count": (1, MARKER_ID_MAX),
+                "first_x_mm": (0, 200000),
+                "pitch_mm": (100, 20000),
+            },
+            "docks": _ListOf({"id": (1, MARKER_ID_MAX), "x_mm": (0, 200000)}, 0, 8),
+            "units": _ListOf({"id": (1, 99), "port": _nonempty_str}, 0, 99),
+        },
+    }
 
 
 def _show(v):
@@ -285,7 +288,7 @@ def _check_site(r, path):
 
 
 def load_robot(path):
-    """Read robot.json at `path`, validate it against SCHEMA and the cross-checks, return the dict."""
+    """Read robot.json at `path`, validate it against its schema and the cross-checks, return the dict."""
     text = _read(path)
     try:
         r = json.loads(text)
@@ -297,15 +300,16 @@ def load_robot(path):
 
 
 def check_robot(r, path):
-    """Validate board data `r` (as read from `path`) against SCHEMA and the cross-checks; r."""
-    schema = SCHEMA
-    if type(r) is dict and type(r.get("gripper")) is dict and r["gripper"].get("kind") == "dc":
+    """Validate board data `r` (as read from `path`) against the schema and the cross-checks; r."""
+    schema = _schema()
+    dc = type(r) is dict and type(r.get("gripper")) is dict and r["gripper"].get("kind") == "dc"
+    if dc:
         from railbot import config_dc  # only boards with a DC gripper pay for its checks
 
-        schema = config_dc.schema(SCHEMA)
+        schema = config_dc.schema(schema)
     _walk(r, schema, "", path)
     _check_motion(r, path)
-    if schema is not SCHEMA:
+    if dc:
         config_dc.check(r["gripper"], path)
     _check_site(r, path)
     return r

@@ -33,13 +33,25 @@ _ESC = const(2)
 _RT = const(3)
 _BAD = const(4)
 
-_KIND = bytearray(256)
-for _b in RESERVED:
-    _KIND[_b] = _BAD
-_KIND[SOF] = _SOF
-_KIND[ESC] = _ESC
-for _b in (RT_STOP, RT_HOLD, RT_STATUS, RT_RESUME):
-    _KIND[_b] = _RT
+_KIND = (  # each byte's kind: _PLAIN 0, _SOF 1, _ESC 2, _RT 3, _BAD 4 (a literal: flash, not heap,
+           # in a frozen image; test_link.py checks it against RESERVED and the realtime bytes)
+    b"\0\0\1\4\0\0\0\0\0\0\0\0\0\0\0\0"  # 0x00-: SOF (0x02) 1, INTR (0x03) 4
+    b"\2\0\0\0\0\0\0\0\3\0\0\0\0\0\0\0"  # 0x10-: ESC (0x10) 2, RT_STOP (0x18) 3
+    b"\0\3\0\0\0\0\0\0\0\0\0\0\0\0\0\0"  # 0x20-: RT_HOLD (0x21) 3
+    b"\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\3"  # 0x30-: RT_STATUS (0x3F) 3
+    b"\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0"
+    b"\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0"
+    b"\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0"
+    b"\0\0\0\0\0\0\0\0\0\0\0\0\0\0\3\0"  # 0x70-: RT_RESUME (0x7E) 3
+    b"\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0"
+    b"\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0"
+    b"\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0"
+    b"\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0"
+    b"\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0"
+    b"\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0"
+    b"\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0"
+    b"\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0"
+)
 
 # realtime byte -> the command it stands for
 REALTIME = {RT_STATUS: "status", RT_HOLD: "hold", RT_RESUME: "resume", RT_STOP: "stop"}

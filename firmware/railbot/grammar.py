@@ -61,3 +61,11 @@ def canonical(s):
     if s[:1] == "0" and len(s) > 1:
         return -1
     return digits(s)
+
+
+def mm(steps, per_mm):
+    """steps as millimetres with two decimals, e.g. "-12.50" (integers only)."""
+    v = steps * 100 // per_mm
+    sign = "-" if v < 0 else ""
+    v = -v if v < 0 else v
+    return "%s%d.%02d" % (sign, v // 100, v % 100)

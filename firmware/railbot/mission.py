@@ -1,8 +1,8 @@
 """The mission: the queue of charge requests (first come, first served), the choice of unit for a
 job, and the mission task that runs jobs and the technician's requests one at a time."""
-from railbot import homing
 from railbot.ledger import SERVING
-from railbot.supervisor import Abort, IDLE, RUN, JOG, STOP
+from railbot import supervisor as sv
+from railbot.supervisor import Abort
 
 
 class Mission:
@@ -74,13 +74,13 @@ class Mission:
         self.jog_target = -1
         sup.paused = True
         if not sup.alarm:
-            sup.state = STOP
+            sup.state = sv.STOP
         self.r.emit("stopped", (("x_steps", self.c.enc_steps),))
 
     def _ended(self):
         """After a sequence the mission task ran: IDLE unless an alarm stands, then a `stop` done."""
         if not self.sup.alarm:
-            self.sup.state = IDLE
+            self.sup.state = sv.IDLE
         if self.sup.stop_requested:
             self._stopped()
 
@@ -91,7 +91,7 @@ class Mission:
             if (self.home_requested or self.reref_requested) and not sup.alarm:
                 rerefing, self.home_requested, self.reref_requested = self.reref_requested, False, False
                 try:
-                    await (homing.reref if rerefing else homing.home)(c, h.grip)
+                    await (c.reref(h.grip) if rerefing else c.home(h.grip))
                 except Abort:
                     pass
                 if sup.stop_requested:
@@ -108,7 +108,7 @@ class Mission:
                 continue
             if self.jog_target >= 0 and self.can_work():
                 target, self.jog_target = self.jog_target, -1
-                sup.state = JOG
+                sup.state = sv.JOG
                 try:
                     await c.move_x(target)
                     self.r.emit("jogged", (("x_steps", c.enc_steps),))
@@ -119,7 +119,7 @@ class Mission:
             if self.can_work() and self.jobs:
                 bay = self.jobs[0]
                 self.busy_bay = bay
-                sup.state = RUN
+                sup.state = sv.RUN
                 try:
                     done = await self.serve(bay)
                 except Abort:

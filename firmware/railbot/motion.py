@@ -275,3 +275,27 @@ class Axis:
         if measured > hi:
             return measured - hi
         return 0
+
+
+def cycles(ns, hz):
+    """State-machine cycles covering ns nanoseconds at hz (at least 2: the step program's minimum)."""
+    c = (ns * (hz // 1000000) + 999) // 1000
+    return c if c > 2 else 2
+
+
+def pulse_cycles(cfg):
+    """The step pulse's high time in state-machine cycles of (x, z): the hardware needs them first."""
+    hz = cfg["timing"]["pio_hz"]
+    return cycles(cfg["x"]["step_pulse_ns"], hz), cycles(cfg["z"]["step_pulse_ns"], hz)
+
+
+def axis_for(out, c, hz, high, track):
+    """The planner for one axis from its board data `c`: trapezoidal, or S-curve with `jerk_mm_s3`;
+    `track` keeps the per-word records following_error() needs (the carriage, not the lift)."""
+    setup = cycles(c["dir_setup_ns"], hz)
+    if c["jerk_mm_s3"]:
+        from railbot.scurve import JerkAxis  # only boards that use it pay for the module
+
+        return JerkAxis(out, c["steps_per_mm"], c["v_max_mm_s"], c["a_max_mm_s2"], c["jerk_mm_s3"], hz, high,
+                        setup, track)
+    return Axis(out, c["steps_per_mm"], c["v_max_mm_s"], c["a_max_mm_s2"], hz, high, setup, track)

@@ -1,7 +1,28 @@
 """A board's pins.csv: the pin names the firmware uses, the RP2040's pin functions, and the checks
-that each peripheral sits on a pin that can do its job; every error names the file and the pin."""
-from railbot.boardfile import ConfigError, fail as _fail, read as _read
+that each peripheral sits on a pin that can do its job; every error names the file and the pin.
+Also what both board data loaders share (robot.json's is railbot/config.py): ConfigError, reading
+a file, failing with the file and the key named."""
 from railbot.grammar import canonical as _uint
+
+
+class ConfigError(Exception):
+    pass
+
+
+def fail(path, key, msg):
+    if key:
+        raise ConfigError(path + ": " + key + ": " + msg)
+    raise ConfigError(path + ": " + msg)
+
+
+def read(path):
+    try:
+        with open(path) as f:
+            return f.read()
+    except OSError as e:
+        raise ConfigError(path + ": cannot read: " + str(e))
+    except UnicodeError:
+        raise ConfigError(path + ": cannot read: not UTF-8 text")
 
 # Every pin name the firmware uses; a board's pins.csv must name each exactly once.
 PIN_NAMES = (
@@ -58,7 +79,7 @@ def load_pins(path, required=None, optional=(), names="GP0-29"):
     line_of = {}  # name -> line number
     owner = {}  # pin -> name
     n = 0
-    for line in _read(path).split("\n"):
+    for line in read(path).split("\n"):
         n += 1
         line = line.strip()
         if not line or line[0] == "#":
@@ -105,7 +126,7 @@ def check_pwm(pins, users, path):
         g = _gpio(pins[name])
         key = ((g >> 1) & 7, g & 1)
         if key in seen:
-            _fail(path, name, "%s is PWM slice %d channel %s, as %s %s" % (
+            fail(path, name, "%s is PWM slice %d channel %s, as %s %s" % (
                 pins[name], key[0], "AB"[key[1]], seen[key], pins[seen[key]]))
         seen[key] = name
 
@@ -113,23 +134,23 @@ def check_pwm(pins, users, path):
 def check_peripheral_pins(pins, path):
     rx = pins["marker_rx"]
     if _gpio(rx) not in UART_OF_RX:
-        _fail(path, "marker_rx", "%s is not a UART RX pin (%s)" % (rx, _uart_pins(UART_OF_RX)))
+        fail(path, "marker_rx", "%s is not a UART RX pin (%s)" % (rx, _uart_pins(UART_OF_RX)))
     adc = pins["cp_adc"]
     if _gpio(adc) not in ADC_PINS:
-        _fail(path, "cp_adc", "%s is not an ADC pin (GP26..GP29)" % adc)
+        fail(path, "cp_adc", "%s is not an ADC pin (GP26..GP29)" % adc)
     check_pwm(pins, PWM_PINS, path)
     tx, rx = pins.get("link_tx"), pins.get("link_rx")
     if tx is None and rx is None:
         return
     if tx is None or rx is None:
-        _fail(path, "link_rx" if rx is None else "link_tx", "missing pin: the UART link needs link_tx and link_rx")
+        fail(path, "link_rx" if rx is None else "link_tx", "missing pin: the UART link needs link_tx and link_rx")
     n = _gpio(tx)
     if n not in UART_OF_TX:
-        _fail(path, "link_tx", "%s is not a UART TX pin (%s)" % (tx, _uart_pins(UART_OF_TX)))
+        fail(path, "link_tx", "%s is not a UART TX pin (%s)" % (tx, _uart_pins(UART_OF_TX)))
     if rx != "GP%d" % (n + 1):
-        _fail(path, "link_rx", "%s is not the RX pin of %s's UART (GP%d)" % (rx, tx, n + 1))
+        fail(path, "link_rx", "%s is not the RX pin of %s's UART (GP%d)" % (rx, tx, n + 1))
     if UART_OF_TX[n] == uart_of_rx(pins["marker_rx"]):
-        _fail(path, "link_tx", "%s is on UART%d, which marker_rx %s uses" % (tx, UART_OF_TX[n], pins["marker_rx"]))
+        fail(path, "link_tx", "%s is on UART%d, which marker_rx %s uses" % (tx, UART_OF_TX[n], pins["marker_rx"]))
 
 
 def uart_of(pins):

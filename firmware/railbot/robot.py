@@ -8,7 +8,8 @@ from railbot.grip import gripper
 from railbot.site import Site
 from railbot.ledger import Ledger
 from railbot.supervisor import Supervisor
-from railbot.carriage import Carriage, pulse_cycles
+from railbot.carriage import Carriage
+from railbot.motion import pulse_cycles
 from railbot.record import Record
 from railbot.handling import Handling
 from railbot.mission import Mission

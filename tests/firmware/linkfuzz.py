@@ -189,7 +189,7 @@ def accepted_effect(robot, before, after, line, reply):
     before and after it (snapshot()); else what differs. The expectation is built here from the
     command line and the reply, field by field; every field the command has no business with must
     be unchanged."""
-    from railbot.carriage import mm as _mm
+    from railbot.grammar import mm as _mm
 
     try:
         words = line.decode().split()

@@ -84,3 +84,8 @@ def test_alarm_table_codes_are_unique_and_named():
     assert len(set(names)) == len(names)
     for code in alarms.TABLE:
         assert getattr(alarms, alarms.name(code)) == code
+
+
+def test_the_alarms_reply_is_the_alarm_table():
+    assert alarms.REPLY == "ok " + ";".join("%d=%s" % (c, alarms.TABLE[c][0]) for c in sorted(alarms.TABLE))
+    assert Rig(home=False).cmd("alarms") == alarms.REPLY

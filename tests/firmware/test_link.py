@@ -261,3 +261,16 @@ def test_with_a_port_the_same_frames_go_out_a_short_piece_a_turn():
     assert max(port.turn_bytes) == L.BYTE_TURN  # a byte a write, at most BYTE_TURN between awaits
     assert max(turns["acted"]) == 1 and max(turns["stuffed"]) == L.STUFF_BYTES and max(turns["read"]) == L.READ_BYTES
     assert link.retries == 1 and link.executed == 5 and direct.executed == 5
+
+
+def test_the_byte_kind_table_is_the_reserved_and_realtime_bytes():
+    from railbot import frame
+
+    want = bytearray(256)
+    for b in L.RESERVED:
+        want[b] = 4
+    want[L.SOF] = 1
+    want[L.ESC] = 2
+    for b in (L.RT_STOP, L.RT_HOLD, L.RT_STATUS, L.RT_RESUME):
+        want[b] = 3
+    assert len(frame._KIND) == 256 and bytes(want) == bytes(frame._KIND)

@@ -23,7 +23,7 @@ import rp2
 from railbot import hal
 from railbot.hal import pio as shipped
 from railbot.motion import Axis, encode_word
-from railbot.carriage import _cycles
+from railbot.motion import cycles as _cycles
 from railbot_host import steptiming
 from simboard import plant, vclock
 

@@ -3,6 +3,7 @@ import array
 import machine
 import rp2
 import uctypes
+from micropython import const
 from railbot.pinmap import uart_of_rx
 from railbot.native import plan
 from railbot.hal.pio import step_pulses, quadrature, READ_COUNT, PULL_BLOCK, MOV_ISR_OSR, HIGH_OVERHEAD, \
@@ -11,26 +12,26 @@ from railbot.hal.pio import step_pulses, quadrature, READ_COUNT, PULL_BLOCK, MOV
 # Step words reach the step program through a DMA ring: RING words in a 4*RING-byte aligned window of
 # a buffer twice that size, read with the DMA's address wrap (RING_BITS) and paced by the SM's TX DREQ.
 RING = 128
-_RING_BITS = 9  # 2**9 bytes = RING words
-_DMA_ABORT = 0x50000444  # DMA CHAN_ABORT (RP2040 datasheet 2.5.7): write 1 << channel
-_DMA_CTRL_TRIG = 0x5000000C  # channel n's CTRL_TRIG at + n * 0x40
-_DMA_BUSY = 0x1000000  # CTRL_TRIG.BUSY (bit 24)
+_RING_BITS = const(9)  # 2**9 bytes = RING words
+_DMA_ABORT = const(0x50000444)  # DMA CHAN_ABORT (RP2040 datasheet 2.5.7): write 1 << channel
+_DMA_CTRL_TRIG = const(0x5000000C)  # channel n's CTRL_TRIG at + n * 0x40
+_DMA_BUSY = const(0x1000000)  # CTRL_TRIG.BUSY (bit 24)
 # The watchdog's CTRL (WATCHDOG_BASE 0x40058000) through its atomic bit-clear alias (+0x3000):
 # clearing ENABLE (bit 30) pauses the countdown. MicroPython's machine.WDT has no off switch.
-_WDT_CTRL_CLR = 0x4005B000
-_WDT_ENABLE = 0x40000000
+_WDT_CTRL_CLR = const(0x4005B000)
+_WDT_ENABLE = const(0x40000000)
 # Why the chip last reset (docs/safety.md, "Reset cause"): REASON (read only; bit 0 TIMER: a countdown
 # ran out) and SCRATCH4, which machine.WDT sets to the SDK's magic and machine.reset(), the bootloader
 # and the bootrom's reboot after a UF2 copy overwrite. SCRATCH3 is railbot's: _ARMED from arming the
 # watchdog until watchdog_off() pauses it, so a timeout is railbot's watchdog, and a soft reset after
 # Ctrl-C does not report the timeout still in REASON again.
-_WDT_REASON = 0x40058008
-_WDT_SCRATCH3 = 0x40058018
-_WDT_SCRATCH4 = 0x4005801C
-_REASON_TIMER = 1
-_SDK_WDT_MAGIC = 0x6AB73121
-_ARMED = 0x2A11B07
-_DREQ_PIO0_TX0 = 0
+_WDT_REASON = const(0x40058008)
+_WDT_SCRATCH3 = const(0x40058018)
+_WDT_SCRATCH4 = const(0x4005801C)
+_REASON_TIMER = const(1)
+_SDK_WDT_MAGIC = const(0x6AB73121)
+_ARMED = const(0x2A11B07)
+_DREQ_PIO0_TX0 = const(0)
 
 
 def dma_ctrl_trig(channel):

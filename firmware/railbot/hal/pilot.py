@@ -18,10 +18,10 @@ _LATE_GAPS = const(4)  # a capture not done this many gaps after it should have 
 
 # The ADC (RP2040 datasheet 4.9, ADC_BASE 0x4004C000). MicroPython's machine.ADC converts once per
 # read_u16(); free-running mode, the FIFO and the divider are only reachable through mem32.
-_ADC_CS = 0x4004C000
-_ADC_FCS = 0x4004C008
-_ADC_FIFO = 0x4004C00C
-_ADC_DIV = 0x4004C010
+_ADC_CS = const(0x4004C000)
+_ADC_FCS = const(0x4004C008)
+_ADC_FIFO = const(0x4004C00C)
+_ADC_DIV = const(0x4004C010)
 _CS_EN = const(0x1)
 _CS_START_MANY = const(0x8)
 _CS_READY = const(0x100)
