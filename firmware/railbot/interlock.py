@@ -1,9 +1,9 @@
 """The interlocks of PRODUCT.md rules 1 to 3, in one place: each action's check reads the sensors now.
 
 Every check returns 0 when the action may go ahead, or the alarm code that refuses it; `why` then
-names the rule. The robot calls them at the only places the actions start (`Robot._start` for both
-axes, `Robot.grip`, `Robot._unlatch`) and the commands call them before queuing anything, so a
-refusal changes nothing. docs/safety.md lists the cases.
+names the rule. The robot calls them at the only places the actions start (`Carriage._start` for
+both axes, `Handling.grip`, `Handling._pick` before the latch coil) and the commands call them
+before queuing anything, so a refusal changes nothing. docs/safety.md lists the cases.
 """
 from railbot import alarms
 

@@ -1,5 +1,5 @@
 """When a unit will reach a bay: the robot's queue replayed with its own choice of unit (the nearest
-free one, as firmware/railbot/robot.py's _nearest_free) and trapezoidal moves, plus the time a
+free one, as firmware/railbot/mission.py's Mission.nearest_free) and trapezoidal moves, plus the time a
 pick and a place take, learned from the deliveries seen so far."""
 
 from __future__ import annotations
