@@ -6,8 +6,8 @@ bench_upy.py's `tick` phase, and bench_board.py's `left` (the same on another bo
 import gc
 
 from benchlib import clock_cost, now_ms, note, out, per, time_empty
-from benchreplay import _NA, CONFIG, READINTO, Fake, Replay, fw_objects, restore, same_state, snapshot, value_of
-from benchsim import run_until
+from benchreplay import _NA, CONFIG, READINTO, Fake, Replay, restore, same_state, snapshot, value_of
+from benchsim import fw_objects, run_until
 
 
 SIM_TICKS = 64  # real ticks measured against the simulated hardware

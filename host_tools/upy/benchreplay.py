@@ -1,6 +1,5 @@
-"""The replay layer of the tick measurement (bench_tick.py): the firmware's objects found by walking
-from the robot, snapshots of their state, and the simulated hardware swapped for recorders and then
-for fakes that replay what it returned, allocating nothing. MicroPython subset.
+"""The replay layer of the tick measurement (bench_tick.py): snapshots of the firmware's objects
+(benchsim.fw_objects finds them), and the simulated hardware swapped for recorders and then for fakes that replay what it returned, allocating nothing. MicroPython subset.
 
 Why a replay: the real tick runs against the simulated hardware, whose Python code may allocate (a
 step FIFO list that grows, a boxed 32-bit count). So consecutive real ticks are recorded at the
@@ -11,63 +10,7 @@ real ticks ended in, and it is what is measured (allocation, heap_lock, time).
 import sys
 
 from benchlib import note, real_ticks_add, real_ticks_diff
-
-
-def sim_hw_types():
-    import machine
-    import rp2
-
-    return tuple(getattr(machine, n) for n in ("Pin", "PWM", "ADC", "UART", "WDT", "Timer", "I2C", "SPI")
-                 if hasattr(machine, n)) + (rp2.StateMachine, rp2.DMA)
-
-
-def attrs(o):
-    try:
-        d = o.__dict__
-    except AttributeError:
-        return None
-    return d if isinstance(d, dict) else None
-
-
-def fw_objects(robot):
-    """The firmware's own objects the tick can touch: the robot, its axes, hardware drivers, events."""
-    hwt = sim_hw_types()
-    seen = {}
-    order = []
-    todo = [robot]
-    depth = {id(robot): 0}
-    while todo:
-        o = todo.pop(0)
-        if id(o) in seen:
-            continue
-        seen[id(o)] = True
-        order.append(o)
-        d = attrs(o)
-        if d is None or depth[id(o)] >= 3:
-            continue
-        for v in d.values():
-            if isinstance(v, hwt) or isinstance(v, (Recorder, Fake)) or type(v) is type(sys):
-                continue
-            if isinstance(v, (int, str, bool, float, bytes, bytearray, list, tuple, dict)) or v is None:
-                continue
-            if attrs(v) is None or id(v) in seen:
-                continue
-            depth[id(v)] = depth[id(o)] + 1
-            todo.append(v)
-    return order
-
-
-def hw_objects(robot):
-    """(owner, attribute, simulated hardware object) for every machine/rp2 object the firmware holds."""
-    hwt = sim_hw_types()
-    found = []
-    for o in fw_objects(robot):
-        d = attrs(o)
-        for k in sorted(d):
-            v = d[k]
-            if isinstance(v, hwt) or isinstance(v, (Recorder, Fake)):
-                found.append((o, k, v))
-    return found
+from benchsim import attrs, hw_objects
 
 
 def time_users():
@@ -128,6 +71,8 @@ def same_state(a, b):
 class Recorder:
     """Stands in for a simulated hardware object (or the `time` module): forwards, records results."""
 
+    stand_in = True  # benchsim.fw_objects: a hardware object, not the firmware's
+
     def __init__(self, real, log):
         self._real = real
         self._log = log
@@ -183,6 +128,8 @@ class Fake:
     result, and a written value (put, exec, value(v), duty, active) that differs from the recorded
     one is counted in `mismatch`.
     """
+
+    stand_in = True  # benchsim.fw_objects: a hardware object, not the firmware's
 
     def __init__(self, log, name):
         self.name = name

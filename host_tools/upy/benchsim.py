@@ -1,5 +1,6 @@
-"""Heap readings on the simulated board with the simulation's own growth kept out, for the heap
-and day measurements (bench_heap.py, bench_day.py). MicroPython subset.
+"""The firmware's objects on the simulated board (walked from the robot), and heap readings with the
+simulation's own growth kept out, for the heap, tick and day measurements (bench_heap.py,
+bench_tick.py, bench_day.py). MicroPython subset.
 
 How the simulation's own costs are kept out:
 - heap: sim containers that keep the capacity of their busiest moment (scheduler heap, step
@@ -16,9 +17,71 @@ How the simulation's own costs are kept out:
   zeroes its step rings once the DMA has read them.
 """
 import gc
+import sys
 
 from benchlib import GC, UPY, note, out
-from benchreplay import attrs, hw_objects
+
+
+def sim_hw_types():
+    import machine
+    import rp2
+
+    return tuple(getattr(machine, n) for n in ("Pin", "PWM", "ADC", "UART", "WDT", "Timer", "I2C", "SPI")
+                 if hasattr(machine, n)) + (rp2.StateMachine, rp2.DMA)
+
+
+def attrs(o):
+    try:
+        d = o.__dict__
+    except AttributeError:
+        return None
+    return d if isinstance(d, dict) else None
+
+
+def _stand_in(v):
+    """A stand-in for a hardware object (benchreplay's Recorder and Fake)."""
+    return getattr(type(v), "stand_in", False)
+
+
+def fw_objects(robot):
+    """The firmware's own objects the tick can touch: the robot, its axes, hardware drivers, events."""
+    hwt = sim_hw_types()
+    seen = {}
+    order = []
+    todo = [robot]
+    depth = {id(robot): 0}
+    while todo:
+        o = todo.pop(0)
+        if id(o) in seen:
+            continue
+        seen[id(o)] = True
+        order.append(o)
+        d = attrs(o)
+        if d is None or depth[id(o)] >= 3:
+            continue
+        for v in d.values():
+            if isinstance(v, hwt) or _stand_in(v) or type(v) is type(sys):
+                continue
+            if isinstance(v, (int, str, bool, float, bytes, bytearray, list, tuple, dict)) or v is None:
+                continue
+            if attrs(v) is None or id(v) in seen:
+                continue
+            depth[id(v)] = depth[id(o)] + 1
+            todo.append(v)
+    return order
+
+
+def hw_objects(robot):
+    """(owner, attribute, simulated hardware object) for every machine/rp2 object the firmware holds."""
+    hwt = sim_hw_types()
+    found = []
+    for o in fw_objects(robot):
+        d = attrs(o)
+        for k in sorted(d):
+            v = d[k]
+            if isinstance(v, hwt) or _stand_in(v):
+                found.append((o, k, v))
+    return found
 
 
 def compact_sim(board, day=None):
