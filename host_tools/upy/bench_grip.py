@@ -1,17 +1,25 @@
-"""The grip loop's rate with its cost charged, for `railbot bench`: a script of its own under
-MicroPython (driven by bench.mjs like bench_upy.py: `steps(argv)`, `BENCH name value` lines);
+"""The DC gripper's loop under MicroPython, for `railbot bench` (driven by bench.mjs: `steps(argv)`,
+`BENCH name value` lines):
+
+    bench_grip.py alloc|rate ...
+
+  alloc  grip_loop_alloc_bytes and upy_grip_heap_lock_ok: the loop's steps
+         (simboard.rig.grip_loop_steps), allocation by mem_alloc around each step, then the same
+         moves with every step under heap_lock;
+  rate   grip_loop_rate_hz with the loop's cost charged to the simulated clock (grip_rate).
 charged_grip_rate also runs under CPython, for the tests. MicroPython subset.
 
-Not a phase of bench_upy.py: every line added there (its names and constants, interned when it is
-compiled) moves where the interpreter's string pools fill up, and so how much of a pool's
-allocation falls inside the day's heap reading (upy_heap_growth_day_bytes moved by 64 to 300 bytes
-with this code, or only a call of it, in bench_upy.py).
+Not a phase of bench_upy.py: every line a script of the day's run holds (its names and constants,
+interned when it is compiled) moves where the interpreter's string pools fill up, and so how much
+of a pool's allocation falls inside the day's heap reading (upy_heap_growth_day_bytes moved by 64
+to 300 bytes with this code, or only a call of it, in the day's script).
 """
 import sys
 
-from benchlib import GC, now_ms as _now_ms, out, note, step  # noqa: F401  (bench.mjs calls step)
+from benchlib import GC, clock_cost, now_ms, note, out, parse_args, run, step, time_empty  # noqa: F401  (bench.mjs calls step)
 
 RC = 0  # exit status, read by bench.mjs
+USAGE = "usage: bench_grip.py alloc|rate ..."
 
 # The real rp2 port's figures (TESTING.md section 5: MicroPython v1.28's rp2 port on an emulated
 # RP2040, PICO board data, frozen image), the yardstick that turns a cost measured here into the cost
@@ -21,32 +29,13 @@ RP2_TICK_AT_REST_US = 310  # (270..310 us measured: the top of the range)
 GRIP_TIMED_RUNS = 5  # timed passes over the grip moves; the cheapest pass is taken, as for the tick
 
 
-def _time_empty():
-    """Milliseconds of the reference loop (as bench_upy.py's tick figures time it)."""
-    t0 = _now_ms()
-    for _ in range(1000):
-        pass
-    return _now_ms() - t0
-
-
-def _clock_cost():
-    """Milliseconds between two back-to-back clock reads: subtracted from every timing."""
-    best = 1e9
-    for _ in range(50):
-        t0 = _now_ms()
-        d = _now_ms() - t0
-        if d < best:
-            best = d
-    return best
-
-
 def _grip_step_cost():
     """(us of one DC loop step, mean over the moves of simboard.rig.grip_loop_steps, cheapest of
     GRIP_TIMED_RUNS passes; us of the reference loop `for _ in range(1000): pass`, cheapest of as
     many), both under this interpreter and with the clock read's own cost taken out."""
     from simboard.rig import Rig, DC_GRIPPER, grip_loop_steps
 
-    clock_cost = _clock_cost()
+    clock_ms = clock_cost()
     best_step = best_ref = 1e9
     for _ in range(GRIP_TIMED_RUNS):
         rig = Rig(home=False, gripper=DC_GRIPPER)
@@ -55,9 +44,9 @@ def _grip_step_cost():
         acc = [0.0, 0]
 
         def timed():
-            t0 = _now_ms()
+            t0 = now_ms()
             r = real()
-            acc[0] += _now_ms() - t0 - clock_cost
+            acc[0] += now_ms() - t0 - clock_ms
             acc[1] += 1
             return r
 
@@ -65,7 +54,7 @@ def _grip_step_cost():
         grip_loop_steps(rig, lock=False)
         if acc[1]:
             best_step = min(best_step, acc[0] * 1000 / acc[1])
-        best_ref = min(best_ref, (_time_empty() - clock_cost) * 1000)
+        best_ref = min(best_ref, (time_empty() - clock_ms) * 1000)
     return best_step, best_ref
 
 
@@ -140,20 +129,47 @@ def grip_rate():
              step_us, ref_us, ratio, charge_us, RP2_TICK_AT_REST_US, rates[0], rates[1], gap_max))
 
 
+def phase_alloc():
+    """The DC gripper's loop, step by step (simboard.rig.grip_loop_steps): allocation by mem_alloc
+    around each step, then the same moves with every step under heap_lock."""
+    from simboard.rig import Rig, DC_GRIPPER, grip_loop_steps
+
+    rig = Rig(home=False, gripper=DC_GRIPPER)
+    alloc, n, ends = grip_loop_steps(rig, lock=False)
+    out("grip_loop_alloc_bytes", alloc)
+    note("grip: %d steps, moves ended %r (2 stall, 1 done)" % (n, ends))
+    ok = False
+    rig = Rig(home=False, gripper=DC_GRIPPER)  # the same moves from open jaws
+    try:
+        _, n, ends = grip_loop_steps(rig, lock=True)
+        ok = ends == [2, 1, 1]
+        note("grip: under heap_lock %d steps, moves ended %r" % (n, ends))
+    except MemoryError:
+        note("grip: MemoryError under heap_lock")
+    out("upy_grip_heap_lock_ok", ok)
+
+
 def steps(argv):
     """The script as a generator of top-level steps (bench.mjs); sets RC."""
     global RC
+    args = parse_args(argv, {}, ("alloc", "rate"))
+    if args is None:
+        print(USAGE)
+        RC = 2
+        return
     import simboard
 
     simboard.install()
-    yield GC
-    grip_rate()
+    for p in args[1]:
+        yield GC
+        if p == "alloc":
+            phase_alloc()
+        else:
+            grip_rate()
     print("BENCH_DONE")
     RC = 0
 
 
 if __name__ == "__main__":  # CPython: the steps in one go (the step cost is then CPython's)
-    g = steps(sys.argv[1:])
-    while step(g):
-        pass
+    run(steps(sys.argv[1:]))
     sys.exit(RC)

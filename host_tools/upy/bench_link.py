@@ -14,7 +14,13 @@ UPY = sys.implementation.name == "micropython"
 RC = 0
 CHUNK = 5000
 
-from benchlib import GC, now_ms as _now_ms, out, note, step  # noqa: E402,F401  (host_tools/upy/benchlib.py; bench.mjs calls step)
+from benchlib import GC, now_ms as _now_ms, out, note, parse_args, run, step  # noqa: E402,F401  (host_tools/upy/benchlib.py; bench.mjs calls step)
+
+
+def _add(total, fig):
+    """Sum the figures of fig into total (lists are joined)."""
+    for k in fig:
+        total[k] = (total.get(k, []) + fig[k]) if isinstance(fig[k], list) else total.get(k, 0) + fig[k]
 
 
 def _campaign(count, fuzz, checked, after=None):
@@ -27,8 +33,7 @@ def _campaign(count, fuzz, checked, after=None):
     while done < count:
         n = min(CHUNK, count - done)
         fig = fuzz(n, seed)
-        for k in fig:
-            total[k] = (total.get(k, []) + fig[k]) if isinstance(fig[k], list) else total.get(k, 0) + fig[k]
+        _add(total, fig)
         if fig[checked] <= 0:
             print("ERROR link fuzz: a chunk of %d frames checked none" % n)
             break
@@ -85,8 +90,7 @@ def phase_payload(count):
                                     "payload_frames", between)
         out("link_fuzz_payload_frames_" + ("homed" if homed else "unhomed"), part["payload_frames"])
         out("link_fuzz_payload_accepted_" + ("homed" if homed else "unhomed"), part["valid"])
-        for k in part:
-            total[k] = (total.get(k, []) + part[k]) if isinstance(part[k], list) else total.get(k, 0) + part[k]
+        _add(total, part)
     wall = (_now_ms() - t0) / 1000
     out("link_fuzz_payload_frames", total["payload_frames"])
     out("link_fuzz_bad_payload_state_changes", total["bad_payload_state_changes"])
@@ -170,42 +174,27 @@ USAGE = "usage: bench_link.py [--frames N] [--payload N] [alloc]"
 
 def steps(argv):
     global RC
-    frames = 100000
-    payload = 100000
-    alloc = False
-    i = 0
-    while i < len(argv):
-        a = argv[i]
-        if a in ("--frames", "--payload") and i + 1 < len(argv):
-            if a == "--frames":
-                frames = int(argv[i + 1])
-            else:
-                payload = int(argv[i + 1])
-            i += 1
-        elif a == "alloc":
-            alloc = True
-        else:
-            print(USAGE)
-            RC = 2
-            return
-        i += 1
+    args = parse_args(argv, {"frames": 100000, "payload": 100000}, ("alloc",), need_phase=False)
+    if args is None:
+        print(USAGE)
+        RC = 2
+        return
+    (opts, phases) = args
     import simboard
 
     simboard.install()
-    if alloc and UPY:
+    if phases and UPY:
         yield from phase_heap()
         phase_alloc()
         yield GC
-    if frames:
-        yield from phase_frames(frames)
-    if payload:
-        yield from phase_payload(payload)
+    if opts["frames"]:
+        yield from phase_frames(opts["frames"])
+    if opts["payload"]:
+        yield from phase_payload(opts["payload"])
     print("BENCH_DONE")
     RC = 0
 
 
 if __name__ == "__main__":
-    g = steps(sys.argv[1:])
-    while step(g):
-        pass
+    run(steps(sys.argv[1:]))
     sys.exit(RC)

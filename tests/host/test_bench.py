@@ -146,7 +146,7 @@ def test_bounds_and_derived_figures():
     assert bench.check("feed_min_lead_ms", 20) is True and bench.check("feed_min_lead_ms", 19) is False
     assert bench.check("move_time_ratio_vs_optimal", 1.0) is True
     assert bench.check("move_time_ratio_vs_optimal", 1.021) is False
-    assert bench._bound_text("move_time_ratio_vs_optimal") == "0.9995 .. 1.02"
+    assert bench.report.bound_text("move_time_ratio_vs_optimal") == "0.9995 .. 1.02"
     assert "upy_heap_firmware_bytes" in bench.failures({})
 
 
