@@ -19,21 +19,26 @@ def run(r, line):
     w = words(line)
     if not w:
         return "error: empty command (try help)"
-    verb = w[0].lower() if printable(w[0]) else w[0]
+    verb = w[0]
     entry = TABLE.get(verb)
-    if entry is None:
-        return "error: unknown command %s (try help)" % shown(verb)
+    if entry is None:  # `STATUS` too; no verb has a letter whose lower() differs between ports
+        verb = verb.lower()
+        entry = TABLE.get(verb)
+        if entry is None:
+            return "error: unknown command %s (try help)" % shown(w[0])
     fn, kinds = entry
     if kinds == _ANY:
         return fn(r, w[1:])
     if len(w) - 1 != len(kinds):
         n = len(kinds)
         return "error: %s takes %d argument%s, got %d" % (verb, n, "" if n == 1 else "s", len(w) - 1)
-    try:
-        args = [_read(r, verb, kinds[i], w[i + 1]) for i in range(len(kinds))]
+    if not kinds:
+        return fn(r)
+    try:  # no verb takes more than one argument the grammar reads
+        arg = _read(r, verb, kinds[0], w[1])
     except ValueError as e:  # only _read raises it here
         return e.args[0]
-    return fn(r, *args)
+    return fn(r, arg)
 
 
 def _read(r, verb, kind, text):
