@@ -294,8 +294,8 @@ def load_robot(path):
         r = json.loads(text)
     except ValueError as e:
         raise ConfigError(path + ": bad JSON: " + str(e))
-    except RuntimeError:  # nesting deeper than the parser's recursion allows
-        raise ConfigError(path + ": bad JSON: nested too deep")
+    except (RuntimeError, MemoryError):  # CPython's recursion limit; the board's parser stack outgrows the heap
+        raise ConfigError(path + ": bad JSON: nested too deep (or too big for the heap)")
     return check_robot(r, path)
 
 
