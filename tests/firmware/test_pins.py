@@ -77,6 +77,21 @@ def test_a_broken_limit_switch_wire_trips_the_robot():
     assert rig.robot.alarm == alarms.HARD_LIMIT, rig.robot.alarm
 
 
+def test_a_broken_estop_wire_trips_the_robot_mid_move():
+    """The e-stop chain drives its input high while closed; a wire that breaks reads the pad's
+    pull-down, as the chain opening does: ESTOP, a controlled stop, no reset while it stays open."""
+    rig = Rig(units=[(1, "D24L")])
+    assert rig.cmd("jog 2000").startswith("ok")
+    rig.until(lambda: rig.robot.x.busy(), 5)
+    rig.plant.open_wire("estop_in")
+    rig.run(1)
+    assert rig.robot.alarm == alarms.ESTOP, rig.robot.alarm
+    rig.until(lambda: not rig.robot.x.busy(), 10)
+    assert rig.cmd("reset") == "error: e-stop still open"
+    rig.plant.mend_wire("estop_in")
+    assert rig.cmd("reset").startswith("ok alarm 1 cleared")
+
+
 def test_the_marker_uart_is_the_one_of_marker_rx():
     real = machine.UART
     opened = []

@@ -237,8 +237,8 @@ class Hardware:
 
     def __init__(self, pins, watchdog_ms, pio_hz=125000000, x_high_cycles=125, z_high_cycles=125, side=0,
                  marker_baud=9600):
-        def inp(name):
-            return machine.Pin(pins[name], machine.Pin.IN, machine.Pin.PULL_UP)
+        def inp(name, pull=machine.Pin.PULL_UP):
+            return machine.Pin(pins[name], machine.Pin.IN, pull)
 
         def out(name, v=0):
             return machine.Pin(pins[name], machine.Pin.OUT, value=v)
@@ -252,7 +252,9 @@ class Hardware:
         self.limit_min = inp("limit_min")
         self.limit_max = inp("limit_max")
         self.x_diag = inp("x_diag")
-        self.estop_in = inp("estop_in")
+        # the chain drives 1 while closed: a broken wire must read as the chain open (fail-safe),
+        # the other safety inputs read 1 for a fault and keep the pull-up
+        self.estop_in = inp("estop_in", machine.Pin.PULL_DOWN)
         self.z_stow_sw = inp("z_stow_sw")
         self.jaw_open_sw = inp("jaw_open_sw")
         self.jaw_closed_sw = inp("jaw_closed_sw")
