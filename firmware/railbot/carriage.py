@@ -6,7 +6,7 @@ import time
 from micropython import const
 from railbot import alarms, interlock
 from railbot.grammar import mm
-from railbot.motion import axis_for, pulse_cycles
+from railbot.motion import axis_for
 from railbot import supervisor as sv
 from railbot.supervisor import Abort
 
@@ -34,14 +34,15 @@ def _steady(pin, level, n, where):
 
 
 class Carriage:
-    def __init__(self, robot, cfg):
+    def __init__(self, robot, cfg, high_cycles):
+        """high_cycles: (x, z) step pulse high times in state-machine cycles, as the hardware got them."""
         self.r = robot
         self.sup = robot.sup
         self.hw = hw = robot.hw
         self.cfg = cfg
         cx, cz = cfg["x"], cfg["z"]
         hz = cfg["timing"]["pio_hz"]
-        xh, zh = pulse_cycles(cfg)
+        xh, zh = high_cycles
         self.x = axis_for(hw.x_step, cx, hz, xh, True)
         self.z = axis_for(hw.z_step, cz, hz, zh, False)  # no measuring system on the lift
         self.x_spm = cx["steps_per_mm"]

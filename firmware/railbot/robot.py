@@ -38,7 +38,7 @@ class Robot:
         self.site = Site(cfg["site"])
         self.ledger = Ledger(self.site, cfg["site"]["units"])
         self.sup = Supervisor(self)
-        self.carriage = c = Carriage(self, cfg)
+        self.carriage = c = Carriage(self, cfg, (xh, zh))
         self.x, self.z = c.x, c.z
         self.record = Record(self, store)
         self.handling = Handling(self, gripper(cfg["gripper"], pins, hw, self.sup))

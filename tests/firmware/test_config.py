@@ -4,7 +4,7 @@ import os
 
 from railbot import config
 from railbot.config import ConfigError, load_board, load_pins, load_robot
-from support import REPO, raises, write_tmp
+from support import REPO, raises, tmp_path, write_tmp
 
 SIM = REPO + "/boards/SIM"
 PICO = REPO + "/boards/PICO"
@@ -341,8 +341,6 @@ def test_every_shipped_pin_is_a_real_pin_of_its_board():
 
 
 def test_a_board_data_file_that_is_not_text_or_nests_too_deep_is_a_config_error():
-    from support import tmp_path
-
     path = tmp_path("robot_bytes.json")
     with open(path, "wb") as f:
         f.write(b'{"x": "\xff\xfe"}')
