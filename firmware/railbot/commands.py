@@ -154,6 +154,7 @@ def reset(r):
     code = sup.alarm
     sup.alarm = 0
     sup.alarm_detail = ""
+    r.hw.safety[0] = 0  # the e-stop's and the limits' latches: their inputs are clear now
     if code == alarms.LEDGER_INVALID:
         r.record.save()  # the technician has checked the units: the ledger as it stands replaces the record
     sup.paused = True

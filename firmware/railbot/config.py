@@ -17,6 +17,9 @@ PLANNER_JERK_MIN = 160000  # steps/s^3: the last step of an S-curve (cbrt(6/j) s
 MARKER_ID_MAX = 255
 # machine.WDT on RP2040 takes at most 8388 ms.
 WATCHDOG_MS_MAX = 8388
+# An e-stop's ramp-down from top speed takes v/a (+ a/j); the safety relay's delay must cover that
+# and this: the interrupt's latency, the step being cut, the slow last steps (docs/safety.md).
+ESTOP_MARGIN_MS = 100
 
 
 class _ListOf:
@@ -106,6 +109,7 @@ def _schema():
             "stall_ms": (10, 10000),
             "latch_timeout_ms": (100, 30000),
             "pio_hz": (10000000, 133000000),
+            "estop_relay_ms": (100, 30000),  # the safety relay's delay: driver power off after the chain opens
         },
         "site": {
             "stations": {
@@ -224,6 +228,16 @@ def _check_motion(r, path):
     t = r["timing"]
     if t["idle_tick_ms"] < t["tick_ms"]:
         _fail(path, "timing.idle_tick_ms", "%d is below timing.tick_ms %d" % (t["idle_tick_ms"], t["tick_ms"]))
+    # E-stop, stop category 1 (PRODUCT.md rule 4): each axis must ramp down from its top speed before
+    # the safety relay cuts driver power (docs/safety.md, "E-stop and limits").
+    for axis in ("x", "z"):
+        a = r[axis]
+        stop_ms = a["v_max_mm_s"] * 1000 // a["a_max_mm_s2"]
+        if a["jerk_mm_s3"]:
+            stop_ms += a["a_max_mm_s2"] * 1000 // a["jerk_mm_s3"]
+        if stop_ms + ESTOP_MARGIN_MS > t["estop_relay_ms"]:
+            _fail(path, "timing.estop_relay_ms", "%d is too short: %s stops from %s.v_max_mm_s %d in %d ms "
+                  "(+ %d ms margin)" % (t["estop_relay_ms"], axis, axis, a["v_max_mm_s"], stop_ms, ESTOP_MARGIN_MS))
     # The idle tick feeds the watchdog: one late tick must not reset the board.
     if t["watchdog_ms"] < 2 * t["idle_tick_ms"]:
         _fail(path, "timing.watchdog_ms", "%d is below 2 * timing.idle_tick_ms %d"

@@ -116,6 +116,9 @@ class Axis:
         self.v_cap = self.v_max
         self.n_chunk = STEPS_MAX
         self.v = 0  # step rate of the last queued word, steps/s
+        self.p0 = 0  # where the move began (cut() finds the curve point from it)
+        self.guard = False  # in move_to/stop/feed: a cut scheduled meanwhile waits for the end (cut_due)
+        self.cut_due = 0  # 0, or 1 + decel: a cut asked for while guarded
         # execution bookkeeping
         # commanded position at the start and end of each queued word, for following_error(); an axis
         # without a measuring system (track=False: the lift) keeps none
@@ -162,6 +165,12 @@ class Axis:
 
     # --- planning a move ---------------------------------------------------------------------------
     def move_to(self, target, v_cap_mm_s=0):
+        self.guard = True
+        self._move_to(target, v_cap_mm_s)
+        self._unguard()
+
+    def _move_to(self, target, v_cap_mm_s):
+        self.p0 = self.pos
         d = target - self.pos
         self.dir = 1 if d >= 0 else -1
         n = d if d >= 0 else -d
@@ -197,6 +206,11 @@ class Axis:
 
     def stop(self):
         """Controlled stop: after what is queued, ramp down from the planned speed (hold, alarms)."""
+        self.guard = True
+        self._stop()
+        self._unguard()
+
+    def _stop(self):
         ph = self.phase
         if ph == _ACCEL or ph == _CRUISE:
             if self.j2 == 0:  # at or below the curve's first speed: stop at once
@@ -213,18 +227,100 @@ class Axis:
         self.phase = _DONE
         self.left = 0
 
+    def cut(self, decel):
+        """Stop now, not after the queued words (the e-stop, a hard limit; docs/motion.md, "Cutting
+        the queue"): the step output drops every queued word and the rest of the one being made.
+        With decel, a ramp down from the speed the axis has now follows at once (stop category 1);
+        without, nothing more (category 0). The curve point of "now" comes from where the word being
+        made began (its record in starts: a tracked axis only): with the move's start, end and
+        acceleration length it gives the speed of the trapezoid there. An untracked axis, or an
+        S-curve one, ramps down after its queue instead (stop()). Called from a scheduled handler,
+        never a hard one (it waits on the DMA, and the curve point may need big ints); a cut asked
+        for while move_to, stop or feed runs is made at their end."""
+        if self.guard:
+            self.cut_due = 2 if decel else 1
+            return
+        self.cut_due = 0
+        if not self.track:
+            if decel:
+                self._stop()
+                return
+            self.out.cut()
+            self.abort()
+            self.tail_us = 0
+            return
+        out = self.out
+        pending = out.cut()
+        q = self.queued
+        if q == 0:
+            p = self.pos
+        elif out.in_word:
+            p = self.starts[(q - pending - 1) % self.ring]
+        elif pending:
+            p = self.starts[(q - pending) % self.ring]
+        else:
+            p = self.pos
+        self.queued = q - pending  # the dropped words were never made
+        dr = self.dir
+        end = self.pos + dr * self.left
+        a = 2 * (p - self.p0) * dr
+        b = 2 * (end - p) * dr
+        j2 = a if a < b else b
+        if j2 > self.acc_end2:
+            j2 = self.acc_end2
+        self.pos = p
+        self.tail_us = 0
+        if not decel or j2 < 2 or self.phase == _DONE:
+            self.abort()
+            return
+        self.repoint(j2)
+        self.left = j2 >> 1
+        self.cruise = 0
+        self.peak = False
+        self.first = False
+        self.lag = 0
+        self.n = 1
+        self.phase = _DECEL
+        self.t_end = time.ticks_us()
+        self.t_frac = 0
+        k = plan_words(self, 1, 0, LEAD_US)  # the first word at once: the ramp starts now
+        self._hand(k)
+        out.commit()
+
+    def repoint(self, j2):
+        """Put the curve point at j2 half steps: tau = floor(sqrt(j2 * d2)), r, S(j2) in cycles, as
+        railbot.plan keeps them (j2 * d2 may pass 2**30: a big int, so not in the tick)."""
+        v = j2 * self.d2
+        tau = isqrt_big(v)
+        r = v - tau * tau
+        self.j2 = j2
+        self.tau = tau
+        self.r = r
+        cyc = self.cyc
+        frac = (r << 7) // tau if r < 0x400000 else r // (tau >> 7)
+        self.s_now = tau * cyc + ((frac * cyc + 128) >> 8)
+
+    def _unguard(self):
+        self.guard = False
+        if self.cut_due:
+            self.cut(self.cut_due == 2)
+
     # --- feeding -------------------------------------------------------------------------------------
     def feed(self):
         """Queue words until about LEAD_US of motion is ahead of the program, never blocking."""
         out = self.out
         if self.phase == _DONE:
             return
+        self.guard = True
         now = time.ticks_us()
         if out.pending() == 0 or time.ticks_diff(self.t_end, now) < 0:
             self.t_end = now  # nothing queued (a start, or the feed fell behind): plan from now
             self.t_frac = 0
         self._queue(now)
         out.commit()
+        self.guard = False
+        if self.cut_due:
+            self.cut(self.cut_due == 2)
 
     def _queue(self, now):
         """Plan words while the ring has room (one slot kept), at most MAX_WORDS_PER_FEED, until
@@ -275,6 +371,22 @@ class Axis:
         if measured > hi:
             return measured - hi
         return 0
+
+
+def isqrt_big(n):
+    """floor(sqrt(n)) for any n >= 0 (big ints too: not for the tick)."""
+    if n < 0x40000000:
+        return isqrt(n)
+    x = 1
+    k = n
+    while k:  # x = 2**ceil(bits/2) >= sqrt(n)
+        k >>= 2
+        x <<= 1
+    y = (x + n // x) >> 1
+    while y < x:
+        x = y
+        y = (x + n // x) >> 1
+    return x
 
 
 def cycles(ns, hz):

@@ -43,6 +43,7 @@ class Robot:
         self.record = Record(self, store)
         self.handling = Handling(self, gripper(cfg["gripper"], pins, hw, self.sup))
         self.mission = Mission(self)
+        hw.arm_safety(self.sup.on_safety)  # the e-stop and the limits on interrupts, once every part exists
         if hw.reset_by_watchdog:
             self.sup.trip(alarms.WATCHDOG_RESET, "reset cause")
         if text is not None:

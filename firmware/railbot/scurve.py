@@ -192,6 +192,17 @@ class JerkAxis(Axis):
             self.cruise = 0
             self.phase = _J_DECEL
 
+    def cut(self, decel):
+        """Axis.cut finds the curve point of a trapezoid: an S-curve axis ramps down after its queue
+        instead (category 1), or drops it (category 0)."""
+        if decel:
+            self.stop()
+            return
+        self.out.cut()
+        self.phase = _DONE
+        self.left = 0
+        self.tail_us = 0
+
     def _top(self):
         """The grid at the ramp's end (a = 0, the top speed, position d)."""
         self.gk = 2 * self.m1 + self.m2

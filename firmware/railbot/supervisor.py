@@ -4,6 +4,7 @@ import asyncio
 import time
 from micropython import const
 from railbot import alarms, interlock
+from railbot.hal import ESTOP_SEEN, LIMIT_SEEN
 
 _RESTARTS_MAX = const(5)  # a task that keeps crashing stays down (the watchdog has the last word)
 
@@ -54,12 +55,31 @@ class Supervisor:
         self.r.emit("alarm", (("code", code), ("name", alarms.name(code)), ("detail", detail)))
         self.wake.set()
 
+    def on_safety(self, _):
+        """The e-stop and hard-limit interrupts' second half (hal.Hardware.arm_safety schedules it):
+        the step queues are cut at once, the carriage ramps down from where it is (an e-stop, stop
+        category 1) or stays stopped (a hard limit: the handler already stopped the step programs
+        and the drivers, category 0), then the alarm. The tick's check() sees the latched bits too."""
+        hw, c = self.r.hw, self.r.carriage
+        seen = hw.safety[0]
+        hw.safety[1] = 0
+        if seen & LIMIT_SEEN:
+            c.x.cut(False)
+            c.z.cut(False)
+            self.stopping = True
+        elif seen & ESTOP_SEEN:
+            c.x.cut(True)
+            c.z.cut(True)
+        if not self.alarm:
+            self.check()
+
     def check(self):
         """The control tick's safety inputs (no alarm standing); allocates nothing."""
         hw, c = self.r.hw, self.r.carriage
-        if not hw.estop_in.value():
+        seen = hw.safety[0]
+        if seen & ESTOP_SEEN or not hw.estop_in.value():
             self.trip(alarms.ESTOP)
-        elif hw.limit_min.value() or hw.limit_max.value():
+        elif seen & LIMIT_SEEN or hw.limit_min.value() or hw.limit_max.value():
             if self.state == HOME:  # seeking home, a limit means the home switch was missed
                 self.trip(alarms.HOMING_FAILED, "hard limit reached without the home switch")
             else:

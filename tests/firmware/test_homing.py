@@ -10,11 +10,12 @@ def test_home_switch_not_found_within_one_and_a_half_travels():
     rig.until(lambda: rig.robot.alarm, 400)
     assert rig.robot.alarm == alarms.HOMING_FAILED and not rig.robot.homed
     assert "hard limit" in rig.robot.alarm_detail
-    # the hard limit past the home end ended the seek with a controlled stop (category 1) from the
-    # seek speed, short of the mechanical end stop 100 mm further on; then the drivers went off
+    # the hard limit past the home end stopped the seek at once (category 0: step output and
+    # drivers off in its interrupt handler), at the switch, short of the mechanical end stop 100 mm
+    # further on
     rig.until(lambda: not rig.robot.x.busy(), 5)
     rig.run(1)
-    assert -150000 < rig.plant.x.um() < -50000 and not rig.plant.x.crashed
+    assert -50100 < rig.plant.x.um() <= -50000 and not rig.plant.x.crashed
     assert rig.plant.x.enable_pin == 1
 
 

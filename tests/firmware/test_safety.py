@@ -106,7 +106,7 @@ def test_rule4_estop_stops_motion_and_reset_does_not_restart_it():
     rig.plant.press_estop()
     rig.until(lambda: rig.robot.alarm, 1)
     assert rig.robot.alarm == alarms.ESTOP
-    rig.run(2)
+    rig.run(3)  # from up to 1 m/s at 0.5 m/s^2: 2 s to standstill
     x_stop = rig.plant.x.um()
     assert rig.cmd("reset").startswith("error")  # the chain is still open
     rig.plant.press_estop(False)
@@ -143,13 +143,85 @@ def test_rule4_hard_limit_raises_an_alarm():
     assert rig.plant.units[1].moves == 0  # nothing moves while the alarm is latched
 
 
-def test_rule4_controlled_decel_from_full_speed():
-    rig = Rig(units=[(1, "D27L")])
+def _word_log(rig):
+    """(start us, period cycles) of every step word the carriage's driver begins, from now on."""
+    log = []
+    rig.plant.x.on_word = lambda t_us, period, n: log.append((t_us, period))
+    return log
+
+
+def _at_full_speed(rig):
     rig.cmd("charge 2")
     rig.until(lambda: _traversing(rig) and rig.robot.x.v >= rig.robot.x.v_max, 300, 10)
+    rig.run(1)  # the queued words are all cruise now
+
+
+def test_rule4_estop_at_full_speed_ramps_down_at_once_and_stands_still_before_the_relay():
+    """Stop category 1 on the chain's interrupt: the queued 80 ms of cruise words are dropped and
+    the ramp down starts from the speed of now, within a ms (the simulated board runs a scheduled
+    handler at the next ms; the chip's figure is si_estop_to_decel_us), and reaches standstill in
+    v/a, before the safety relay cuts driver power (plant.relay_ms after the chain opened)."""
+    rig = Rig(units=[(1, "D27L")])
+    _at_full_speed(rig)
+    log = _word_log(rig)
     x0 = rig.plant.x.um()
-    rig.plant.stick("limit_min", 1)  # a limit trips mid-rail
-    rig.until(lambda: not rig.robot.x.busy(), 10, 10)
-    travelled_mm = abs(rig.plant.x.um() - x0) // 1000
-    # 1 m/s at 0.5 m/s^2 stops in 1000 mm; plus what was queued (~80 ms) and one tick
-    assert 900 <= travelled_mm <= 1200, travelled_mm
+    t_press_us = rig.now_ms() * 1000
+    cruise = rig.plant.x.w_period
+    rig.plant.press_estop()
+    rig.until(lambda: not rig.robot.x.busy(), 5, 10)
+    h = rig.plant.x.h
+    cyc = rig.plant.x.cyc
+    slower = [t + (p - h) // cyc for t, p in log if p > cruise]  # the first edge of each slower word
+    assert slower and slower[0] - t_press_us <= 1000, (slower[:1], t_press_us)
+    travelled_mm = (rig.plant.x.um() - x0) // 1000
+    # 1 m/s at 0.5 m/s^2 stops in 1000 mm (with the queue ahead it took 1080: the lead at full speed)
+    assert 995 <= travelled_mm <= 1010, travelled_mm
+    p = rig.plant
+    assert p.last_x_step_ms - t_press_us // 1000 <= 2050  # v/a = 2 s
+    rig.run(2)
+    assert p.relay_cut_ms is not None and p.last_x_step_ms < p.relay_cut_ms
+    assert rig.robot.alarm == alarms.ESTOP and not rig.robot.homed
+    assert not p.violations
+
+
+def test_rule4_hard_limit_stops_the_step_output_at_once():
+    """Stop category 0: a limit switch (here one that trips mid-rail: a faulty switch or a broken
+    wire) stops both step programs and switches the drivers off in its interrupt handler; the
+    carriage makes no step after the ms the switch tripped."""
+    rig = Rig(units=[(1, "D27L")])
+    _at_full_speed(rig)
+    x0 = rig.plant.x.um()
+    rig.plant.stick("limit_min", 1)
+    assert rig.plant.x.enable_pin == 1 and rig.plant.z.enable_pin == 1  # drivers off in the handler
+    assert rig.plant.x.um() == x0
+    rig.run(2)
+    assert rig.plant.x.um() == x0
+    assert rig.robot.alarm == alarms.HARD_LIMIT and not rig.robot.homed
+    assert not rig.robot.x.busy()  # the queue was dropped: reset is possible once the switch is clear
+    assert rig.cmd("reset").startswith("error")
+    rig.plant.unstick("limit_min")
+    assert rig.cmd("reset").startswith("ok")
+    rig.run(5)
+    assert rig.plant.x.um() == x0
+
+
+def test_the_safety_interrupt_handlers_allocate_nothing():
+    """MicroPython's rule for a hard interrupt handler: no heap. Each handler runs under heap_lock
+    (a MemoryError under MicroPython if it allocated; the MicroPython tier runs this test), and what
+    it scheduled then does its work."""
+    import micropython
+    rig = Rig(units=[(1, "D27L")])
+    _at_full_speed(rig)
+    hw = rig.robot.hw
+    on_estop, on_limit, pin = hw._on_estop, hw._on_limit, hw.estop_in  # bound outside the lock
+    micropython.heap_lock()
+    try:
+        on_estop(pin)
+        on_limit(pin)
+    finally:
+        micropython.heap_unlock()
+    assert hw.safety[0] == 3 and hw.safety[1] == 1  # both latched, the second half asked for once
+    assert rig.plant.x.enable_pin == 1  # the limit's handler switched the drivers off
+    rig.run(1)
+    assert hw.safety[1] == 0 and rig.robot.alarm == alarms.ESTOP
+    assert not rig.robot.x.busy()

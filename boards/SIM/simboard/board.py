@@ -8,14 +8,21 @@ from simboard.rng import Rng
 class _StepModel:
     """The step program's state machine: its TX FIFO (fed by put or a DMA channel) feeds a plant axis.
 
-    exec() models the two instructions StepOutput runs once at start (`pull block`, then
-    `mov isr, osr`), which load the high count h into ISR; any other exec word raises.
+    exec() models what StepOutput runs on it: at start, `pull block` then `mov isr, osr` (load the
+    high count h into ISR); to cut the queue (StepOutput.cut, on the stopped machine), `jmp` to the
+    program's first instruction (the word being executed is dropped: its steps made so far stay
+    made) and `pull noblock` (a word out of the FIFO, dropped). Any other exec word raises.
+    The program sits at PROGRAM_AT in the PIO's instruction memory (SMx_ADDR reads it while the
+    machine waits in its `pull`).
     """
+    PROGRAM_AT = 24  # the step program's 8 instructions, added first, at the top of the 32 (as the SDK)
 
     def __init__(self, axis, freq):
-        from railbot.hal.pio import PULL_BLOCK, MOV_ISR_OSR
+        from railbot.hal.pio import PULL_BLOCK, MOV_ISR_OSR, PULL_NOBLOCK
         self.pull_word = PULL_BLOCK
         self.mov_word = MOV_ISR_OSR
+        self.drop_word = PULL_NOBLOCK
+        self.jmp_word = self.PROGRAM_AT  # jmp always (000, condition 000) to it, side-set 0
         self.axis = axis
         self.osr = None
         if freq % 1000000:
@@ -31,9 +38,22 @@ class _StepModel:
             if self.osr is None:
                 raise RuntimeError("step_pulses: exec(mov isr, osr) before a pull")
             self.axis.h = self.osr
+        elif word == self.jmp_word:
+            if self.axis.active:
+                raise RuntimeError("step_pulses: exec(jmp) on a running machine (stop it first)")
+            self.axis.word = None  # back at `pull`: the rest of the word is never made
+            self.axis.dry = True  # emptied on purpose: no underrun
+        elif word == self.drop_word:
+            if self.axis.fifo:
+                self.osr = self.axis.fifo.pop(0)
         else:
-            raise RuntimeError("step_pulses: the simulated board models only exec(pull) and exec(mov isr, osr), "
-                               "got %r" % (word,))
+            raise RuntimeError("step_pulses: the simulated board models only exec(pull), exec(mov isr, osr), "
+                               "exec(jmp to the start) and exec(pull noblock), got %r" % (word,))
+
+    def addr(self):
+        """SMx_ADDR: the program counter; PROGRAM_AT (the `pull`) while no word is being executed."""
+        a = self.axis
+        return self.PROGRAM_AT if a.word is None else self.PROGRAM_AT + 4
 
     @property
     def active(self):
@@ -177,12 +197,14 @@ class SimBoard:
         self.plant.x.steps = start_x_mm * self.plant.x.steps_per_mm
         self.clock = vclock.Clock(speed)
         self.clock.listen(self._advance)
+        self.clock.split = self._split
         if cpu_costs is None:
             cpu_costs = self.board_costs()
         self.cpu = _cpu.Cpu(self.clock, cpu_costs if cpu_costs else _cpu.none())
         self.loop = vasyncio.new_event_loop(self.clock)
         self.wdt = None
         self.dma_channels = [None] * 12
+        self.state_machines = {}  # sm id -> its model (SMx_ADDR reads: simboard.machine)
         self.ram = []  # buffers given addresses by the simulated uctypes.addressof
         self.wdt_reason = 0  # the watchdog's REASON and SCRATCH0..7 (simboard.machine: WDT_BASE)
         self.wdt_scratch = [0] * 8
@@ -226,6 +248,18 @@ class SimBoard:
         vclock.set_current(self.clock)
         vasyncio._loop[0] = self.loop
         machine._board[0] = self
+
+    def _split(self, t0, t1):
+        """Where time must stop on its way from t0 to t1 (vclock.Clock.split): at the end of the
+        safety relay's delay, and a ms at a time while the carriage may reach a limit switch (an
+        input on an interrupt) within the interval (plant.limit_within)."""
+        p = self.plant
+        t = t1
+        if p.relay_due_ms is not None and t0 < p.relay_due_ms < t:
+            t = p.relay_due_ms
+        if t - t0 > 1 and p.irq_pins and p.limit_within(t - t0):
+            t = t0 + 1
+        return t
 
     def _advance(self, t0, t1):
         if not self.flash.powered:  # a power cut: nothing runs until reboot()
@@ -275,8 +309,13 @@ class SimBoard:
             self.pad_mode = [-1] * machine.GPIO_COUNT
         self.pad_irq = {}
         self.dma_channels = [None] * 12
+        self.state_machines = {}
         self.ram = []  # buffers given addresses by the simulated uctypes.addressof
         self.plant.irq_pins = []
+        c = self.clock
+        c.soft_n = 0  # what was scheduled went with the RAM
+        c.soft_fn = [None] * vclock.SOFT_DEPTH
+        c.soft_arg = [None] * vclock.SOFT_DEPTH
         for ax in (self.plant.x, self.plant.z):
             ax.fifo, ax.word, ax.active, ax.dma, ax.dry = [], None, False, None, True
         self.make_current()
@@ -292,10 +331,11 @@ class SimBoard:
 
 def install():
     """Put the simulated `machine`, `rp2` (and `time`, `asyncio` where needed) where firmware imports them."""
-    from simboard import rp2, vtime, uctypes
+    from simboard import rp2, vtime, uctypes, micropython
     sys.modules["machine"] = machine
     sys.modules["rp2"] = rp2
     sys.modules["uctypes"] = uctypes
+    sys.modules["micropython"] = micropython  # its schedule() queues on the virtual clock
     if sys.implementation.name == "micropython":
         sys.modules["time"] = vtime
         sys.modules["asyncio"] = vasyncio
@@ -303,8 +343,6 @@ def install():
     # CPython: keep the host's own time and asyncio for everything else in the process; give
     # `time` the virtual ticks and let firmware modules see the virtual asyncio (railbot.aio).
     import time
-    from simboard import micropython
-    sys.modules.setdefault("micropython", micropython)
     vtime.install_into(time)
     import_firmware("railbot.robot")
     import_firmware("railbot.link")

@@ -139,6 +139,7 @@ class Pin:
             st[2] = v
             if st[1] & (Pin.IRQ_RISING if v else Pin.IRQ_FALLING):
                 st[0](self)
+                vclock._current[0].poke()
 
 
 class PWM:
@@ -694,6 +695,7 @@ mem32 = _Mem32()
 
 _DMA_BASE = 0x50000000  # channel n's registers at n * 0x40: READ_ADDR, WRITE_ADDR, TRANS_COUNT, CTRL_TRIG
 _DMA_CHAN_ABORT = 0x50000444
+_PIO0_BASE = 0x50200000
 _WDT_CTRL_CLR = 0x4005B000  # the watchdog's CTRL, atomic bit-clear alias
 _WDT_ENABLE = 0x40000000
 
@@ -740,6 +742,19 @@ for _i in range(8):
 # CHAN_ABORT reads clear at once, even while a read is still in flight (erratum RP2040-E13): the
 # channel's BUSY (CTRL_TRIG bit 24) says when it has retired
 register_mem32(_DMA_CHAN_ABORT, read=lambda: 0, write=_dma_abort)
+
+
+def _sm_addr(i):
+    def read():
+        m = _board[0].state_machines.get(i)
+        if m is None or not hasattr(m, "addr"):
+            raise RuntimeError("the simulated board models SMx_ADDR only for the step program's machines")
+        return m.addr()
+    return read
+
+
+for _i in range(4):  # PIO0's SMx_ADDR (RP2040 datasheet 3.7: 0x0d4 + 0x18 * x): the program counter
+    register_mem32(_PIO0_BASE + 0x0D4 + 0x18 * _i, read=_sm_addr(_i))
 for _ch in range(12):
     register_mem32(_DMA_BASE + 0x40 * _ch + 0x0C, read=_ctrl_trig(_ch))  # CTRL_TRIG (read only here)
 register_mem32(_ADC_CS, read=lambda: _adc_hw().read_cs(), write=lambda v: _adc_hw().write_cs(v))

@@ -22,6 +22,8 @@ from simboard.rng import Rng
 CP_VOLTS = {"A": 12, "B": 9, "C": 6, "D": 3, "E": 0, "F": -12}
 VEHICLE_STATES = ("B", "C", "D")
 CP_PERIOD_US = 1000
+LIMIT_PAST_UM = 50000  # the hard limit switches trip this far past each end of the travel
+LIMIT_MIN_UM = -LIMIT_PAST_UM
 OPEN = -1  # what a reader answers for an input whose wire is open (Plant.open_wire): nothing drives it
 
 
@@ -62,6 +64,8 @@ class StepAxis:
         self.underruns = 0
         self.fast_period_us = 2000
         self.dry = True  # the FIFO ran dry and stays so (an underrun counts once)
+        self.t0_us = 0  # the virtual time advance() starts from (the plant sets it)
+        self.on_word = None  # optional fn(t_us, period_cycles, n): a word starts executing (tests, bench)
 
     def powered(self):
         return self.enable_pin == 0 and not self.estop and not self.fault
@@ -124,6 +128,8 @@ class StepAxis:
                 self.w_period = period
                 self.w_end = WORD_OVERHEAD + n * period
                 self.phase = 0
+                if self.on_word is not None:
+                    self.on_word(self.t0_us + dt_us - left // self.cyc, period, n)
             n = self.w_n
             first = self.w_first
             period = self.w_period
@@ -253,6 +259,15 @@ class Plant:
         self._build_site(robot_cfg["site"])
         self.violations = []
         self.estop_pressed = False
+        # the e-stop chain drives a time-delayed safety relay (PRODUCT.md): driver power goes
+        # estop_relay_ms after the chain opens, whatever the MCU does (stop category 1)
+        self.relay_ms = robot_cfg["timing"]["estop_relay_ms"]
+        self.v_limit_um_ms = x["v_max_mm_s"] * 3 // 2  # (um per ms = mm per s) limit_within's bound
+        self.relay_due_ms = None  # when the running delay ends (None: not running)
+        self.relay_cut_ms = None  # when the relay last cut driver power
+        self.estop_ms = None  # when the chain last opened
+        self.last_x_step_ms = None  # the end of the last ms in which the carriage made a step
+        self.relay_cut_moving = 0  # relay cuts while the carriage still moved (also a violation)
         self.side = 0  # 0 left, 1 right
         self.unlatch_coil = 0
         self.jaw = 0  # 0 = fully open .. 1000 = fully closed
@@ -350,8 +365,13 @@ class Plant:
         dt_us = (t1_ms - t0_ms) * 1000
         z_before = self.z.um()
         x_before = self.x.um()
+        self.x.t0_us = self.z.t0_us = t0_ms * 1000
         dx = self.x.advance(dt_us)
         dz = self.z.advance(dt_us)
+        if dx:
+            self.last_x_step_ms = t1_ms
+        if self.relay_due_ms is not None and t1_ms >= self.relay_due_ms:
+            self._relay_cut(t1_ms, dx or dz)
         if dx and self.lost_steps_ppm:
             dx = self._lose_steps(dx)
         if dx:
@@ -618,8 +638,8 @@ class Plant:
         self.readers = {
             "home_sw": self._home_sw,
             # 50 mm past the ends: a seek at home speed overshoots the home switch by about 20 mm
-            "limit_min": lambda: 1 if x.um() <= -50000 else 0,
-            "limit_max": lambda: 1 if x.um() >= self.travel_um + 50000 else 0,
+            "limit_min": lambda: 1 if x.um() <= LIMIT_MIN_UM else 0,
+            "limit_max": lambda: 1 if x.um() >= self.travel_um + LIMIT_PAST_UM else 0,
             "x_diag": lambda: 1 if x.fault else 0,
             "z_stow_sw": lambda: 1 if z.um() <= 0 else 0,
             "jaw_open_sw": lambda: 1 if self.jaw <= 20 else 0,
@@ -685,18 +705,21 @@ class Plant:
         """A sensor fault: `name` reads `value` whatever the plant does, until unstick(name)."""
         self.stuck[name] = self.readers[name]
         self.readers[name] = lambda: value
+        self.inputs_changed()
 
     def open_wire(self, name):
         """A broken wire: input `name` is driven by nothing, its pin reads its pull (simboard.machine.Pin),
         until mend_wire(name)."""
         self.stuck[name] = self.readers[name]
         self.readers[name] = _open_wire
+        self.inputs_changed()
 
     def mend_wire(self, name):
         self.unstick(name)
 
     def unstick(self, name):
         self.readers[name] = self.stuck.pop(name)
+        self.inputs_changed()
 
     def kill_encoder(self, dead=True):
         """The measuring wheel's signal is lost (cable cut): its count freezes where it is."""
@@ -715,5 +738,39 @@ class Plant:
         self.marker_byte_us = 10000000 // baud if baud else 0
 
     def press_estop(self, pressed=True):
+        """The e-stop chain opens (pressed) or closes again. Opening starts the safety relay's delay
+        (relay_ms; 0 cuts at once); closing restores driver power. An interrupt on the chain's
+        input sees the change at once."""
         self.estop_pressed = pressed
-        self.x.estop = self.z.estop = pressed
+        if pressed:
+            self.estop_ms = vclock._current[0].now_ms
+            self.relay_due_ms = self.estop_ms + self.relay_ms
+            if not self.relay_ms:
+                self._relay_cut(self.estop_ms, False)
+        else:
+            self.relay_due_ms = None
+            self.x.estop = self.z.estop = False
+        self.inputs_changed()
+
+    def inputs_changed(self):
+        """An injection changed an input: an interrupt armed on it sees that now, not at the next ms."""
+        for pin in self.irq_pins:
+            pin.check_irq()
+
+    def _relay_cut(self, t_ms, moved):
+        self.relay_due_ms = None
+        self.relay_cut_ms = t_ms
+        self.x.estop = self.z.estop = True
+        if moved:
+            self.relay_cut_moving += 1
+            self.violate("the safety relay cut driver power while an axis still moved")
+
+    def limit_within(self, ms):
+        """The carriage might reach a hard limit switch's edge within ms (at 1.5 x v_max, + 5 mm), if
+        it has steps to make (SimBoard._split)."""
+        x = self.x
+        if not x.active or (x.word is None and not x.fifo and (x.dma is None or not x.dma.count)):
+            return False
+        reach = ms * self.v_limit_um_ms + 5000
+        um = x.um()
+        return um - reach <= LIMIT_MIN_UM or um + reach >= self.travel_um + LIMIT_PAST_UM

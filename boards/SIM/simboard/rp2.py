@@ -330,7 +330,9 @@ class StateMachine:
     def init(self, program, freq=-1, **kw):
         self.program = program
         self.freq = freq
-        self._model = _machine._board[0].bind_state_machine(program, dict(kw, freq=freq))
+        board = _machine._board[0]
+        self._model = board.bind_state_machine(program, dict(kw, freq=freq))
+        board.state_machines[self.id] = self._model
 
     def active(self, on=None):
         if on is None:
@@ -605,6 +607,8 @@ class DMA:
         w = self._held
         if w is not None:
             self._held = None
+            if not self._busy:  # the read that landed after an abort was the last: nothing left to move
+                self._count = 0
             return w
         if not self._busy:
             return None

@@ -3,6 +3,7 @@
 TICKS_PERIOD = 1 << 30
 TICKS_MASK = TICKS_PERIOD - 1
 TICKS_HALF = TICKS_PERIOD >> 1
+SOFT_DEPTH = 8  # MICROPY_SCHEDULER_DEPTH of the rp2 port
 
 try:
     import utime as _wall  # MicroPython's own clock stays reachable after `time` is replaced
@@ -41,6 +42,19 @@ class Clock:
         self._listeners = []  # called with (t0_ms, t1_ms) before time moves on
         self._wall0 = _wall_ms()
         self._virt0 = 0
+        # micropython.schedule's queue (simboard.micropython): functions an interrupt handler asked
+        # for, run as soon as time has moved (the real port runs them at the next bytecode boundary,
+        # or at once from its idle wait); SOFT_DEPTH slots, as MICROPY_SCHEDULER_DEPTH, allocated once
+        self.soft_fn = [None] * SOFT_DEPTH
+        self.soft_arg = [None] * SOFT_DEPTH
+        self.soft_n = 0
+        self._in_soft = False
+        self._in_step = False  # the listeners run: time is between now_ms and the next step
+        # split(t0_ms, t1_ms): the ms in (t0, t1] to stop at first (the board: where an input with an
+        # interrupt armed may change, e.g. a limit switch the carriage may reach, or when the safety
+        # relay's delay ends), so an interrupt's scheduled function runs in the ms its input changed,
+        # not at the end of a long sleep
+        self.split = None
 
     def listen(self, fn):
         self._listeners.append(fn)
@@ -51,11 +65,62 @@ class Clock:
             return
         if self.speed:
             self._pace(t_ms)
+        split = self.split
+        if split is not None:
+            while True:
+                t = split(self.now_ms, t_ms)
+                if t >= t_ms:
+                    break
+                self._step(t)
+        self._step(t_ms)
+
+    def _step(self, t_ms):
         t0 = self.now_ms
-        for fn in self._listeners:
-            fn(t0, t_ms)
+        self._in_step = True
+        try:
+            for fn in self._listeners:
+                fn(t0, t_ms)
+        finally:
+            self._in_step = False
         self.now_ms = t_ms
         self.now_us = 0
+        if self.soft_n:
+            self.run_soft()
+
+    def schedule(self, fn, arg):
+        """micropython.schedule: queue fn(arg); False when the queue is full (the port raises
+        RuntimeError then: simboard.micropython does). Allocates nothing (a hard handler may call it)."""
+        n = self.soft_n
+        if n >= SOFT_DEPTH:
+            return False
+        self.soft_fn[n] = fn
+        self.soft_arg[n] = arg
+        self.soft_n = n + 1
+        return True
+
+    def poke(self):
+        """An interrupt handler ran: its scheduled functions run now, unless time is in the middle of a
+        step (a plant's input changed in a listener): then at the step's end, when now_ms is its ms."""
+        if self.soft_n and not self._in_step:
+            self.run_soft()
+
+    def run_soft(self):
+        """Run the scheduled functions, in order (not from within one of them: the port does not nest)."""
+        if self._in_soft:
+            return
+        self._in_soft = True
+        try:
+            while self.soft_n:
+                fn, arg = self.soft_fn[0], self.soft_arg[0]
+                n = self.soft_n - 1
+                for i in range(n):
+                    self.soft_fn[i] = self.soft_fn[i + 1]
+                    self.soft_arg[i] = self.soft_arg[i + 1]
+                self.soft_fn[n] = self.soft_arg[n] = None
+                self.soft_n = n
+                fn(arg)
+        finally:
+            self._in_soft = False
 
     def advance_us(self, us):
         """On by us microseconds (us >= 0, below 2**30): a blocking wait or the CPU busy, so no task
@@ -65,6 +130,8 @@ class Clock:
             self.advance_to(self.now_ms + f // 1000)
             f %= 1000
         self.now_us = f
+        if self.soft_n:
+            self.run_soft()
 
     def _pace(self, t_ms):
         target_wall = self._wall0 + (t_ms - self._virt0) // self.speed

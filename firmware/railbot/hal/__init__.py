@@ -6,8 +6,9 @@ import uctypes
 from micropython import const
 from railbot.pinmap import uart_of_rx
 from railbot.native import plan
+from micropython import schedule
 from railbot.hal.pio import step_pulses, quadrature, READ_COUNT, PULL_BLOCK, MOV_ISR_OSR, HIGH_OVERHEAD, \
-    SET_X_4, MOV_X_REVERSE_X, COUNT_MID
+    SET_X_4, MOV_X_REVERSE_X, COUNT_MID, PULL_NOBLOCK, JMP_ALWAYS
 
 # Step words reach the step program through a DMA ring: RING words in a 4*RING-byte aligned window of
 # a buffer twice that size, read with the DMA's address wrap (RING_BITS) and paced by the SM's TX DREQ.
@@ -32,6 +33,10 @@ _REASON_TIMER = const(1)
 _SDK_WDT_MAGIC = const(0x6AB73121)
 _ARMED = const(0x2A11B07)
 _DREQ_PIO0_TX0 = const(0)
+_PIO0_SM0_ADDR = const(0x502000D4)  # SMx_ADDR, the program counter (RP2040 datasheet 3.7), + 0x18 * x
+# Hardware.safety bits: latched by the interrupt handlers, cleared by reset (Supervisor)
+ESTOP_SEEN = const(1)
+LIMIT_SEEN = const(2)
 
 
 def dma_ctrl_trig(channel):
@@ -85,7 +90,12 @@ class StepOutput:
         self.armed_end = 0  # ring index where the armed transfer ends
         self.armed = False  # the channel has been given a transfer (its READ_ADDR is ours)
         self.dirty = False  # words written since the ring was last zeroed
+        self.in_word = False  # cut(): a word was being executed when the machine stopped
         sm.active(1)
+        # the program waits in its first instruction (`pull`, nothing queued): where cut() sends it back
+        self.addr_reg = _PIO0_SM0_ADDR + 0x18 * sm_id
+        self.start_pc = machine.mem32[self.addr_reg]
+        self.stop_now = sm.active  # bound once: the hard limit's handler calls it (allocates nothing)
 
     def _unarmed(self):
         return (self.w - self.armed_end) % RING
@@ -133,6 +143,29 @@ class StepOutput:
         dma.config(read=self.base + 4 * start, write=self.sm, count=count, ctrl=self.ctrl, trigger=True)
         self.armed = True
         self.armed_end = self.w
+
+    def cut(self):
+        """Drop every queued word and the rest of the one being executed, now: the step program is
+        stopped, the DMA aborted, the FIFO emptied and the program sent back to its `pull`; steps
+        already made stay made. Returns the words dropped that the program had not begun (ring and
+        FIFO: the caller's bookkeeping, as pending()); in_word tells whether one was under way. The
+        machine runs again, waiting for the next word. Not for a hard interrupt (it waits on the DMA)."""
+        sm = self.sm
+        sm.active(0)
+        self.in_word = machine.mem32[self.addr_reg] != self.start_pc
+        ring = self._unarmed()
+        if self.armed:
+            dma_abort(self.abort_bit, self.ctrl_trig)  # a read in flight lands in the FIFO first
+            ring += (self.armed_end - ((self.dma.read - self.base) >> 2)) % RING
+        fifo = 0
+        while sm.tx_fifo() and fifo < 16:  # (a word landing late is taken too)
+            sm.exec(PULL_NOBLOCK)
+            fifo += 1
+        sm.exec(JMP_ALWAYS | self.start_pc)
+        self.armed = False
+        self.armed_end = self.w
+        sm.active(1)
+        return ring + fifo
 
     def enable(self, on):
         self.enable_pin.value(0 if on else 1)  # TMC2209 EN is active low
@@ -266,9 +299,44 @@ class Hardware:
         self.unlatch = out("unlatch")
         from railbot.hal.pilot import PilotCapture
         self.pilot = PilotCapture(pins["cp_adc"])  # the control pilot, captured by ADC and DMA
+        self.safety = bytearray(2)  # [0]: ESTOP_SEEN | LIMIT_SEEN, latched (arm_safety); [1]: soft asked for
         self.reset_by_watchdog = watchdog_timed_out()  # before arming: machine.WDT rewrites SCRATCH4
         machine.mem32[_WDT_SCRATCH3] = _ARMED
         self.wdt = machine.WDT(timeout=watchdog_ms)
+
+    def arm_safety(self, soft):
+        """The e-stop chain and the hard limit switches on hard interrupts (docs/safety.md, "E-stop
+        and limits"): the chain opening (falling: it drives 1 while closed; a broken wire reads 0)
+        and a limit switch tripping (rising; a broken wire reads 1). The handlers allocate nothing:
+        they latch a bit in `safety[0]` and ask, once until it has run, for `soft` (the supervisor's,
+        run by micropython.schedule at the next bytecode boundary: it cuts the step queue and starts
+        the ramp-down, then raises the alarm). A limit switch also stops both step programs and
+        switches the drivers off here and now (stop category 0)."""
+        self._soft = soft
+        x, z = self.x_step, self.z_step
+        self._x_stop, self._z_stop = x.stop_now, z.stop_now
+        self._x_off, self._z_off = x.enable_pin.value, z.enable_pin.value
+        self.estop_in.irq(self._on_estop, machine.Pin.IRQ_FALLING, hard=True)
+        self.limit_min.irq(self._on_limit, machine.Pin.IRQ_RISING, hard=True)
+        self.limit_max.irq(self._on_limit, machine.Pin.IRQ_RISING, hard=True)
+
+    def _on_estop(self, pin):
+        s = self.safety
+        s[0] |= ESTOP_SEEN
+        if not s[1]:
+            s[1] = 1
+            schedule(self._soft, 0)
+
+    def _on_limit(self, pin):
+        self._x_stop(0)
+        self._z_stop(0)
+        self._x_off(1)  # TMC2209 EN is active low: off
+        self._z_off(1)
+        s = self.safety
+        s[0] |= LIMIT_SEEN
+        if not s[1]:
+            s[1] = 1
+            schedule(self._soft, 0)
 
     def watchdog_off(self):
         """Pause the watchdog (main.py, after Ctrl-C: the REPL must not be reset under the technician)."""
