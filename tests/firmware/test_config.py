@@ -351,3 +351,20 @@ def test_a_board_data_file_that_is_not_text_or_nests_too_deep_is_a_config_error(
     msg = str(raises(config.ConfigError, config.load_robot, path))
     os.remove(path)
     assert msg.startswith(path + ": "), msg  # CPython: nested too deep; MicroPython parses it: not an object
+
+
+def test_a_safety_relay_too_quick_for_the_ramp_down_is_refused():
+    # PRODUCT.md rule 4: the e-stop's ramp down from top speed must end before the relay cuts power
+    robot = _sim_robot()
+    robot["timing"]["estop_relay_ms"] = 2099  # x: 1000 mm/s at 500 mm/s^2 is 2000 ms, + 100 ms margin
+    msg = _robot_error(robot)
+    assert "timing.estop_relay_ms" in msg and "2099 is too short" in msg and "x.v_max_mm_s 1000" in msg, msg
+    robot["timing"]["estop_relay_ms"] = 2100
+    load_robot(write_tmp("robot.json", json.dumps(robot)))
+    robot["x"]["jerk_mm_s3"] = 8000  # an S-curve adds a/j = 62 ms
+    msg = _robot_error(robot)
+    assert "in 2062 ms" in msg, msg
+    robot["timing"]["estop_relay_ms"] = 2300
+    robot["z"]["v_max_mm_s"], robot["z"]["a_max_mm_s2"] = 120, 50  # the lift: 2400 ms
+    msg = _robot_error(robot)
+    assert "z stops from z.v_max_mm_s 120 in 2400 ms" in msg, msg
