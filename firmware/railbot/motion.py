@@ -23,6 +23,7 @@ Words end on their ideal times (rounded to the cycle), so nothing accumulates fr
 carries the remainder.
 """
 import array
+import math
 import time
 from micropython import const
 from railbot.hal import RING
@@ -117,7 +118,7 @@ class Axis:
         self.n_chunk = STEPS_MAX
         self.v = 0  # step rate of the last queued word, steps/s
         self.p0 = 0  # where the move began (cut() finds the curve point from it)
-        self.guard = False  # in move_to/stop/feed: a cut scheduled meanwhile waits for the end (cut_due)
+        self.guard = 0  # move_to/stop/feed under way (nested: a handler's stop inside a feed): a cut waits
         self.cut_due = 0  # 0, or 1 + decel: a cut asked for while guarded
         # execution bookkeeping
         # commanded position at the start and end of each queued word, for following_error(); an axis
@@ -165,7 +166,7 @@ class Axis:
 
     # --- planning a move ---------------------------------------------------------------------------
     def move_to(self, target, v_cap_mm_s=0):
-        self.guard = True
+        self.guard += 1
         self._move_to(target, v_cap_mm_s)
         self._unguard()
 
@@ -206,7 +207,7 @@ class Axis:
 
     def stop(self):
         """Controlled stop: after what is queued, ramp down from the planned speed (hold, alarms)."""
-        self.guard = True
+        self.guard += 1
         self._stop()
         self._unguard()
 
@@ -229,38 +230,34 @@ class Axis:
 
     def cut(self, decel):
         """Stop now, not after the queued words (the e-stop, a hard limit; docs/motion.md, "Cutting
-        the queue"): the step output drops every queued word and the rest of the one being made.
-        With decel, a ramp down from the speed the axis has now follows at once (stop category 1);
-        without, nothing more (category 0). The curve point of "now" comes from where the word being
-        made began (its record in starts: a tracked axis only): with the move's start, end and
-        acceleration length it gives the speed of the trapezoid there. An untracked axis, or an
-        S-curve one, ramps down after its queue instead (stop()). Called from a scheduled handler,
-        never a hard one (it waits on the DMA, and the curve point may need big ints); a cut asked
-        for while move_to, stop or feed runs is made at their end."""
+        the queue"). With decel (stop category 1) the ramp down from the speed of now is planned
+        first, from the curve point of the word being made (where it began, in starts: a tracked
+        axis only; with the move's start, end and acceleration length it gives the trapezoid's speed
+        there), and its first word replaces every queued word and the rest of the one being made
+        with no gap in the steps (StepOutput.swap); the tick's feeds go on from there. Without decel
+        (category 0: the step program already stopped) the queue is dropped. An untracked axis or an
+        S-curve one ramps down after its queue instead (stop()). Called from a scheduled handler,
+        never a hard one (it waits on the DMA; the curve point may need big ints); a cut asked for
+        while move_to, stop or feed runs is made when they end."""
         if self.guard:
             self.cut_due = 2 if decel else 1
             return
         self.cut_due = 0
+        out = self.out
         if not self.track:
             if decel:
                 self._stop()
                 return
-            self.out.cut()
+            out.cut()
             self.abort()
             self.tail_us = 0
             return
-        out = self.out
-        pending = out.cut()
         q = self.queued
-        if q == 0:
-            p = self.pos
-        elif out.in_word:
+        pending = out.pending()
+        if q - pending > 0:  # the word being made (or the last made, if the program waits)
             p = self.starts[(q - pending - 1) % self.ring]
-        elif pending:
-            p = self.starts[(q - pending) % self.ring]
         else:
-            p = self.pos
-        self.queued = q - pending  # the dropped words were never made
+            p = self.pos if q == 0 else self.starts[(q - pending) % self.ring]
         dr = self.dir
         end = self.pos + dr * self.left
         a = 2 * (p - self.p0) * dr
@@ -268,12 +265,16 @@ class Axis:
         j2 = a if a < b else b
         if j2 > self.acc_end2:
             j2 = self.acc_end2
-        self.pos = p
         self.tail_us = 0
         if not decel or j2 < 2 or self.phase == _DONE:
+            self.queued = q - out.cut()
+            self.pos = p
             self.abort()
             return
-        self.repoint(j2)
+        if j2 != self.j2:  # (at the top speed the plan's own point is the one: no big ints)
+            self.repoint(j2)
+        self.queued = q - pending
+        self.pos = p
         self.left = j2 >> 1
         self.cruise = 0
         self.peak = False
@@ -283,9 +284,11 @@ class Axis:
         self.phase = _DECEL
         self.t_end = time.ticks_us()
         self.t_frac = 0
-        k = plan_words(self, 1, 0, LEAD_US)  # the first word at once: the ramp starts now
-        self._hand(k)
-        out.commit()
+        if plan_words(self, 1, 0, LEAD_US):
+            out.swap(self.words[0])
+            self.t_end = time.ticks_add(self.t_end, self.words_us)
+        else:
+            out.cut()
 
     def repoint(self, j2):
         """Put the curve point at j2 half steps: tau = floor(sqrt(j2 * d2)), r, S(j2) in cycles, as
@@ -301,8 +304,8 @@ class Axis:
         self.s_now = tau * cyc + ((frac * cyc + 128) >> 8)
 
     def _unguard(self):
-        self.guard = False
-        if self.cut_due:
+        self.guard -= 1
+        if self.cut_due and not self.guard:
             self.cut(self.cut_due == 2)
 
     # --- feeding -------------------------------------------------------------------------------------
@@ -311,16 +314,14 @@ class Axis:
         out = self.out
         if self.phase == _DONE:
             return
-        self.guard = True
+        self.guard += 1
         now = time.ticks_us()
         if out.pending() == 0 or time.ticks_diff(self.t_end, now) < 0:
             self.t_end = now  # nothing queued (a start, or the feed fell behind): plan from now
             self.t_frac = 0
         self._queue(now)
         out.commit()
-        self.guard = False
-        if self.cut_due:
-            self.cut(self.cut_due == 2)
+        self._unguard()
 
     def _queue(self, now):
         """Plan words while the ring has room (one slot kept), at most MAX_WORDS_PER_FEED, until
@@ -374,18 +375,15 @@ class Axis:
 
 
 def isqrt_big(n):
-    """floor(sqrt(n)) for any n >= 0 (big ints too: not for the tick)."""
+    """floor(sqrt(n)) for any n >= 0 (big ints too: not for the tick). A float's square root is
+    within a few units of it (single precision on the RP2040: 24 bits), then corrected exactly."""
     if n < 0x40000000:
         return isqrt(n)
-    x = 1
-    k = n
-    while k:  # x = 2**ceil(bits/2) >= sqrt(n)
-        k >>= 2
-        x <<= 1
-    y = (x + n // x) >> 1
-    while y < x:
-        x = y
-        y = (x + n // x) >> 1
+    x = int(math.sqrt(n))
+    while x * x > n:
+        x -= 1
+    while (x + 1) * (x + 1) <= n:
+        x += 1
     return x
 
 

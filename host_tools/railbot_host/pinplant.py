@@ -103,6 +103,8 @@ class PinPlant:
         self.deliveries: list[tuple[int, str, int]] = []  # (unit, port, carriage - port in um) at each latch
         self._latched = {u.id: (u.port if u.latched else None) for u in p.units.values()}
         self.adc_reads = 0
+        self.in_levels = [None] * len(INPUTS)
+        self.input_changes: list[tuple[int, str, int | None]] = []  # (ns, input, level) as the chip got them
         self.error: str | None = None
         self.done = False
 
@@ -184,9 +186,13 @@ class PinPlant:
         self.clock.advance_to(self.t_ms)  # the plant moves (Plant.advance) and judges
         self._note_deliveries()
         levels = []
-        for name in INPUTS:
+        for i, name in enumerate(INPUTS):
             v = p.read(name)
-            levels.append(None if v == OPEN else v)
+            v = None if v == OPEN else v
+            if v != self.in_levels[i]:
+                self.in_levels[i] = v
+                self.input_changes.append((t_ns, name, v))
+            levels.append(v)
         uart = list(p.marker_rx)
         p.marker_rx[:] = b""
         return {"in": levels, "enc": p.encoder_counts(), "uart": uart}
@@ -312,6 +318,65 @@ def wait_status(pp: PinPlant, link, word: str, emu_s: float) -> str:
         time.sleep(0.3)
 
 
+def estop_to_decel(edges_ns: list[int], t_open_ns: int, window_ns: int = 20_000_000) -> tuple[float, float]:
+    """(us from the chain opening at the pin to the first step interval longer than the cruise
+    interval, that cruise interval in us): the cruise interval is the longest between the edges of
+    the window_ns before the opening; the figure is taken at the edge that ends the longer interval
+    (+ 0.5 us: the words' whole-cycle rounding)."""
+    before = [t for t in edges_ns if t_open_ns - window_ns <= t < t_open_ns]
+    if len(before) < 3:
+        raise PlantError(f"too few steps before the chain opened ({len(before)}): not at speed")
+    cruise = max(b - a for a, b in zip(before, before[1:]))
+    prev = before[-1]
+    for t in edges_ns:
+        if t <= prev:
+            continue
+        if t - prev > cruise + 500:
+            return (t - t_open_ns) / 1000, cruise / 1000
+        prev = t
+    raise PlantError("no step interval longer than the cruise interval after the chain opened")
+
+
+def estop_at_speed(pp: "PinPlant", link, errors: list[str], jog_mm: int = 4000) -> dict:
+    """A jog of jog_mm (from rest: up to speed, a cruise, the ramp down), the e-stop chain opened
+    mid-cruise: the figures of stop category 1 on the chip (named without their si_)."""
+    x0 = pp.do(lambda p: p.x.um())
+    with pp.cv:
+        n_pulls, n_edges = len(pp.pulls[0]), len(pp.edges[0])
+    reply = link.request(f"jog {jog_mm}")
+    if not reply.startswith("ok jog to"):
+        raise PlantError(f"jog {jog_mm}: {reply}")
+    pp.until(lambda pp: pp.plant.x.um() > x0 + jog_mm * 1000 // 2, 10)  # mid-cruise
+    t_press = pp.do(lambda p: p.press_estop() or pp.t_ns)
+    wait_status(pp, link, "ALARM", 1)
+    pp.run(3.0)
+    with pp.cv:
+        edges = [ns for ns, _ in pp.edges[0]]
+        opened = [t for t, name, v in pp.input_changes if name == "estop_in" and v == 0 and t >= t_press]
+        relay_ms = pp.plant.relay_cut_ms
+        law = step_law([q for q in pp.pulls[0][:n_pulls] if not q[2]] + pp.pulls[0][n_pulls:],
+                       pp.edges[0][n_edges:], pp.cfg["x"], pp.cfg["timing"]["pio_hz"])
+    if not opened:
+        raise PlantError("the chip never saw the e-stop chain open")
+    t_open = opened[0]
+    latency_us, cruise_us = estop_to_decel(edges, t_open)
+    a = pp.cfg["x"]["a_max_mm_s2"] * pp.cfg["x"]["steps_per_mm"]
+    v = 1e6 / cruise_us
+    stand_ms = (edges[-1] - t_open) / 1e6
+    if relay_ms is None:
+        errors.append("silicon (plant): the safety relay never cut driver power after the e-stop")
+    if law["underruns"] or law["short_words"] > 1 or law["extra_edges"]:  # one word is cut short: the swap
+        errors.append(f"silicon (plant): the jog and its e-stop ramp against the step law: {law}")
+    return {
+        "estop_ramp_underruns": law["underruns"],
+        "estop_ramp_edge_err_us_max": round(law["err_us_max"], 3),
+        "estop_to_decel_us": round(latency_us, 1),
+        "estop_cruise_steps_s": round(v),
+        "estop_standstill_ms": round(stand_ms, 1),
+        "estop_standstill_over_v_a_ms": round(stand_ms - v / a * 1000, 1),
+    }
+
+
 def measure(uf2: Path, say=None) -> tuple[dict, list[str]]:
     """The charge on the real port (`make bench`): the frozen image with the plant on its pins on
     the short site, the flash at its worst-case times; home, then `charge 1`, and while the unit is
@@ -347,9 +412,15 @@ def measure(uf2: Path, say=None) -> tuple[dict, list[str]]:
             pp.until(lambda pp: pp.deliveries, 40)
             wait_status(pp, link, "IDLE", 10)
             stats = eb.stats()
+            with pp.cv:
+                charge_pulls = [list(q) for q in pp.pulls]
+                charge_edges = [list(e) for e in pp.edges]
+            say("silicon (frozen image, plant on the pins): the e-stop chain opens at full speed")
+            fig_estop = estop_at_speed(pp, link, errors)
         finally:
             stream.close()
-    laws = [pp.step_law(a) for a in range(len(AXES))]
+    laws = [step_law(pulls, edges, pp.cfg[a], pp.cfg["timing"]["pio_hz"])
+            for a, pulls, edges in zip(AXES, charge_pulls, charge_edges)]
     for name, law in zip(AXES, laws):
         if law["short_words"] or law["extra_edges"] or law["edges_checked"] < 1000:
             errors.append(f"silicon (plant): {name} step edges do not match the words pulled: {law}")
@@ -365,6 +436,7 @@ def measure(uf2: Path, say=None) -> tuple[dict, list[str]]:
         "plant_flash_busy_ms_after_request": round((stats["flash_busy_ns"] - busy0) / 1e6, 1),
         "plant_save_asked_at_x_mm": x_asked // 1000,
     }
+    fig.update(fig_estop)
     if pp.deliveries:
         fig["charge_bay_error_mm"] = round(abs(pp.deliveries[0][2]) / 1000, 3)
     else:

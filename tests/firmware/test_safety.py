@@ -225,3 +225,61 @@ def test_the_safety_interrupt_handlers_allocate_nothing():
     rig.run(1)
     assert hw.safety[1] == 0 and rig.robot.alarm == alarms.ESTOP
     assert not rig.robot.x.busy()
+
+
+def test_an_estop_whose_handler_runs_in_the_middle_of_a_feed_still_ramps_down_at_once():
+    """Found on the emulated chip: the scheduled half runs between any two bytecodes, here between
+    a feed's planning of its words and their hand-over; its alarm's stop() must not end the feed's
+    guard, or the feed hands over the cruise words it planned after the cut's first word (the cut
+    must wait for the feed's end)."""
+    rig = Rig(units=[(1, "D27L")])
+    _at_full_speed(rig)
+    hw = rig.robot.hw
+    out = hw.x_step
+    real_put = out.put_words
+    fired = []
+
+    def put_words(words, k):
+        if not fired:
+            fired.append(rig.plant.x.um())
+            hw._on_estop(hw.estop_in)  # the chain opens here ...
+            rig.board.clock.run_soft()  # ... and its scheduled half runs at this bytecode boundary
+            rig.plant.press_estop()  # (the plant's chain and relay: the handler already ran)
+        real_put(words, k)
+
+    out.put_words = put_words
+    log = _word_log(rig)
+    rig.until(lambda: fired and rig.robot.alarm, 1, 10)
+    cruise = max(p for _, p in log[:3])
+    rig.until(lambda: not rig.robot.x.busy(), 5, 10)
+    travelled_mm = (rig.plant.x.um() - fired[0]) // 1000
+    periods = [p for _, p in log]
+    assert 995 <= travelled_mm <= 1010, travelled_mm
+    assert all(b >= a for a, b in zip(periods[3:], periods[4:])), periods[:20]  # slower all the way
+    assert periods[-1] > cruise
+    assert rig.robot.alarm == alarms.ESTOP and not rig.plant.violations
+
+
+def test_a_bouncing_estop_contact_is_one_estop():
+    """Found on the emulated chip, where the chain's interrupt came again and again: every further
+    edge re-cut the queue and re-planned the ramp from a word's start, and the carriage ran on at
+    about full speed. A contact bounces the same way: the first edge latches, the rest change nothing."""
+    rig = Rig(units=[(1, "D27L")])
+    _at_full_speed(rig)
+    log = _word_log(rig)
+    x0 = rig.plant.x.um()
+    cruise = rig.plant.x.w_period
+    under0 = rig.plant.x.underruns
+    for _ in range(30):  # 30 ms of bouncing, an edge each way every ms
+        rig.plant.press_estop()
+        rig.board.loop.run_until(rig.now_ms() + 1)
+        rig.plant.press_estop(False)
+        rig.board.loop.run_until(rig.now_ms() + 1)
+    rig.plant.press_estop()
+    rig.until(lambda: not rig.robot.x.busy(), 5, 10)
+    travelled_mm = (rig.plant.x.um() - x0) // 1000
+    assert 995 <= travelled_mm <= 1010, travelled_mm
+    periods = [p for _, p in log if p > cruise]
+    assert all(b >= a for a, b in zip(periods, periods[1:]))  # slower at every word
+    assert rig.plant.x.underruns == under0
+    assert rig.robot.alarm == alarms.ESTOP

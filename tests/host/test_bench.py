@@ -187,7 +187,9 @@ def _good_figures():
             "eta_error_p90_s_unit_free": 3.0, "gateway_kills_after_send": 1, "ocpp_calls_in_flight_max": 1,
             "si_heap_free_after_boot_bytes": 205000, "si_tick_cost_us_max": 1500, "si_cp_sample_gap_us_max": 24.0,
             "si_deploy_nochange_ratio": 0.05, "si_usb_stalled_host_tick_late_ms_max": 1.5,
-            "si_usb_reading_host_tick_late_ms_max": 1.5}
+            "si_usb_reading_host_tick_late_ms_max": 1.5,
+            "estop_standstill_before_relay": 1, "estop_plant_violations": 0, "sim_estop_to_decel_us": 1000,
+            "si_estop_to_decel_us": 750.6, "si_estop_ramp_underruns": 0, "si_estop_standstill_over_v_a_ms": 11.1}
 
 
 @pytest.mark.parametrize("bad, rc", [({}, 0), ({"upy_alloc_per_tick_bytes": 64}, 1),
@@ -215,7 +217,9 @@ def _good_figures():
                                      ({"ocpp_day_sessions": 39}, 1), ({"ocpp_messages_duplicated": 1}, 1),
                                      ({"session_energy_error_wh_max": 1.2}, 1), ({"eta_error_p90_s_unit_free": 31}, 1),
                                      ({"gateway_kills_after_send": 0}, 1),
-                                     ({"si_tick_cost_us_max": 2001}, 1), ({"si_heap_free_after_boot_bytes": 199999}, 1)])
+                                     ({"si_tick_cost_us_max": 2001}, 1), ({"si_heap_free_after_boot_bytes": 199999}, 1),
+                                     ({"si_estop_to_decel_us": 1000.1}, 1), ({"estop_standstill_before_relay": 0}, 1),
+                                     ({"si_estop_ramp_underruns": 1}, 1)])
 def test_main_writes_one_flat_json_object_and_exits_on_bounds(tmp_path, monkeypatch, bad, rc):
     fig = {**_good_figures(), **bad}
     monkeypatch.setattr(bench, "measure", lambda **kw: bench.Result(figures=dict(fig), notes=["n"]))

@@ -39,8 +39,6 @@ class _StepModel:
                 raise RuntimeError("step_pulses: exec(mov isr, osr) before a pull")
             self.axis.h = self.osr
         elif word == self.jmp_word:
-            if self.axis.active:
-                raise RuntimeError("step_pulses: exec(jmp) on a running machine (stop it first)")
             self.axis.word = None  # back at `pull`: the rest of the word is never made
             self.axis.dry = True  # emptied on purpose: no underrun
         elif word == self.drop_word:

@@ -167,6 +167,29 @@ class StepOutput:
         sm.active(1)
         return ring + fifo
 
+    def swap(self, word):
+        """Replace every queued word and the rest of the one being made by `word`, with no gap in the
+        steps: the DMA is aborted (its landing read waited for), the FIFO emptied with `pull noblock`
+        while the program runs (its OSR, the current word's low count, takes a queued word's: the
+        neighbours' periods differ by a few cycles), the program sent back to its `pull` (a step whose
+        pulse was high is cut short) and `word` put straight into the FIFO, which it pulls at once.
+        The ring is empty after it; words put next go out by commit() as ever. Returns the words
+        dropped that the program had not begun (ring and FIFO). For a scheduled handler, not a hard one."""
+        sm = self.sm
+        ring = self._unarmed()
+        if self.armed:
+            dma_abort(self.abort_bit, self.ctrl_trig)
+            ring += (self.armed_end - ((self.dma.read - self.base) >> 2)) % RING
+        fifo = 0
+        while sm.tx_fifo() and fifo < 16:
+            sm.exec(PULL_NOBLOCK)
+            fifo += 1
+        sm.exec(JMP_ALWAYS | self.start_pc)
+        sm.put(word)
+        self.armed = False
+        self.armed_end = self.w
+        return ring + fifo
+
     def enable(self, on):
         self.enable_pin.value(0 if on else 1)  # TMC2209 EN is active low
 
@@ -308,7 +331,8 @@ class Hardware:
         """The e-stop chain and the hard limit switches on hard interrupts (docs/safety.md, "E-stop
         and limits"): the chain opening (falling: it drives 1 while closed; a broken wire reads 0)
         and a limit switch tripping (rising; a broken wire reads 1). The handlers allocate nothing:
-        they latch a bit in `safety[0]` and ask, once until it has run, for `soft` (the supervisor's,
+        they latch a bit in `safety[0]` and ask, once until reset clears it (a bouncing contact's
+        further edges change nothing), for `soft` (the supervisor's,
         run by micropython.schedule at the next bytecode boundary: it cuts the step queue and starts
         the ramp-down, then raises the alarm). A limit switch also stops both step programs and
         switches the drivers off here and now (stop category 0)."""
@@ -322,6 +346,8 @@ class Hardware:
 
     def _on_estop(self, pin):
         s = self.safety
+        if s[0] & ESTOP_SEEN:  # latched already: a bouncing contact's next edges change nothing
+            return
         s[0] |= ESTOP_SEEN
         if not s[1]:
             s[1] = 1
@@ -333,6 +359,8 @@ class Hardware:
         self._x_off(1)  # TMC2209 EN is active low: off
         self._z_off(1)
         s = self.safety
+        if s[0] & LIMIT_SEEN:
+            return
         s[0] |= LIMIT_SEEN
         if not s[1]:
             s[1] = 1

@@ -25,6 +25,8 @@ PARTS = {
     "handling": "Handling: the gripper's loop (host_tools/upy/bench_grip.py under MicroPython, bench_motion.py's jams), "
                 "power cuts and the fault days (host_tools/upy/bench_handling.py, CPython, simulated time)",
     "link": "The link (host_tools/upy/bench_link.py under MicroPython, firmware from .mpy; docs/protocol.md)",
+    "safety": "Safety: the e-stop at full speed on the simulated board, shipped and worst-case board data "
+              "(host_tools/upy/bench_safety.py, CPython, simulated time)",
     "deploy": "Deploy (railbot_host.deploy with the real mpremote against the virtual board)",
     "gateway": "Gateway (railbot_host.gateway.day: a 24 h day + 12 h tail, 4 kills at seeded instants, the CSMS "
                "down for an hour in the evening peak)",
@@ -163,6 +165,16 @@ BOUNDS: dict[str, Bound] = {
         "gateway_kills_after_send": (">=", 1, "the kill between sending a call and storing its answer happened"),
         "ocpp_calls_in_flight_max": ("==", 1, "the gateway's calls not yet answered, at most (one at a time)"),
     }),
+    **_part("safety", {
+        "estop_standstill_before_relay": ("==", 1, "the carriage stood before the safety relay cut driver power, "
+                                          "at the shipped board data's top speed and at the fastest x the relay's "
+                                          "delay lets the loader accept (v_max = (delay - 100 ms) * a_max)"),
+        "estop_plant_violations": ("==", 0, "the same two e-stops: Plant.violations (the relay cutting power while an "
+                                   "axis moved is one)"),
+        "sim_estop_to_decel_us": ("<=", 1000, "the shipped data: from the chain opening to the first step of the "
+                                  "ramp down slower than cruise (the simulated board runs a scheduled handler at "
+                                  "the next ms; the chip's is si_estop_to_decel_us)"),
+    }),
     **_part("chip", {
         "si_heap_free_after_boot_bytes": (">=", 200000, "frozen image, robot built and idle, after gc.collect"),
         "si_tick_cost_us_max": ("<=", 2000, "Robot.tick() over a whole 60 m move, open-loop (GC included)"),
@@ -175,6 +187,13 @@ BOUNDS: dict[str, Bound] = {
         "si_charge_bay_error_mm": ("<=", 2.0, "the same run: where the carriage stood when the plant latched the unit"),
         "si_plant_violations": ("==", 0, "the same run: Plant.violations (PRODUCT.md's rules, judged by the plant)"),
         "si_save_step_underruns": ("==", 0, "the same run: stalls of a step program while the flash was written"),
+        "si_estop_to_decel_us": ("<=", 1000, "then a jog at full speed, the e-stop chain opened mid-cruise: from the "
+                                 "chain opening at the pin to the edge that ends the first step interval longer than "
+                                 "the cruise interval (issue 15: the hard interrupt, the scheduled half, the swap)"),
+        "si_estop_ramp_underruns": ("==", 0, "the same jog and its ramp down: stalls of the step program (the swap "
+                                    "leaves no gap; the tick's feeds go on)"),
+        "si_estop_standstill_over_v_a_ms": ("<=", 100, "the same: standstill after the chain opened, less v/a, "
+                                            "within the margin the loader keeps for it (config.ESTOP_MARGIN_MS)"),
         "cpu_cost_drift_max_pct": ("<=", 20, "boards/SIM/cpu_costs.json against the chip's figures measured here: max "
                                    "over the entries of |charged - measured| / measured * 100 (railbot_host.cpu_costs; "
                                    "--write-costs rewrites the table; docs/timing.md)"),
