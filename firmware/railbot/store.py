@@ -118,6 +118,9 @@ class Store:
             if e.args[0] != _EEXIST:
                 raise  # a rename that failed: not one that refuses to replace its destination
             # a file system whose rename does not replace: remove, then rename
-            self.fs.remove(self.path)
+            try:
+                self.fs.remove(self.path)
+            except OSError:  # no NAME yet (or it cannot go: then the rename fails too)
+                pass
             self.fs.rename(self.path_new, self.path)
         self.in_new = False
