@@ -150,3 +150,22 @@ def test_every_step_of_every_save_kind_fails_without_a_state_change():
     assert cases >= (17 if stride > 1 else 88), cases
     assert changes == 0 and failed == 0, bad
     assert sorted(kinds) == sorted(storage.BEFORE + storage.AFTER + ("rename_eexist",)), kinds
+
+
+def test_a_settle_that_cannot_be_saved_at_boot_keeps_the_truth_in_ram():
+    rig = _rig()
+    robot = rig.robot
+    assert rig.cmd("charge 1").startswith("ok")
+    # the jaws closing on unit 1 at D24L: the journal on flash says leaving D24L
+    rig.until(lambda: rig.plant.jaw >= 900 and rig.plant.head_port() == rig.port("D24L"), 300, 1)
+    assert "t=1,-1" in _on_flash(rig)
+    rig.board.flash.fail_after(1, EIO)  # armed across the reboot: the settle's save fails
+    robot = rig.reboot()
+    assert robot.alarm == alarms.STORAGE_FAULT and robot.jobs == [1] and robot.transit_unit == 0
+    assert robot.ledger.port[1] == rig.port("D24L") and rig.plant.units[1].latched  # the truth, in RAM
+    assert "t=1,-1" in _on_flash(rig)  # the flash lags: a reboot now would settle again
+    assert robot.command("reset").startswith("ok")
+    assert "t=0," in _on_flash(rig)  # the journal closed
+    assert robot.command("home").startswith("ok")
+    rig.until(lambda: not robot.jobs, 900)
+    assert rig.unit_port_name(1) == "B1" and not rig.plant.violations and not robot.alarm
