@@ -25,7 +25,7 @@ Counts: `steps` (programs and erases: what cut_after counts), `progs`, `erases`,
 """
 from littlefs import lfs, LittleFSError, LFSFileFlag
 from simboard import machine
-from simboard.flash import ENOENT, EIO, EBADF, EINVAL, EISDIR, ENOSPC, _NAMES, _DIR, _FILE, _err
+from simboard.flash import ENOENT, EIO, EBADF, EINVAL, EISDIR, _NAMES, _DIR, _FILE, _err
 
 LFS_ERR_IO = -5
 # open()'s modes as littlefs flags (as MicroPython's vfs_lfs2 maps them)

@@ -7,7 +7,7 @@ from simboard.board import RECORD
 from simboard.rig import Rig, POWERCUT_UNITS
 from railbot import alarms
 from railbot.store import Store
-from railbot.ledger import SERVING, FREE  # noqa: F401
+from railbot.ledger import SERVING, FREE
 
 ENOSPC = 28
 EIO = 5
