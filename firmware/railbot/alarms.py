@@ -22,6 +22,7 @@ GRIP_JAM = const(18)
 INTERLOCK = const(19)
 LEDGER_INVALID = const(20)
 TASK_CRASH = const(21)
+STORAGE_FAULT = const(22)
 
 # code: (name, meaning, position may be lost so re-homing is needed before the next traverse)
 TABLE = {
@@ -46,6 +47,7 @@ TABLE = {
     INTERLOCK: ("INTERLOCK", "an action was refused by a rule of PRODUCT.md (1: cable in use, 3: unit not latched or not gripped); nothing moved", False),
     LEDGER_INVALID: ("LEDGER_INVALID", "the ledger stored on flash could not be taken (unreadable, or not this site's units): check every unit's place, then reset", False),
     TASK_CRASH: ("TASK_CRASH", "a firmware task stopped on an error (a bug; the event log names it): controlled stop, drivers off, the task restarted", True),
+    STORAGE_FAULT: ("STORAGE_FAULT", "a write of the record to flash failed (full, I/O error, rename refused); reset saves it again", False),
 }
 
 
@@ -64,4 +66,4 @@ def needs_homing(code):
 REPLY = ("ok 1=ESTOP;2=HARD_LIMIT;3=DRIVER_FAULT;4=FOLLOWING_ERROR;5=POSITION_LOST;6=WATCHDOG_RESET;"
          "7=HOMING_FAILED;8=LIFT_NOT_STOWED;9=LIFT_TIMEOUT;10=GRIP_FAILED;11=LATCH_FAILED;12=UNLATCH_FAILED;"
          "13=PORT_OCCUPIED;14=UNIT_MISSING;15=PULL_OFF_FAILED;16=ENCODER_FAULT;17=SOFT_LIMIT;18=GRIP_JAM;"
-         "19=INTERLOCK;20=LEDGER_INVALID;21=TASK_CRASH")
+         "19=INTERLOCK;20=LEDGER_INVALID;21=TASK_CRASH;22=STORAGE_FAULT")

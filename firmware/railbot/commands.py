@@ -64,6 +64,11 @@ def _alarm_active(r):
     return "error: alarm %d %s active: reset first" % (r.sup.alarm, alarms.name(r.sup.alarm))
 
 
+def _not_saved(r):
+    """The reply of a command whose record could not be written: it changed nothing."""
+    return "error: not saved, nothing changed: alarm %d STORAGE_FAULT (%s)" % (alarms.STORAGE_FAULT, r.record.fault)
+
+
 def charge(r, bay):
     m, led = r.mission, r.ledger
     if bay in m.jobs:
@@ -73,6 +78,9 @@ def charge(r, bay):
         return "error: bay %d already has unit %d" % (bay, uid)
     m.jobs.append(bay)
     saved = r.record.save()
+    if saved is None:
+        m.jobs.pop()
+        return _not_saved(r)
     r.emit("request", (("bay", bay),))
     r.sup.wake.set()
     return "ok charge bay %d queued at %d%s" % (bay, len(m.jobs), "" if saved else ", saved at the next stop")
@@ -83,8 +91,11 @@ def release(r, bay):
     uid = led.unit_at(r.site.bay_port(bay))
     if not uid or led.state[uid] == ledger.FREE:
         return "error: no unit serving bay %d" % bay
+    was = led.state[uid]
     led.state[uid] = ledger.FREE
-    r.record.save()
+    if r.record.save() is None:
+        led.state[uid] = was
+        return _not_saved(r)
     r.emit("released", (("bay", bay), ("unit", uid)))
     r.sup.wake.set()
     return "ok released unit %d at bay %d" % (uid, bay)
@@ -96,8 +107,11 @@ def cancel(r, bay):
         return "error: no request for bay %d" % bay
     if bay == m.busy_bay:
         return "error: bay %d is being served now" % bay
-    m.jobs.remove(bay)
-    r.record.save()
+    i = m.jobs.index(bay)
+    m.jobs.pop(i)
+    if r.record.save() is None:
+        m.jobs.insert(i, bay)
+        return _not_saved(r)
     r.emit("cancelled", (("bay", bay),))
     return "ok cancelled bay %d" % bay
 
@@ -152,11 +166,16 @@ def reset(r):
     if why:
         return "error: " + why
     code = sup.alarm
+    if code == alarms.STORAGE_FAULT or code == alarms.LEDGER_INVALID:
+        # STORAGE_FAULT: the ledger in RAM is the truth, the record on flash may lag it; LEDGER_INVALID:
+        # the technician has checked the units. Either way the ledger as it stands replaces the record,
+        # and the alarm stays while that write fails
+        sup.alarm = 0
+        if r.record.save() is None:  # STORAGE_FAULT stands again
+            return "error: the record still cannot be written (%s)" % r.record.fault
     sup.alarm = 0
     sup.alarm_detail = ""
     r.hw.safety[0] = 0  # the e-stop's and the limits' latches: their inputs are clear now
-    if code == alarms.LEDGER_INVALID:
-        r.record.save()  # the technician has checked the units: the ledger as it stands replaces the record
     sup.paused = True
     sup.state = sv.IDLE
     r.emit("reset", (("code", code),))

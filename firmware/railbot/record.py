@@ -2,6 +2,7 @@
 restored after a reset and settled by what the gripper's sensors say (docs/storage.md)."""
 from railbot import alarms
 from railbot.ledger import CARRIED, UNKNOWN
+from railbot.supervisor import Abort
 
 
 class Record:
@@ -11,37 +12,57 @@ class Record:
         self.transit_unit = 0  # the unit being picked or placed (journalled), 0 = none
         self.transit_to = 0  # ... and where to: CARRIED, or a port index
         self.save_due = False  # a save asked for while an axis moved: made at the next standstill
+        self.fault = ""  # the last failed save: "errno N"
+
+    def text(self):
+        """The record as it would be saved now."""
+        r = self.r
+        return "%sj=%s\nt=%d,%d\ns=%d\n" % (
+            r.ledger.dump(), ",".join("%d" % b for b in r.mission.jobs), self.transit_unit, self.transit_to,
+            r.hw.side_sel.value())
 
     def save(self):
         """Persist the ledger, the requests and the unit in transit (atomically: railbot/store.py).
         Not while an axis moves: a flash erase stops the CPU (interrupts off, 45 ms typical, 400 ms
         at worst) for longer than the step ring's lead, so the save waits for the next standstill
-        (save_due; docs/storage.md, "Saves and motion"). False when it waits."""
+        (save_due; docs/storage.md, "Saves and motion"). True when saved, False when it waits, None
+        when the write failed (ENOSPC, EIO, a refused rename): then alarm STORAGE_FAULT stands and
+        the record on flash is the last one saved; the caller rolls its change back, or keeps it if
+        it records a move already made (docs/storage.md, "Failed writes")."""
         if self.store is None:
             return True
-        r = self.r
-        c = r.carriage
+        c = self.r.carriage
         if c.x.busy() or c.z.busy():
             self.save_due = True
             return False
         self.save_due = False
-        self.store.save("%sj=%s\nt=%d,%d\ns=%d\n" % (
-            r.ledger.dump(), ",".join("%d" % b for b in r.mission.jobs), self.transit_unit, self.transit_to,
-            r.hw.side_sel.value()))
+        try:
+            self.store.save(self.text())
+        except OSError as e:
+            self.fault = "errno %s" % e.args[0]
+            self.r.sup.trip(alarms.STORAGE_FAULT, "save failed: " + self.fault)
+            return None
         return True
 
     def transit(self, uid, dest):
         """Journal the unit about to move (0: none) and where to: written before the first physical
-        step, so that after a power cut the robot knows which unit its sensors must place."""
+        step, so that after a power cut the robot knows which unit its sensors must place. A journal
+        that cannot be written stops the sequence before that step (Abort), the journal unchanged."""
+        was = self.transit_unit, self.transit_to
         self.transit_unit = uid
         self.transit_to = dest
-        self.save()
+        if self.save() is None:
+            self.transit_unit, self.transit_to = was
+            raise Abort()
 
     def arrived(self, uid, port):
-        """The unit in transit is where it was going (CARRIED or a port): the ledger says so, saved."""
+        """The unit in transit is where it was going (CARRIED or a port): the ledger says so, saved.
+        The move is made: if the save fails, the ledger in RAM stays the truth, the journal on flash
+        lets the sensors place the unit after a reboot, and the sequence stops (Abort)."""
         self.r.ledger.port[uid] = port
         self.transit_unit = 0
-        self.save()
+        if self.save() is None:
+            raise Abort()
 
     def restore(self, text):
         """After a reset: take the record, then place the unit that was in transit by what the gripper's

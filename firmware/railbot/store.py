@@ -2,6 +2,7 @@
 import binascii
 from micropython import const
 
+_EEXIST = const(17)
 _MAX_HEADER = const(32)  # "R1 <seq> <len> <crc8hex>\n" with a 10-digit seq and 5-digit length
 
 
@@ -30,7 +31,8 @@ def parse(data):
 class Store:
     """One record, NAME, on fs (an object with open/rename/remove/stat, e.g. the simulated flash;
     None: the board's own file system, builtin open and os); save() is atomic across a power cut
-    at any write step, whether rename replaces its destination or is remove + rename (FAT)."""
+    at any write step, whether rename replaces its destination or is remove + rename (FAT). A save
+    that fails (OSError) leaves NAME as it was and raises."""
 
     def __init__(self, fs, name, max_len=2048):
         if fs is None:
@@ -88,23 +90,37 @@ class Store:
         if len(payload) > self.max_len:
             raise ValueError("record too long")
         seq = self.seq + 1
-        f = self.open(self.path_new, "wb")
-        try:
-            f.write(("%s %d %d %08x\n" % ("R1", seq, len(payload), _crc(seq, payload))).encode())
-            f.write(payload)
-        finally:
-            f.close()
+        # spent even if this save fails: a NAME.new it leaves behind is never newer than the next save
         self.seq = seq
-        self.in_new = True
-        self._replace()
+        self.in_new = False
+        try:
+            f = self.open(self.path_new, "wb")
+            try:
+                f.write(("%s %d %d %08x\n" % ("R1", seq, len(payload), _crc(seq, payload))).encode())
+                f.write(payload)
+            finally:
+                f.close()
+            self._replace()
+        except OSError:
+            # a failed write (ENOSPC, EIO, a refused rename): NAME stays the last record saved, so that
+            # a reboot brings back what the robot had before the failed save, not the refused change
+            self.in_new = False
+            try:
+                self.fs.remove(self.path_new)
+            except OSError:
+                pass
+            raise
 
     def _replace(self):
         try:
             self.fs.rename(self.path_new, self.path)
-        except OSError:  # a file system whose rename does not replace: remove, then rename
+        except OSError as e:
+            if e.args[0] != _EEXIST:
+                raise  # a rename that failed: not one that refuses to replace its destination
+            # a file system whose rename does not replace: remove, then rename
             try:
                 self.fs.remove(self.path)
-            except OSError:
+            except OSError:  # no NAME yet (or it cannot go: then the rename fails too)
                 pass
             self.fs.rename(self.path_new, self.path)
         self.in_new = False

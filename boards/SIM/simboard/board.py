@@ -169,9 +169,10 @@ RECORD = "railbot.rec"  # the robot's record (ledger, requests, journal) on the 
 
 
 class SimBoard:
-    def __init__(self, folder, seed=1, speed=0, robot_cfg=None, start_x_mm=1200, cpu_costs=None):
+    def __init__(self, folder, seed=1, speed=0, robot_cfg=None, start_x_mm=1200, cpu_costs=None, flash=None):
         """cpu_costs: the CPU cost table charged to the clock (simboard.cpu): None takes the board's
-        cpu_costs.json (nothing charged if it has none), False charges nothing, a dict {name: us}."""
+        cpu_costs.json (nothing charged if it has none), False charges nothing, a dict {name: us}.
+        flash: the board's file system (default a simboard.flash.Flash; e.g. simboard.lfs.LfsFlash())."""
         from railbot import config
         self.folder = folder
         cfg, pins = config.load_board(folder)
@@ -206,7 +207,8 @@ class SimBoard:
         self.ram = []  # buffers given addresses by the simulated uctypes.addressof
         self.wdt_reason = 0  # the watchdog's REASON and SCRATCH0..7 (simboard.machine: WDT_BASE)
         self.wdt_scratch = [0] * 8
-        self.flash = Flash(self)  # the board's file system: kept across reboots, can lose power
+        self.flash = Flash(self) if flash is None else flash  # the board's file system: kept across reboots, can lose power
+        self.flash.board = self
         self.link_in = bytearray()  # the host link's UART (pins link_tx, link_rx): host -> board
         self.link_out = bytearray()  # board -> host
         self.usb = None  # the USB CDC, once attach_usb() gave the board one

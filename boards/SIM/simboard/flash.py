@@ -18,6 +18,8 @@ torn (FAT write: a prefix kept) or not applied (every other step), then the powe
 board's reset cause becomes PWRON_RESET and machine.BoardReset(PWRON_RESET) is raised. Until
 reboot() (SimBoard.reboot calls it) every operation raises BoardReset again; file objects opened
 before it are dead (EBADF; close() is a no-op), their unflushed data lost with the RAM.
+fail_after(n, code, what) makes the n-th write step from now (of one kind, e.g. "rename") fail with
+OSError(code) (ENOSPC, EIO, ...), not applied, the power on: a full or failing flash.
 """
 from simboard import machine
 
@@ -63,6 +65,10 @@ class Flash:
         self.log_bytes = 0  # bytes appended to the block being filled (an erase when it is full)
         self.erases = 0
         self.busy_ms = 0  # time spent erasing and programming
+        self.fail_left = 0  # write steps (of fail_what) until the one that fails (0: none armed)
+        self.fail_code = 0
+        self.fail_what = None
+        self.failed = 0  # write steps failed so far
 
     # -- power --------------------------------------------------------------------------------
     def cut_after(self, n):
@@ -74,6 +80,25 @@ class Flash:
             raise ValueError("cut_after: n >= 1")
         self.cut_at = self.steps + n
 
+    def fail_after(self, n, code=EIO, what=None):
+        """The n-th write step from now (n >= 1; of kind `what` only: "rename", "write", "commit",
+        "create", "remove", or None for any) fails with OSError(code) and is not applied; the power
+        stays on. code: ENOSPC, EIO, ... None disarms."""
+        if n is None:
+            self.fail_left = 0
+            return
+        if n < 1 or code not in _NAMES:
+            raise ValueError("fail_after: n >= 1 and a known errno")
+        self.fail_left, self.fail_code, self.fail_what = n, code, what
+
+    def _fault(self, what):
+        """Raise the armed failure if this write step (of kind what) is the one."""
+        if self.fail_left and (self.fail_what is None or self.fail_what == what):
+            self.fail_left -= 1
+            if not self.fail_left:
+                self.failed += 1
+                raise _err(self.fail_code)
+
     def reboot(self):
         """Power back: the contents stay, open files and their unflushed data are gone."""
         self.powered = True
@@ -84,12 +109,14 @@ class Flash:
         if not self.powered:
             raise machine.BoardReset(machine.PWRON_RESET)
 
-    def _step(self, nbytes=64):
+    def _step(self, nbytes=64, what="commit"):
         """Count a durable write step of nbytes (a metadata commit is about 64); it takes its erase and
-        program time; True if the power goes at this one (apply it torn or not, then _cut)."""
+        program time; True if the power goes at this one (apply it torn or not, then _cut). A step
+        armed by fail_after raises its OSError instead, applied nowhere."""
         self._live()
         if self.readonly:
             raise _err(EROFS)
+        self._fault(what)
         self.steps += 1
         self._wait(nbytes)
         return self.steps == self.cut_at
@@ -214,7 +241,7 @@ class Flash:
         if p in self.dirs or p in self.files:
             raise _err(EEXIST)
         self._parent_ok(p)
-        if self._step():
+        if self._step(64, "mkdir"):
             self._cut()
         self.dirs[p] = True
 
@@ -229,7 +256,7 @@ class Flash:
             raise _err(EINVAL)
         if self._children(p):
             raise _err(ENOTEMPTY)
-        if self._step():
+        if self._step(64, "rmdir"):
             self._cut()
         del self.dirs[p]
 
@@ -240,7 +267,7 @@ class Flash:
             raise _err(EISDIR)
         if p not in self.files:
             raise _err(ENOENT)
-        if self._step():
+        if self._step(64, "remove"):
             self._cut()
         del self.files[p]
 
@@ -258,7 +285,7 @@ class Flash:
                 raise _err(EEXIST)
             if b.startswith(a + "/"):
                 raise _err(EINVAL)
-            if self._step():
+            if self._step(64, "rename"):
                 self._cut()
             pre = a + "/"
             for d in [d for d in self.dirs if d == a or d.startswith(pre)]:
@@ -269,10 +296,10 @@ class Flash:
         if b in self.dirs:
             raise _err(EISDIR)
         if self.fat and b in self.files:  # FAT: the destination goes first, in a step of its own
-            if self._step():
+            if self._step(64, "remove"):
                 self._cut()
             del self.files[b]
-        if self._step():
+        if self._step(64, "rename"):
             self._cut()
         self.files[b] = self.files.pop(a)
 
@@ -298,7 +325,7 @@ class Flash:
         data = self.files[p] if exists and kind == "a" else b""
         if not exists or (self.fat and kind != "a"):
             # the directory entry is created (or, FAT, truncated) now
-            if self._step():
+            if self._step(64, "create"):
                 self._cut()
             self._put(p, data)
         # littlefs: truncating an existing file is part of the commit at close
@@ -375,7 +402,7 @@ class FlashFile(_Stream):
             data = data.encode()
         n = len(data)
         fs = self.fs
-        if fs._step(n if fs.fat else 0):  # littlefs: in its cache until the commit (no flash time)
+        if fs._step(n if fs.fat else 0, "write"):  # littlefs: in its cache until the commit (no flash time)
             if fs.fat:  # torn: the first half of the bytes reached the file
                 self._place(data[:n // 2])
                 fs._put(self.path, self.buf)
@@ -398,7 +425,7 @@ class FlashFile(_Stream):
         self._ok()
         if self.dirty:
             fs = self.fs
-            if fs._step(len(self.buf)):
+            if fs._step(len(self.buf), "commit"):
                 fs._cut()  # littlefs commits atomically: not applied
             fs._put(self.path, self.buf)
             self.dirty = False
@@ -408,8 +435,10 @@ class FlashFile(_Stream):
         if self.closed or self.boot != fs.boot or not fs.powered:  # after a cut nothing reaches flash
             self.closed = True
             return
-        self.flush()
-        self.closed = True
+        try:
+            self.flush()
+        finally:
+            self.closed = True  # closed even when its commit failed (littlefs: lfs_file_close)
 
     def seek(self, offset, whence=0):
         self._ok()

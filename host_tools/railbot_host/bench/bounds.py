@@ -23,7 +23,8 @@ PARTS = {
     "motion": "Motion (host_tools/upy/bench_motion.py, CPython, simulated time) and step generation "
               "(railbot_host.steptiming: the planner's words under the emulator-proven law)",
     "handling": "Handling: the gripper's loop (host_tools/upy/bench_grip.py under MicroPython, bench_motion.py's jams), "
-                "power cuts and the fault days (host_tools/upy/bench_handling.py, CPython, simulated time)",
+                "power cuts and the fault days (host_tools/upy/bench_handling.py, CPython, simulated time), "
+                "storage faults on the real littlefs (host_tools/upy/bench_storage.py, CPython)",
     "link": "The link (host_tools/upy/bench_link.py under MicroPython, firmware from .mpy; docs/protocol.md)",
     "safety": "Safety: the e-stop at full speed on the simulated board, shipped and worst-case board data "
               "(host_tools/upy/bench_safety.py, CPython, simulated time)",
@@ -128,6 +129,16 @@ BOUNDS: dict[str, Bound] = {
         "upy_grip_heap_lock_ok": ("is", True, "the same steps under micropython.heap_lock()"),
         "powercut_cases": (">=", 20, "the power cut at each flash write step of a mission"),
         "powercut_cases_failed": ("==", 0, "... after which the ledger was wrong, or the mission unfinished"),
+        "powercut_cases_littlefs": (">=", 100, "the power cut at every block program and erase of a two-job mission "
+                                    "on the real littlefs (simboard.lfs), once not applied and once torn"),
+        "powercut_cases_littlefs_failed": ("==", 0, "... after which the ledger after reboot was not every unit's "
+                                           "physical place, an alarm stood, or the mission could not be finished"),
+        "storage_fault_cases": (">=", 20, "a write failing (ENOSPC, EIO at each write step; a rename refused) at "
+                                "every save of a job, on littlefs and on flash.Flash (simboard.storage)"),
+        "storage_fault_state_changes": ("==", 0, "... a failed write that changed the record on flash, left the refused "
+                                        "change in RAM, or moved a unit afterwards"),
+        "storage_fault_cases_failed": ("==", 0, "... not ending in STORAGE_FAULT with the ledger true, the command "
+                                       "refused, the mission task alive and the job finished after reset"),
         **_both_grippers(_FAULT_DAY),
     }),
     **_part("link", {
