@@ -5,20 +5,21 @@ import time
 from micropython import const
 from railbot.grammar import digits, shown
 
-FILES = const(4)  # files in the ring: the oldest is emptied when the newest is full
-PER_FILE = const(110)  # events a file takes before the next one is begun: (FILES - 1) * PER_FILE >= 300 kept
+FILES = const(8)  # files in the ring: the oldest is emptied when the newest is full (small files:
+# an append rewrites at most its last block, and the boot scan and a page read stay short)
+PER_FILE = const(45)  # events a file takes before the next one is begun: (FILES - 1) * PER_FILE = 315 kept
 TEXT_MAX = const(160)  # characters of an event's text kept (a longer one is clipped)
 PENDING = const(1024)  # bytes of the RAM buffer of events not yet on flash
 HIGH = const(768)  # ... this full: written at the next standstill even mid-job
 RETRY_MS = const(30000)  # after a flash error, the next try
 PAGE = const(16)  # events of one `log` answer at most
-PAGE_BYTES = const(1200)  # ... and the frames' bytes at most (the link's TXQ_BYTES is 1536)
-FRAME_BYTES = const(22)  # a `log` event frame beyond its text, at worst: SOF, header and CRC stuffed
-LINE_MAX = const(200)  # a stored line's bytes at most: "<seq> <crc> <ms> <text>\n"
+PAGE_BYTES = const(1100)  # ... and the frames' bytes at most: with the next frame's room at its longest
+# (twice its bytes) it stays within the link's TXQ_BYTES (1536), so no frame of the page is dropped
+FRAME_BYTES = const(25)  # a `log` event frame beyond its event: SOF, header and CRC stuffed, "log "
 SEQ_MAX = const(999999999)
 
 _ENOENT = const(2)
-_IDLE = "IDLE"  # railbot.supervisor's state names (not imported: the supervisor imports the robot's parts)
+_IDLE = "IDLE"  # railbot.supervisor.IDLE
 
 
 def _crc(seq_ms_text):
