@@ -90,7 +90,8 @@ def traverse_with_events(rig, bay=2, burst=14):
 
 def long_day(rig, events, width, batch=4):
     """events of `width` characters through the black box, a batch at a time with the robot at rest:
-    (the most flash the black box used at any point, the fewest events it kept once it had 300)."""
+    (the most flash the black box used at any point, the fewest events it kept once its ring of
+    files had come round: its oldest events gone)."""
     worst = [0, 1 << 20]
     bb = rig.robot.blackbox
 
@@ -99,7 +100,7 @@ def long_day(rig, events, width, batch=4):
         if b > worst[0]:
             worst[0] = b
         kept = bb.seq - bb.oldest() + 1
-        if bb.seq >= 300 and kept < worst[1]:
+        if bb.oldest() > 1 and kept < worst[1]:
             worst[1] = kept
 
     fill(rig, events, "day", batch, width, look)
