@@ -53,7 +53,7 @@ class BlackBox:
     flush() appends them to the newest of FILES files on the store's file system, only with both
     axes at rest and the robot idle or in an alarm (or the buffer HIGH), never during a move: a
     flash erase stops the CPU. A flash error is counted (`errors`), said once as an event, and
-    tried again after RETRY_MS: never raised. page() reads them back for `log`."""
+    tried again after RETRY_MS: never raised. request() pages them back for the link's `log`."""
 
     def __init__(self, robot, store):
         self.r = robot
@@ -83,7 +83,9 @@ class BlackBox:
             try:
                 self.scan()
             except OSError as e:
-                self._failed(e)
+                self._failed(e, False)
+        if self.errors:  # said once the numbering goes on from the files': no number used twice
+            self._say()
         self.add("boot")
 
     def path(self, i):
@@ -102,7 +104,7 @@ class BlackBox:
             except OSError as e:
                 f = None
                 if e.args and e.args[0] != _ENOENT:  # no file yet is no error
-                    self._failed(e)
+                    self._failed(e, False)
             if f is not None:
                 try:
                     while True:
@@ -208,10 +210,14 @@ class BlackBox:
         self.said = False
         return True
 
-    def _failed(self, e):
+    def _failed(self, e, say=True):
         self.errors += 1
         self.errno = e.args[0] if e.args else 0
         self.failed_ms = time.ticks_ms()
+        if say:
+            self._say()
+
+    def _say(self):
         if not self.said:
             self.said = True
             self.r.emit("blackbox_error", (("errno", self.errno), ("errors", self.errors)))

@@ -94,13 +94,13 @@ def test_a_torn_line_is_dropped_and_the_lines_after_it_are_kept():
     assert not [t for t in texts if "half" in t] and texts.count("boot") == 3, texts
 
 
-def _failing_bbox(flash, errno, bb=None):
-    """The black box's files fail with errno while flash.failing (from the next boot on, or at once
-    for the black box bb: its handle on the file system)."""
+def _failing_bbox(flash, errno, bb=None, name="bbox"):
+    """The black box's files (those whose path holds `name`) fail with errno while flash.failing
+    (from the next boot on, or at once for the black box bb: its handle on the file system)."""
     real = flash.open
 
     def open_(path, mode="r"):
-        if "bbox" in path and flash.failing:
+        if name in path and flash.failing:
             raise OSError(errno, "injected")
         return real(path, mode)
 
@@ -133,11 +133,17 @@ def test_a_flash_error_in_the_black_box_does_not_stop_a_mission():
 
 def test_a_flash_that_fails_at_boot_is_counted_and_the_robot_runs():
     rig = Rig(home=False)
-    bbrig.fill(rig, 3, "x")
-    _failing_bbox(rig.board.flash, EIO)
+    bbrig.fill(rig, 60, "x")  # bbox0.log full, bbox1.log begun
+    last = rig.robot.blackbox.seq
+    _failing_bbox(rig.board.flash, EIO, name="bbox0")
     robot = rig.reboot()
-    assert robot.blackbox.errors >= 1 and not robot.alarm
+    bb = robot.blackbox
+    assert bb.errors == 1 and not robot.alarm
     assert [f for k, f in rig.events if k == "blackbox_error"] == [(("errno", EIO), ("errors", 1))]
+    sent = []
+    bb.request([], sent.append)  # the error said after the files were read: numbered after the last
+    assert [t.split(" ", 2)[0::2] for t in sent[-2:]] == [["%d" % (last + 1), "blackbox_error errno=5 errors=1"],
+                                                         ["%d" % (last + 2), "boot"]], sent
     assert robot.command("home").startswith("ok")
     rig.until(lambda: robot.homed, 120)
 
