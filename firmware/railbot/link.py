@@ -4,6 +4,7 @@ import asyncio
 from railbot.frame import (VERSION, HELLO, SOF, ESC, RT_STOP, RT_HOLD, RT_STATUS, RT_RESUME, INTR,  # noqa: F401
                            RESERVED, T_REQUEST, T_REPLY, T_EVENT, T_HELLO, HEADER, MAX_PAYLOAD, REALTIME,
                            encode, seal, header, close, stuff, Parser, _printable)
+from railbot.grammar import words
 
 try:
     from micropython import const
@@ -12,8 +13,7 @@ except ImportError:  # CPython
         return x
 
 WINDOW = const(8)  # request ids remembered with their reply
-RECENT = const(16)  # events remembered for the `log` request
-TXQ_BYTES = const(1536)  # frames waiting for a port (a `log` answer: 16 events and the reply)
+TXQ_BYTES = const(1536)  # frames waiting for a port (a `log` answer: at most 1200 bytes of events and the reply)
 TXQ_FRAMES = const(24)
 DRAIN_BYTES = const(64)  # written to a port in one turn of the link task, at most
 BYTE_TURN = const(8)  # ... to a port that takes one byte a write (USB: about 60 us each on the rp2 port)
@@ -133,7 +133,8 @@ class Link:
     """The robot's end of the link: requests -> Robot.command, replies remembered by request id
     (a retry is answered, not executed again), the robot's events as event frames, hello answered
     with the protocol version, realtime bytes as hold / resume / stop / status, and the request
-    `log`: the last RECENT events again (as event frames `log ...`), then `ok N events`.
+    `log [FROM [COUNT]]`: a page of the robot's black box (railbot/blackbox.py) as event frames
+    `log <seq> <ms> <text>`, then `ok N events ...`.
     The robot's events go out once a host has said hello: nothing unasked for reaches a plain
     terminal on the port, nor fills the USB's buffers while no host reads them.
     Without a port, feed(bytes) acts at once and frames go to write(bytes-like) at once (a sink
@@ -170,8 +171,7 @@ class Link:
         self.errors = 0  # an exception in a command (answered as an error, never raised)
         self.send_failed = 0
         self.wrong_direction = 0  # reply or event frames sent to the board
-        self.recent = [None] * RECENT
-        self.recent_next = 0
+        self.blackbox = getattr(robot, "blackbox", None)  # the robot's events kept, for `log`
         self.session = False  # a host said hello: the robot's events go out (before, `log` has them)
         self._emit = robot.emit
         robot.emit = self.event
@@ -276,20 +276,17 @@ class Link:
     def event(self, kind, fields):
         """The robot's emit: the previous sink first, then one event frame `kind name=value ...`."""
         self._emit(kind, fields)
-        text = kind + "".join(" %s=%s" % (k, v) for k, v in fields)
-        self.recent[self.recent_next] = text
-        self.recent_next = (self.recent_next + 1) % RECENT
         if self.session:
-            self.send(T_EVENT, 0, text)
+            self.send(T_EVENT, 0, kind + "".join(" %s=%s" % (k, v) for k, v in fields))
 
-    def _log(self):
-        n = 0
-        for i in range(RECENT):
-            text = self.recent[(self.recent_next + i) % RECENT]
-            if text is not None:
-                self.send(T_EVENT, 0, "log " + text)
-                n += 1
-        return "ok %d events" % n
+    def _log(self, line):
+        """`log [FROM [COUNT]]`: a page of the black box as event frames, then the reply."""
+        if self.blackbox is None:
+            return "error: log: this robot keeps no events"
+        return self.blackbox.request(words(line)[1:], self._log_event)
+
+    def _log_event(self, text):
+        self.send(T_EVENT, 0, "log " + text)
 
     def _on_realtime(self, b):
         if self.txq is not None:  # in order with the frames before it, at serve's next turn
@@ -342,7 +339,8 @@ class Link:
         if _printable(payload):
             try:
                 line = str(payload, "ascii")
-                reply = self._log() if line == "log" else self.robot.command(line)
+                is_log = line[:3].lower() == "log" and (len(line) == 3 or line[3] in " \t")
+                reply = self._log(line) if is_log else self.robot.command(line)
             except Exception as e:
                 self.errors += 1
                 reply = "error: command failed: %r" % (e,)

@@ -3,6 +3,7 @@ and the tasks that call it."""
 import asyncio
 import time
 from railbot import alarms, commands
+from railbot.blackbox import BlackBox
 from railbot.hal import Hardware
 from railbot.grip import gripper
 from railbot.site import Site
@@ -30,6 +31,7 @@ class Robot:
         self.idle_tick_ms = t["idle_tick_ms"]
         self.cfg_path = None  # the board data file cfg came from (main.py sets it): `config set` writes it
         self.emit = emit if emit is not None else (lambda kind, fields: None)
+        self.blackbox = BlackBox(self, store)  # wraps emit: every event from here on is kept
         self.tick_late_max_ms = 0  # the longest a control tick of a move came late (motion_task)
         text = store.load() if store is not None else None
         side = 1 if text is not None and "\ns=1\n" in text else 0
@@ -85,6 +87,7 @@ class Robot:
                 self.tick()
                 if record.save_due:
                     record.save()
+                self.blackbox.flush()  # at rest only (it checks): docs/storage.md, "The black box"
             await asyncio.sleep_ms(self.idle_tick_ms)
 
     async def motion_task(self):
@@ -109,6 +112,7 @@ class Robot:
             c.moving = False
             if record.save_due:
                 record.save()
+            self.blackbox.flush()
 
     def start(self):
         """Create the robot's tasks on the running event loop (once: a second call returns them)."""

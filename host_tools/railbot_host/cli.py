@@ -105,6 +105,8 @@ url_arg = text("the URL", 1000, check=lambda v: "" if v.startswith(("http://", "
                else "is not an http:// or https:// URL")
 #: Bays: the board data allows 255 stations of two bays; the robot checks its own site.
 BAY_MAX = 510
+#: `railbot log --page K`: more pages than a black box keeps (its events numbered up to 999 999 999).
+LOG_PAGE_MAX = 100_000_000
 #: The longest rail the board data allows (x.travel_mm).
 JOG_MM_MAX = 200_000
 
@@ -225,7 +227,12 @@ def build_parser() -> argparse.ArgumentParser:
     robot_cmd("hold", "feed hold: ramp down and wait")
     robot_cmd("resume", "continue after hold or reset")
     robot_cmd("alarm", "alarm actions", ("action", dict(choices=("reset",), help="reset: clear an alarm whose cause is gone")))
-    robot_cmd("log", "the robot's recent events (a board remembers its last 16; the simulator shows boot and homing)")
+    lg = robot_cmd("log", "page through the robot's black box: the events it keeps on flash across resets (at "
+                          "least its last 300), numbered; the newest page by default (the simulator homes first)")
+    which = lg.add_mutually_exclusive_group()
+    which.add_argument("--page", type=ranged(int, 1, LOG_PAGE_MAX), default=1,
+                       help="the K-th page back from the newest (1 = the newest, 16 events or fewer)")
+    which.add_argument("--all", action="store_true", help="every event kept, oldest first")
     cfg = robot_cmd("config", "read the robot's board data, or change a board's robot.json (dotted keys: "
                               "x.v_max_mm_s, site.units.0.port); a change is validated, saved, used from the "
                               "board's next reset",

@@ -69,6 +69,9 @@ class SimTransport:
         self.board.loop.run_until(self.now_ms() + ms)
 
     def command(self, line: str) -> str:
+        words = line.split()
+        if words and words[0].lower() == "log":  # the link's request, answered as a board's link does
+            return self.robot.blackbox.request(words[1:], lambda text: self._new.append("log " + text))
         return self.robot.command(line)
 
     def status(self) -> dict:
@@ -220,6 +223,83 @@ def show_events(con, lines: list[str]) -> None:
         con.print(Text(printable(ln), style="red" if alarm else "dim"))
 
 
+_LOG_REPLY = re.compile(r"^ok (?P<n>\d+) events (?:(?P<first>\d+)\.\.(?P<last>\d+)|none) of "
+                        r"(?P<oldest>\d+)\.\.(?P<newest>\d+) dropped=(?P<dropped>\d+) flash_errors=(?P<errors>\d+)$")
+_LOG_EVENT = re.compile(r"^log (?P<seq>\d+) (?P<ms>\d+) (?P<text>.*)$")
+
+
+class LogError(Exception):
+    pass
+
+
+def log_request(tr, line: str) -> tuple[list[tuple[int, int, str]], dict]:
+    """One `log ...` request: its events as (seq, ms since that boot, text) and the reply's fields.
+    LogError with the robot's answer if it is not a page."""
+    try:
+        reply = tr.command(line)
+    except LinkError as e:
+        raise LogError(f"the board did not answer: {e}") from None
+    events = []
+    for e in tr.events():
+        m = _LOG_EVENT.match(e)
+        if m:
+            events.append((int(m["seq"]), int(m["ms"]), m["text"]))
+    m = _LOG_REPLY.match(reply)
+    if not m:
+        raise LogError(reply)
+    return events, {k: int(v) for k, v in m.groupdict().items() if v is not None}
+
+
+def log_pages(tr, page: int = 1, every: bool = False) -> tuple[list[tuple[int, int, str]], dict]:
+    """The events of the black box's `page`-th page back from the newest (16 events or fewer, as the
+    newest page holds), or all of them (every), oldest first; with the first reply's fields."""
+    events, info = log_request(tr, "log")
+    if every:
+        start, end = info["oldest"], info["newest"]
+        events = []
+    else:
+        for _ in range(page - 1):
+            if not events:
+                break
+            end = events[0][0] - 1
+            start = max(info["oldest"], end - 15)
+            events = fetch_log(tr, start, end) if start <= end else []
+        return events, info
+    return fetch_log(tr, start, end), info
+
+
+def fetch_log(tr, start: int, end: int) -> list[tuple[int, int, str]]:
+    """Every event kept numbered start..end, a `log FROM COUNT` request at a time."""
+    out: list[tuple[int, int, str]] = []
+    while start <= end:
+        got, info = log_request(tr, f"log {start} {min(16, end - start + 1)}")
+        got = [e for e in got if start <= e[0] <= end]
+        if not got:
+            break
+        out += got
+        start = got[-1][0] + 1
+    return out
+
+
+def show_log(tr, con, err, page: int = 1, every: bool = False) -> int:
+    """`railbot log`: print the page (or every event), then what the black box keeps."""
+    try:
+        events, info = log_pages(tr, page, every)
+    except LogError as e:
+        err.print(f"railbot log: {printable(str(e))}", markup=False)
+        return 1
+    for seq, ms, text in events:
+        line = Text(f"#{seq:<7} {ms / 1000:10.3f} s  ")
+        line.append(printable(text), style="red" if text.startswith("alarm ") else None)
+        con.print(line)
+    what = f"page {page}" if not every else "all"
+    span = f"#{events[0][0]}..#{events[-1][0]}" if events else "no events"
+    con.print(Text(f"{what}: {span} of #{info['oldest']}..#{info['newest']} kept; dropped {info['dropped']}, "
+                   f"flash errors {info['errors']} since the robot's boot (time: seconds since that event's boot)",
+                   style="dim"))
+    return 0
+
+
 def settle(tr, con, max_ms: int | None = None, step_ms: int = 100) -> bool:
     """Let the robot work until it rests (no motion, no queued job) or max_ms (default SETTLE_MS),
     showing its events as they come and its state on a status line; True if it rests."""
@@ -307,15 +387,11 @@ def main(ns) -> int:
             con.print(f"{key} = {rest}", markup=False)
             return 0
         if ns.command == "log":
-            if isinstance(tr, LinkTransport):  # the board's recent events, as it remembers them
-                reply = tr.command("log")
-                show_events(con, [e[4:] for e in tr.events() if e.startswith("log ")])
-                con.print(reply, markup=False, style="dim")
-                return 0 if reply.startswith("ok") else 1
-            tr.command("home")
-            settle(tr, con)
-            show_events(con, tr.events())
-            return 0
+            if not isinstance(tr, LinkTransport):  # a fresh simulator has only its boot: home it first
+                tr.command("home")
+                settle(tr, con)
+                tr.events()
+            return show_log(tr, con, err, page=ns.page, every=ns.all)
         if ns.command == "console":
             return console(tr, con, getattr(sys.stdin, "buffer", sys.stdin))  # bytes: bad UTF-8 is a line's error
         line, needs_home = robot_line(ns)

@@ -73,8 +73,11 @@ def test_events_go_out_once_a_host_said_hello_and_log_has_the_earlier_ones():
     h.send(L.T_HELLO, 2, L.HELLO)
     h.send(L.T_REQUEST, 3, "charge 7")
     assert h.events() == ["request bay=7"]
-    h.send(L.T_REQUEST, 4, "log")
-    assert h.events()[1:] == ["log request bay=5", "log request bay=7"] and h.replies(4) == ["ok 2 events"]
+    h.send(L.T_REQUEST, 4, "log")  # the black box's page: "log <seq> <ms> <text>", from the boot on
+    logged = [e.split(" ", 3) for e in h.events()[1:]]
+    assert [(w[0], w[1], w[3]) for w in logged] == [("log", "1", "boot"), ("log", "2", "request bay=5"),
+                                                  ("log", "3", "request bay=7")], logged
+    assert h.replies(4) == ["ok 3 events 1..3 of 1..3 dropped=0 flash_errors=0"]
 
 
 def test_a_retried_request_is_done_once_and_answered_the_same():

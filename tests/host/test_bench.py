@@ -190,7 +190,10 @@ def _good_figures():
             "si_deploy_nochange_ratio": 0.05, "si_usb_stalled_host_tick_late_ms_max": 1.5,
             "si_usb_reading_host_tick_late_ms_max": 1.5,
             "estop_standstill_before_relay": 1, "estop_plant_violations": 0, "sim_estop_to_decel_us": 1000,
-            "si_estop_to_decel_us": 750.6, "si_estop_ramp_underruns": 0, "si_estop_standstill_over_v_a_ms": 11.1}
+            "si_estop_to_decel_us": 750.6, "si_estop_ramp_underruns": 0, "si_estop_standstill_over_v_a_ms": 11.1,
+            "blackbox_events_after_reboot": 350, "blackbox_events_kept_min": 340, "blackbox_flash_bytes_max": 69888,
+            "blackbox_writes_while_moving": 0, "blackbox_powercut_cases": 8, "blackbox_powercut_failed": 0,
+            "upy_blackbox_heap_bytes": 1200}
 
 
 @pytest.mark.parametrize("bad, rc", [({}, 0), ({"upy_alloc_per_tick_bytes": 64}, 1),
@@ -223,7 +226,10 @@ def _good_figures():
                                      ({"gateway_kills_after_send": 0}, 1),
                                      ({"si_tick_cost_us_max": 2001}, 1), ({"si_heap_free_after_boot_bytes": 199999}, 1),
                                      ({"si_estop_to_decel_us": 1000.1}, 1), ({"estop_standstill_before_relay": 0}, 1),
-                                     ({"si_estop_ramp_underruns": 1}, 1)])
+                                     ({"si_estop_ramp_underruns": 1}, 1),
+                                     ({"blackbox_events_after_reboot": 299}, 1), ({"blackbox_writes_while_moving": 1}, 1),
+                                     ({"blackbox_flash_bytes_max": 75777}, 1), ({"upy_blackbox_heap_bytes": 2049}, 1),
+                                     ({"blackbox_powercut_failed": 1}, 1)])
 def test_main_writes_one_flat_json_object_and_exits_on_bounds(tmp_path, monkeypatch, bad, rc):
     fig = {**_good_figures(), **bad}
     monkeypatch.setattr(bench, "measure", lambda **kw: bench.Result(figures=dict(fig), notes=["n"]))

@@ -105,7 +105,7 @@ NUMBER_SLOTS = [
     (["sim"], "--rate", False, True), (["sim"], "--tail", False, False),
     (["test"], "--timeout", False, True), (["flash", "--uf2", "x.uf2"], "--timeout", False, True),
     (["status"], "--seed", False, False), (["charge"], "bay", False, False), (["release"], "bay", False, False),
-    (["jog"], "mm", True, False),
+    (["jog"], "mm", True, False), (["log"], "--page", False, False),
     (["bench"], "--seed", False, False), (["bench"], "--hours", False, False),
     (["gateway", "--sim"], "--seed", False, False), (["gateway", "--sim"], "--speed", False, False),
     (["gateway", "token"], "--bay", False, False),
@@ -166,6 +166,17 @@ def test_free_text_is_refused_unless_printable_and_bounded(slot, value, capsys):
     elif rc != "ran":  # one word only, a length bound, a URL that is not http://, --http not HOST:PORT
         assert rc == 2
         one_error_line(err)
+
+
+@pytest.mark.parametrize("argv, says", [
+    (["log", "--page", "2", "--all"], "argument --all: not allowed with argument --page"),
+    (["log", "--all", "--page", "0"], "argument --page: 0 is out of range"),
+    (["log", "--page", "100000001"], "argument --page: 100000001 is out of range"),
+    (["log", "--page"], "argument --page: expected one argument"),
+    (["log", "7"], "unrecognized arguments: 7"),
+])
+def test_log_takes_one_page_or_all(argv, says, capsys):
+    assert says in usage_error(argv, capsys)
 
 
 COMMANDS = ["sim", "test", "deploy", "flash", "firmware", "status", "home", "charge", "release", "jog",

@@ -3,7 +3,7 @@ chip, with their bounds.
 
 The firmware is compiled with mpy-cross to build/bench/mpy/railbot/**.mpy and imported from there,
 as deployed; the simulated board (boards/SIM) stays .py. Each measured subsystem has a runner
-module in this package (firmware, motion, handling, safety, link_fuzz, virtual_board, event_log,
+module in this package (firmware, motion, handling, safety, blackbox, link_fuzz, virtual_board, event_log,
 gateway_day, chip), most of them running a script of host_tools/upy/ (under MicroPython's
 WebAssembly port, driven by host_tools/upy/bench.mjs, or under CPython) that prints `BENCH name
 value` lines (and `ERROR ...` lines for what went wrong). Every bound is in ONE table
@@ -35,6 +35,7 @@ from railbot_host.bench.common import MPY_DIR, REPO_ROOT, BenchError, Result, pa
 from railbot_host.bench.event_log import diff_lines, event_log_diff, mission_logs  # noqa: F401
 from railbot_host.bench.firmware import run_board_cpython, run_board_upy, run_cpython_day, run_upy_bench
 from railbot_host.bench.gateway_day import run_gateway_day
+from railbot_host.bench.blackbox import run_blackbox_heap, run_blackbox_sim
 from railbot_host.bench.handling import run_grip_loop, run_grip_rate, run_handling
 from railbot_host.bench.link_fuzz import run_link_fuzz
 from railbot_host.bench.safety import run_safety
@@ -113,7 +114,8 @@ def measure(*, seed: int = 1, hours: int = 24, short: int = 0, mission_args=(),
                            label="MicroPython heap/tick/segment"),
              run_grip_loop(mpy_dir=mpy_dir),
              run_grip_rate(mpy_dir=mpy_dir),
-             run_board_upy(mpy_dir=mpy_dir, seed=seed)]
+             run_board_upy(mpy_dir=mpy_dir, seed=seed),
+             run_blackbox_heap(mpy_dir=mpy_dir)]
     say("virtual board: Ctrl-C at cruise, mpremote's path (interrupt_to_drivers_off_ms)")
     parts.append(run_vboard_interrupt())
     say("virtual board: a full deploy, then a redeploy with nothing changed (deploy_nochange_ratio)")
@@ -126,7 +128,7 @@ def measure(*, seed: int = 1, hours: int = 24, short: int = 0, mission_args=(),
         silicon = pool.submit(chip.run_silicon, say)  # emulated time: the figures do not mind the company
         parts += [event_log_diff(mission_args, mpy_dir=mpy_dir),
                   run_cpython_day(seed=seed, hours=hours, short=short),
-                  run_motion(), run_step_timing(), run_handling(), run_safety(), run_board_cpython(seed=seed),
+                  run_motion(), run_step_timing(), run_handling(), run_safety(), run_blackbox_sim(), run_board_cpython(seed=seed),
                   run_gateway_day(seed=seed)]
         parts += [day.result(), silicon.result()]
     say("MicroPython link fuzz: corrupted frames and mutated commands, side by side")

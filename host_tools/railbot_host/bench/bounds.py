@@ -25,6 +25,8 @@ PARTS = {
     "handling": "Handling: the gripper's loop (host_tools/upy/bench_grip.py under MicroPython, bench_motion.py's jams), "
                 "power cuts and the fault days (host_tools/upy/bench_handling.py, CPython, simulated time), "
                 "storage faults on the real littlefs (host_tools/upy/bench_storage.py, CPython)",
+    "blackbox": "The black box (host_tools/upy/bench_blackbox.py: `sim` under CPython, simulated time; `heap` "
+                "under MicroPython, firmware from .mpy files; docs/storage.md \"The black box\")",
     "link": "The link (host_tools/upy/bench_link.py under MicroPython, firmware from .mpy; docs/protocol.md)",
     "safety": "Safety: the e-stop at full speed on the simulated board, shipped and worst-case board data "
               "(host_tools/upy/bench_safety.py, CPython, simulated time)",
@@ -140,6 +142,24 @@ BOUNDS: dict[str, Bound] = {
         "storage_fault_cases_failed": ("==", 0, "... not ending in STORAGE_FAULT with the ledger true, the command "
                                        "refused, the mission task alive and the job finished after reset"),
         **_both_grippers(_FAULT_DAY),
+    }),
+    **_part("blackbox", {
+        "blackbox_events_after_reboot": (">=", 300, "of 350 events emitted, those `log` pages back in order after a "
+                                         "reboot (issue 15: at least the last 300 kept)"),
+        "blackbox_events_kept_min": (">=", 300, "the fewest events kept over a long day once its ring of files came "
+                                     "round (7 full files of 45 and more)"),
+        "blackbox_flash_bytes_max": ("<=", 75776, "the most flash its files took over 2000 events of the longest text: "
+                                     "8 files x (44 lines of at most 192 bytes + one 1024-byte buffer appended whole)"),
+        "blackbox_writes_while_moving": ("==", 0, "flash write steps with an axis moving, over two jobs with long "
+                                         "traverses and a burst of events mid-traverse (a flash erase stops the CPU "
+                                         "for up to 400 ms, longer than the step ring's lead)"),
+        "blackbox_powercut_cases": (">=", 7, "a power cut at every flash step of a flush: littlefs and FAT, an append "
+                                    "and a flush that begins the next file"),
+        "blackbox_powercut_failed": ("==", 0, "... after which an event on flash before it was lost, the cut flush's "
+                                     "events were not a prefix (littlefs: all or none), or the next events unreadable"),
+        "upy_blackbox_heap_bytes": ("<=", 2048, "heap a black box holds once built over full files (its 1 KB buffer, "
+                                    "its numbers): the RP2040's frozen image leaves about 203 000 bytes of the "
+                                    "200 000 it must keep"),
     }),
     **_part("link", {
         "link_fuzz_frames": (">=", 100000, "random, truncated, bit-flipped, byte-dropped/doubled frames, counted "
