@@ -4,8 +4,9 @@ import asyncio
 import time
 from micropython import const
 from railbot import alarms, interlock
-from railbot.hal import ESTOP_SEEN, LIMIT_SEEN
 
+_ESTOP_SEEN = const(1)  # railbot.hal's Hardware.safety[0] bits
+_LIMIT_SEEN = const(2)
 _RESTARTS_MAX = const(5)  # a task that keeps crashing stays down (the watchdog has the last word)
 
 # the robot's states; HOLD is reported while `hold` is set (status), the others are `state`
@@ -63,11 +64,11 @@ class Supervisor:
         hw, c = self.r.hw, self.r.carriage
         seen = hw.safety[0]
         hw.safety[1] = 0
-        if seen & LIMIT_SEEN:
+        if seen & _LIMIT_SEEN:
             c.x.cut(False)
             c.z.cut(False)
             self.stopping = True
-        elif seen & ESTOP_SEEN:
+        elif seen & _ESTOP_SEEN:
             c.x.cut(True)
             c.z.cut(True)
         if not self.alarm:
@@ -77,9 +78,9 @@ class Supervisor:
         """The control tick's safety inputs (no alarm standing); allocates nothing."""
         hw, c = self.r.hw, self.r.carriage
         seen = hw.safety[0]
-        if seen & ESTOP_SEEN or not hw.estop_in.value():
+        if seen & _ESTOP_SEEN or not hw.estop_in.value():
             self.trip(alarms.ESTOP)
-        elif seen & LIMIT_SEEN or hw.limit_min.value() or hw.limit_max.value():
+        elif seen & _LIMIT_SEEN or hw.limit_min.value() or hw.limit_max.value():
             if self.state == HOME:  # seeking home, a limit means the home switch was missed
                 self.trip(alarms.HOMING_FAILED, "hard limit reached without the home switch")
             else:

@@ -18,10 +18,10 @@ class _StepModel:
     PROGRAM_AT = 24  # the step program's 8 instructions, added first, at the top of the 32 (as the SDK)
 
     def __init__(self, axis, freq):
-        from railbot.hal.pio import PULL_BLOCK, MOV_ISR_OSR, PULL_NOBLOCK
+        from railbot.hal.pio import PULL_BLOCK, MOV_ISR_OSR
         self.pull_word = PULL_BLOCK
         self.mov_word = MOV_ISR_OSR
-        self.drop_word = PULL_NOBLOCK
+        self.drop_word = 0x8080  # pull noblock (RP2040 datasheet 3.4.7)
         self.jmp_word = self.PROGRAM_AT  # jmp always (000, condition 000) to it, side-set 0
         self.axis = axis
         self.osr = None

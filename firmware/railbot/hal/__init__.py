@@ -8,7 +8,7 @@ from railbot.pinmap import uart_of_rx
 from railbot.native import plan
 from micropython import schedule
 from railbot.hal.pio import step_pulses, quadrature, READ_COUNT, PULL_BLOCK, MOV_ISR_OSR, HIGH_OVERHEAD, \
-    SET_X_4, MOV_X_REVERSE_X, COUNT_MID, PULL_NOBLOCK, JMP_ALWAYS
+    SET_X_4, MOV_X_REVERSE_X, COUNT_MID
 
 # Step words reach the step program through a DMA ring: RING words in a 4*RING-byte aligned window of
 # a buffer twice that size, read with the DMA's address wrap (RING_BITS) and paced by the SM's TX DREQ.
@@ -34,9 +34,15 @@ _SDK_WDT_MAGIC = const(0x6AB73121)
 _ARMED = const(0x2A11B07)
 _DREQ_PIO0_TX0 = const(0)
 _PIO0_SM0_ADDR = const(0x502000D4)  # SMx_ADDR, the program counter (RP2040 datasheet 3.7), + 0x18 * x
-# Hardware.safety bits: latched by the interrupt handlers, cleared by reset (Supervisor)
-ESTOP_SEEN = const(1)
-LIMIT_SEEN = const(2)
+# To drop the step queue (StepOutput._drop), on the step program: `pull noblock` takes a word out of
+# the FIFO (dropped), and `jmp <the program's first instruction>` (_JMP_ALWAYS | address, side-set 0:
+# STEP low) drops the rest of the word being executed (RP2040 datasheet 3.4.2, 3.4.7).
+_PULL_NOBLOCK = const(0x8080)
+_JMP_ALWAYS = const(0x0000)
+# Hardware.safety[0]'s bits: latched by the interrupt handlers, cleared by reset (the supervisor's
+# copies: railbot.supervisor)
+_ESTOP_SEEN = const(1)
+_LIMIT_SEEN = const(2)
 
 
 def dma_ctrl_trig(channel):
@@ -90,12 +96,9 @@ class StepOutput:
         self.armed_end = 0  # ring index where the armed transfer ends
         self.armed = False  # the channel has been given a transfer (its READ_ADDR is ours)
         self.dirty = False  # words written since the ring was last zeroed
-        self.in_word = False  # cut(): a word was being executed when the machine stopped
         sm.active(1)
-        # the program waits in its first instruction (`pull`, nothing queued): where cut() sends it back
-        self.addr_reg = _PIO0_SM0_ADDR + 0x18 * sm_id
-        self.start_pc = machine.mem32[self.addr_reg]
-        self.stop_now = sm.active  # bound once: the hard limit's handler calls it (allocates nothing)
+        # the program waits in its first instruction (`pull`, nothing queued): where _drop() sends it back
+        self.start_pc = machine.mem32[_PIO0_SM0_ADDR + 0x18 * sm_id]
 
     def _unarmed(self):
         return (self.w - self.armed_end) % RING
@@ -145,50 +148,42 @@ class StepOutput:
         self.armed_end = self.w
 
     def cut(self):
-        """Drop every queued word and the rest of the one being executed, now: the step program is
-        stopped, the DMA aborted, the FIFO emptied and the program sent back to its `pull`; steps
-        already made stay made. Returns the words dropped that the program had not begun (ring and
-        FIFO: the caller's bookkeeping, as pending()); in_word tells whether one was under way. The
-        machine runs again, waiting for the next word. Not for a hard interrupt (it waits on the DMA)."""
-        sm = self.sm
-        sm.active(0)
-        self.in_word = machine.mem32[self.addr_reg] != self.start_pc
-        ring = self._unarmed()
-        if self.armed:
-            dma_abort(self.abort_bit, self.ctrl_trig)  # a read in flight lands in the FIFO first
-            ring += (self.armed_end - ((self.dma.read - self.base) >> 2)) % RING
-        fifo = 0
-        while sm.tx_fifo() and fifo < 16:  # (a word landing late is taken too)
-            sm.exec(PULL_NOBLOCK)
-            fifo += 1
-        sm.exec(JMP_ALWAYS | self.start_pc)
-        self.armed = False
-        self.armed_end = self.w
-        sm.active(1)
-        return ring + fifo
+        """Drop every queued word and the rest of the one being executed, now (the program stopped
+        first: a hard limit's handler did that): the DMA aborted, the FIFO emptied and the program
+        sent back to its `pull`; steps already made stay made. Returns the words dropped that the
+        program had not begun (ring and FIFO). The machine runs again, waiting for the next word."""
+        self.sm.active(0)
+        n = self._drop()
+        self.sm.active(1)
+        return n
 
-    def swap(self, word):
-        """Replace every queued word and the rest of the one being made by `word`, with no gap in the
-        steps: the DMA is aborted (its landing read waited for), the FIFO emptied with `pull noblock`
-        while the program runs (its OSR, the current word's low count, takes a queued word's: the
-        neighbours' periods differ by a few cycles), the program sent back to its `pull` (a step whose
-        pulse was high is cut short) and `word` put straight into the FIFO, which it pulls at once.
-        The ring is empty after it; words put next go out by commit() as ever. Returns the words
-        dropped that the program had not begun (ring and FIFO). For a scheduled handler, not a hard one."""
+    def _drop(self):
+        """cut's and swap's common part: DMA aborted (its landing read waited for), ring and FIFO
+        emptied, the program sent back to its `pull`; the number of words dropped."""
         sm = self.sm
         ring = self._unarmed()
         if self.armed:
             dma_abort(self.abort_bit, self.ctrl_trig)
             ring += (self.armed_end - ((self.dma.read - self.base) >> 2)) % RING
         fifo = 0
-        while sm.tx_fifo() and fifo < 16:
-            sm.exec(PULL_NOBLOCK)
+        while sm.tx_fifo() and fifo < 16:  # (a word landing late is taken too)
+            sm.exec(_PULL_NOBLOCK)
             fifo += 1
-        sm.exec(JMP_ALWAYS | self.start_pc)
-        sm.put(word)
+        sm.exec(_JMP_ALWAYS | self.start_pc)
         self.armed = False
         self.armed_end = self.w
         return ring + fifo
+
+    def swap(self, word):
+        """Replace every queued word and the rest of the one being made by `word`, with no gap in the
+        steps: the queue is dropped while the program runs (_drop: the FIFO emptied with `pull noblock`,
+        whose OSR, the current word's low count, takes a queued word's: neighbours' periods differ by a
+        few cycles; then the `jmp` back to its `pull`, which cuts short a step whose pulse was high)
+        and `word` put straight into the FIFO, which it pulls at once. Words put next go out by
+        commit() as ever. Returns the words dropped. For a scheduled handler, not a hard one."""
+        n = self._drop()
+        self.sm.put(word)
+        return n
 
     def enable(self, on):
         self.enable_pin.value(0 if on else 1)  # TMC2209 EN is active low
@@ -338,7 +333,7 @@ class Hardware:
         switches the drivers off here and now (stop category 0)."""
         self._soft = soft
         x, z = self.x_step, self.z_step
-        self._x_stop, self._z_stop = x.stop_now, z.stop_now
+        self._x_stop, self._z_stop = x.sm.active, z.sm.active  # bound once: calling them allocates nothing
         self._x_off, self._z_off = x.enable_pin.value, z.enable_pin.value
         self.estop_in.irq(self._on_estop, machine.Pin.IRQ_FALLING, hard=True)
         self.limit_min.irq(self._on_limit, machine.Pin.IRQ_RISING, hard=True)
@@ -346,9 +341,9 @@ class Hardware:
 
     def _on_estop(self, pin):
         s = self.safety
-        if s[0] & ESTOP_SEEN:  # latched already: a bouncing contact's next edges change nothing
+        if s[0] & _ESTOP_SEEN:  # latched already: a bouncing contact's next edges change nothing
             return
-        s[0] |= ESTOP_SEEN
+        s[0] |= _ESTOP_SEEN
         if not s[1]:
             s[1] = 1
             schedule(self._soft, 0)
@@ -359,9 +354,9 @@ class Hardware:
         self._x_off(1)  # TMC2209 EN is active low: off
         self._z_off(1)
         s = self.safety
-        if s[0] & LIMIT_SEEN:
+        if s[0] & _LIMIT_SEEN:
             return
-        s[0] |= LIMIT_SEEN
+        s[0] |= _LIMIT_SEEN
         if not s[1]:
             s[1] = 1
             schedule(self._soft, 0)

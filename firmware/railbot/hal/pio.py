@@ -28,11 +28,6 @@ def step_pulses():
 # (RP2040 datasheet 3.4.7 and 3.4.8; side-set bit 12 = 0: STEP low). Small ints: no allocation.
 PULL_BLOCK = 0x80A0
 MOV_ISR_OSR = 0xA0C7
-# To cut the queue (StepOutput.cut), on the stopped machine: `pull noblock` takes a word out of the
-# FIFO (dropped), and `jmp <the program's first instruction>` (JMP_ALWAYS | address, side-set 0:
-# STEP low) drops the rest of the word being executed.
-PULL_NOBLOCK = 0x8080
-JMP_ALWAYS = 0x0000
 WORD_OVERHEAD = 3  # cycles: pull, out pins, out y
 PERIOD_OVERHEAD = 5  # P = L + h + 5
 HIGH_OVERHEAD = 2  # STEP is high for h + 2 cycles
