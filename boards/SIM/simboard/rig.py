@@ -45,8 +45,10 @@ def wire_gripper(board, gripper):
 
 
 class Rig:
-    def __init__(self, units=None, seed=1, home=True, gripper=None, cpu_costs=None, **changes):
-        self.board = SimBoard(BOARD, seed=seed, robot_cfg=sim_config(units, gripper, **changes), cpu_costs=cpu_costs)
+    def __init__(self, units=None, seed=1, home=True, gripper=None, cpu_costs=None, truth=True, **changes):
+        """truth=False: the nominal plant (simboard.plant), for a test that needs exact figures."""
+        self.board = SimBoard(BOARD, seed=seed, robot_cfg=sim_config(units, gripper, **changes), cpu_costs=cpu_costs,
+                              truth=truth)
         self.plant = self.board.plant
         wire_gripper(self.board, gripper)
         self.events = []
