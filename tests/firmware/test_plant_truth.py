@@ -4,7 +4,7 @@ of every port's true place, homes and picks and places with the lift's switches 
 heights. Checked on the plant, never by reading the firmware."""
 from simboard import plant as _plant
 from simboard.plant import Plant
-from simboard.rig import Rig, run_task, sim_config
+from simboard.rig import Rig, sim_config, true_station_stops
 from simboard.rng import Rng
 
 SEEDS = 20
@@ -52,25 +52,11 @@ def test_the_truth_differs_per_seed_within_its_tolerances():
     assert [x for _, x in n.stations] == sorted(nominal.values()) and n.wheel_counts(100000) == 2000
 
 
-def _shuffled(rng, items):
-    items = list(items)
-    for i in range(len(items) - 1):
-        j = i + rng.below(len(items) - i)
-        items[i], items[j] = items[j], items[i]
-    return items
-
-
 def test_every_station_stop_is_within_2_mm_of_the_true_port_place():
     for seed in (3, 11):
-        rig = Rig(seed=seed)
-        robot, plant = rig.robot, rig.plant
-        ports = [p for p in range(len(plant.port_x_um)) if plant.port_side[p] == 0]  # one a station
-        errors = []
-        for port in _shuffled(rig.board.rng, ports):
-            run_task(rig, robot.go_to_port(port), 300)
-            assert not robot.alarm, (seed, robot.alarm, robot.alarm_detail)
-            errors.append(plant.x.um() - plant.port_x_um[port])
-        assert len(errors) == 26 and max(abs(e) for e in errors) <= 2000, (seed, errors)
+        errors, plant, alarm = true_station_stops(seed, faults=False)
+        assert not alarm and len(errors) == 26, (seed, alarm, errors)
+        assert max(abs(e) for e in errors) <= 2000, (seed, errors)
         assert not plant.violations, plant.violations
 
 

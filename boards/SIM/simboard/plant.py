@@ -375,6 +375,8 @@ class Plant:
         self.marker_window_um = x["marker_window_mm"] * 1000
         self._build_site(robot_cfg["site"])
         self.violations = []
+        self.port_acts = 0  # latches and grasps at a port
+        self.port_x_err_max_um = 0  # the largest |carriage - the port's true place| at one of them
         self.estop_pressed = False
         self.side = 0  # 0 left, 1 right
         self.unlatch_coil = 0
@@ -483,6 +485,14 @@ class Plant:
         self.engage_um = self.cfg["z"]["engage_mm"] * 1000 + latch_um
         if on:
             self.z.steps = stow_um * self.z.steps_per_mm // 1000
+
+    def _at_port(self, p):
+        """A unit latched into port p or grasped there: how far the carriage stands off its true place."""
+        e = self.x.um() - self.port_x_um[p]
+        e = e if e >= 0 else -e
+        self.port_acts += 1
+        if e > self.port_x_err_max_um:
+            self.port_x_err_max_um = e
 
     def at_engage(self):
         return -LATCH_CAPTURE_UM <= self.z.um() - self.engage_um <= LATCH_CAPTURE_UM
@@ -601,6 +611,7 @@ class Plant:
                             self._miss_armed = False
                     else:
                         u.port, u.latched = p, True
+                        self._at_port(p)
         elif self.jaw >= 980 and p is not None and self.unit_at(p) and z >= self.engage_um - 10000:
             if z > z_before:
                 self.violate("closed jaws pushed into the handle of a unit at %s" % self.port_name[p])
@@ -663,6 +674,7 @@ class Plant:
                         self.slipped = True
                     else:
                         self.held = u.id
+                        self._at_port(p)
         elif self.jaw < 900:
             u = self.units[self.held]
             self.held = None
