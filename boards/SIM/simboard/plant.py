@@ -77,6 +77,7 @@ class StepAxis:
         self.h = None  # the high count in ISR (set by the program's start-up exec)
         self.word = None  # the step word being executed, decoded (in cycles) into w_dir .. w_end
         self.w_dir = self.w_n = self.w_first = self.w_period = self.w_end = 0
+        self.w_lone = False  # the word is one step started from rest
         self.phase = 0  # cycles into the word
         self.enable_pin = 1  # TMC2209 EN is active low: 1 = off
         self.estop = False
@@ -211,7 +212,9 @@ class StepAxis:
                         self._rate_change(0, 0)  # no next word: the motor stops dead
                     if not self.dry:
                         self.dry = True
-                        if self.w_period < self.fast_period_us * self.cyc:
+                        # a lone step from rest (a one-step move: its period is DIR's set-up) was
+                        # all there was to do, not a feed too late
+                        if self.w_period < self.fast_period_us * self.cyc and not self.w_lone:
                             self.underruns += 1
                     break
                 start = self.dry  # the program was idle: this word's first edge starts from rest
@@ -230,6 +233,7 @@ class StepAxis:
                 self.w_period = period
                 self.w_end = WORD_OVERHEAD + n * period
                 self.phase = 0
+                self.w_lone = start and n == 1
                 if self.a_drive:
                     # a lone step from rest (a move's first, with DIR's set-up) has no rate yet
                     r = 0 if (n == 1 and start) or not self.output_ok else self.cyc * 1000000 // period
