@@ -270,6 +270,7 @@ def step_law(pulls: list[tuple[int, int, int]], edges: list[tuple[int, int]], ax
     times = sorted(ns / cyc_ns for ns, _ in edges)
     fig["extra_edges"] = sum(1 for t in times if t < words[0][0])
     k = fig["extra_edges"]
+    from_rest = True  # the word starts after the program waited: a lone step then sets no speed
     for j, (s, w) in enumerate(words):
         low = w >> 8
         n = ((w >> 1) & 0x7F) + 1
@@ -288,9 +289,12 @@ def step_law(pulls: list[tuple[int, int, int]], edges: list[tuple[int, int]], ax
             fig["err_us_max"] = max(fig["err_us_max"], err)
             fig["edges_checked"] += 1
         wanted = s + 3 + n * period
-        if nxt != math.inf and nxt > wanted + pio_hz // 1_000_000:  # more than 1 us late: it waited
+        waited = nxt != math.inf and nxt > wanted + pio_hz // 1_000_000  # more than 1 us late
+        lone = n == 1 and from_rest  # a one-step move (its period is DIR's set-up): nothing was due after it
+        from_rest = waited
+        if waited:
             fig["stall_max_us"] = max(fig["stall_max_us"], (nxt - wanted) * cyc_ns / 1000)
-            if pio_hz / period > v_stop:
+            if pio_hz / period > v_stop and not lone:
                 fig["underruns"] += 1
                 if len(fig["underrun_at"]) < 5:  # where: (ms, word index, steps/s, stall us) for a failure's message
                     fig["underrun_at"].append((round(s * cyc_ns / 1e6, 1), j, round(pio_hz / period),

@@ -121,15 +121,22 @@ def test_with_the_real_costs_a_traverse_keeps_its_ring_and_its_ticks_on_time():
 
 
 def test_a_slow_cpu_makes_the_tick_late_and_the_ring_run_dry():
-    # a moving tick of 90 ms: longer than the ring's 80 ms lead (railbot.motion.LEAD_US)
-    rig = Rig(cpu_costs=_costs(tick_move_us=90000))
+    # a moving tick of 90 ms: longer than the ring's 80 ms lead (railbot.motion.LEAD_US); homed on the
+    # board's own costs first (homing on this CPU stalls the carriage already, see below)
+    rig = Rig()
+    rig.board.cpu.tick_move = 90000
     late, underruns = _traverse(rig, 20000)
     assert late >= 80 and underruns >= 1, (late, underruns)
+    # a ring run dry under way stops the step pulses at once: harder than the drive can stop the
+    # carriage's mass (simboard.plant), so steps are lost and the plant says so
+    assert rig.plant.x.stall_lost_steps > 0 and "steps lost" in rig.plant.violations[0], rig.plant.violations
 
 
 def test_planning_words_costs_per_word():
-    # each planned word at 5 ms: the ramps' ticks (up to 16 words) come late by tens of ms
-    rig = Rig(cpu_costs=_costs(step_word_us=5000))
+    # each planned word at 5 ms: the ramps' ticks (up to 16 words) come late by tens of ms (homed on the
+    # board's own costs: on this CPU the ring runs dry in the homing seek's ramp and the carriage stalls)
+    rig = Rig()
+    rig.board.cpu.word = 5000
     late, underruns = _traverse(rig, 20000)
     assert late >= 40, late
     assert rig.board.cpu.words > 100

@@ -32,7 +32,7 @@ def test_rule2_by_command_no_traverse_with_the_lift_raised_and_no_lift_while_tra
     reply = rig.cmd("lift 100")
     assert reply == "error: refused, rule 2: the carriage is traversing", reply
     rig.until(lambda: "jogged" in rig.kinds(), 60)
-    assert rig.plant.z.um() <= 0 and not rig.plant.violations
+    assert rig.plant.stowed() and not rig.plant.violations
 
 
 def test_rule2_mid_mission_a_job_never_traverses_under_a_raised_lift():
@@ -106,7 +106,7 @@ def test_rule3_mid_mission_a_unit_hung_at_the_target_while_the_robot_carries_one
     rig.until(lambda: rig.robot.alarm, 300)
     assert rig.robot.alarm == alarms.PORT_OCCUPIED
     rig.run(5)
-    assert rig.plant.held == 1 and not rig.plant.units[1].dropped and rig.plant.z.um() <= 0
+    assert rig.plant.held == 1 and not rig.plant.units[1].dropped and rig.plant.stowed()
     assert rig.plant.units[9].port == rig.port("B12") and not rig.plant.violations
     assert rig.cmd("reset").startswith("ok")
     reply = rig.cmd("lift 120")  # the technician tries by hand what the robot refused
@@ -134,7 +134,7 @@ def test_rule1_mid_mission_a_pilot_that_turns_to_vehicle_at_the_last_moment():
     rig.cmd("charge 30")
     u1 = rig.plant.units[1]
     # the lift has reached the unit, the jaws are about to close: the car plugs in now
-    rig.until(lambda: rig.plant.z.um() >= 119000 and rig.plant.head_port() == rig.port("B20"), 300, 1)
+    rig.until(lambda: rig.plant.z.um() - rig.plant.stow_um >= 119000 and rig.plant.head_port() == rig.port("B20"), 300, 1)
     u1.cp = "C"
     rig.until(lambda: "delivered" in rig.kinds(), 600)
     assert u1.moves == 0 and u1.latched and rig.unit_port_name(1) == "B20"

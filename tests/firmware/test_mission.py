@@ -9,7 +9,7 @@ def test_home_establishes_position_at_pull_off():
     assert "homed:1" in rig.cmd("status")
     true_mm100 = rig.plant.x.um() // 10
     assert 495 <= true_mm100 <= 515, true_mm100  # pull-off 5 mm, within 0.15 mm
-    assert rig.plant.z.um() <= 0  # lift stowed
+    assert rig.plant.stowed()  # lift stowed
     assert not rig.plant.violations
 
 
@@ -22,7 +22,7 @@ def test_charge_delivers_a_unit_and_latches_it_at_the_bay_port():
     assert rig.robot.ledger.port[u.id] == rig.port("B12")
     assert rig.robot.ledger.state[u.id] == SERVING
     rig.run(5)
-    assert rig.plant.z.um() <= 0 and rig.plant.jaw <= 20  # lift stowed, jaws open
+    assert rig.plant.stowed() and rig.plant.jaw <= 20  # lift stowed, jaws open
     assert not rig.plant.violations
 
 

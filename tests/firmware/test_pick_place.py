@@ -35,7 +35,7 @@ def test_a_latch_that_never_catches_ends_stowed_with_the_unit_gripped():
     assert rig.robot.alarm == alarms.LATCH_FAILED and rig.robot.alarm_detail == "port B12, 2 tries"
     assert rig.plant.latch_misses[rig.port("B12")] == 3  # exactly two raises were tried
     rig.run(5)
-    assert rig.plant.held == 1 and rig.plant.z.um() <= 0 and not rig.plant.units[1].dropped
+    assert rig.plant.held == 1 and rig.plant.stowed() and not rig.plant.units[1].dropped
     _ledger_true(rig)
     assert not rig.plant.violations
 
@@ -57,7 +57,7 @@ def test_a_port_that_never_lets_go_leaves_the_unit_latched_and_the_lift_down():
     rig.run(5)
     u1 = rig.plant.units[1]
     assert u1.latched and rig.unit_port_name(1) == "D24L" and rig.plant.held is None
-    assert rig.plant.jaw == 0 and rig.plant.z.um() <= 0  # let go, lift stowed: the safe state
+    assert rig.plant.jaw == 0 and rig.plant.stowed()  # let go, lift stowed: the safe state
     assert rig.robot.ledger.port[1] == rig.port("D24L")
     assert not rig.plant.violations
 
@@ -72,7 +72,7 @@ def test_a_unit_missing_from_its_port_is_reported_and_the_job_goes_on_with_anoth
     assert ("unit_missing", (("unit", 1), ("port", "D24L"))) in rig.events
     assert rig.robot.ledger.port[1] == UNKNOWN
     assert rig.cmd("ledger") == "ok 1:unknown:free,2:D27L:free"
-    assert rig.plant.z.um() <= 0 and not rig.plant.violations
+    assert rig.plant.stowed() and not rig.plant.violations
     assert rig.cmd("reset").startswith("ok") and rig.cmd("resume") == "ok resumed"
     rig.until(lambda: "delivered" in rig.kinds(), 600)
     assert rig.unit_port_name(2) == "B3" and not rig.plant.violations
@@ -111,7 +111,7 @@ def test_a_grip_that_misses_every_time_ends_with_the_unit_latched_and_the_lift_d
             break
     assert rig.robot.alarm == alarms.GRIP_FAILED and rig.robot.alarm_detail == "no unit in the jaws, 2 tries"
     rig.run(5)
-    assert plant.units[1].latched and rig.unit_port_name(1) == "D24L" and plant.z.um() <= 0
+    assert plant.units[1].latched and rig.unit_port_name(1) == "D24L" and plant.stowed()
     assert rig.robot.ledger.port[1] == rig.port("D24L") and not plant.violations
 
 
@@ -129,7 +129,7 @@ def _jammed_pick(gripper, code):
     rig.run(5)
     u1 = rig.plant.units[1]
     assert u1.latched and rig.unit_port_name(1) == "D24L" and rig.plant.held is None
-    assert rig.plant.z.um() <= 0 and not rig.plant.violations
+    assert rig.plant.stowed() and not rig.plant.violations
     rig.plant.jam_jaws(None)  # the technician clears the jam
     assert rig.cmd("reset").startswith("ok") and rig.cmd("resume") == "ok resumed"
     rig.until(lambda: "delivered" in rig.kinds(), 300)

@@ -18,11 +18,11 @@ def test_faults_are_off_by_default():
     p = Rig(home=False).plant
     assert (p.wheel_slip_max_ppm, p.lost_steps_ppm, p.encoder_noise_counts, p.marker_jitter_um,
             p.marker_byte_us, p.encoder_dead) == (0, 0, 0, 0, 0, False)
-    assert p.encoder_counts() == p.x.um() * p.x_counts_per_mm // 1000
+    assert p.encoder_counts() == p.wheel_counts(p.x.um())
 
 
 def test_lost_steps_and_wheel_slip():
-    rig = Rig(home=False)
+    rig = Rig(home=False, truth=False)  # the wheel's nominal diameter: the slip alone under-reads
     plant = rig.plant
     plant.inject_position_faults(slip_max_pct_x100=300, lost_steps_ppm=50000)
     c0 = plant.encoder_counts()
@@ -38,7 +38,7 @@ def test_encoder_noise_and_a_dead_encoder():
     rig = Rig(home=False)
     plant = rig.plant
     plant.inject_position_faults(noise_counts=2)
-    true = plant.x.um() * plant.x_counts_per_mm // 1000
+    true = plant.wheel_counts(plant.x.um())
     reads = [plant.encoder_counts() - true for _ in range(200)]
     assert min(reads) == -2 and max(reads) == 2
     plant.kill_encoder()

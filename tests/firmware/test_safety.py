@@ -78,7 +78,7 @@ def test_rule3_target_port_already_occupied():
     u1 = rig.plant.units[1]
     assert u1.port is None and not u1.dropped  # still carried
     assert rig.plant.units[9].port == rig.port("B12")
-    assert rig.plant.z.um() <= 0
+    assert rig.plant.stowed()
     assert not rig.plant.violations
 
 
@@ -91,7 +91,7 @@ def test_rule3_gripper_stays_closed_when_the_latch_does_not_catch():
     rig.run(10)
     u1 = rig.plant.units[1]
     assert rig.plant.held == 1 and not u1.dropped and not u1.latched
-    assert rig.plant.z.um() <= 0  # brought back down, still gripped
+    assert rig.plant.stowed()  # brought back down, still gripped
     assert not rig.plant.violations
 
 

@@ -161,6 +161,8 @@ def _good_figures():
             "feed_underrun": False, "pio_max_step_rate_hz": 500000, "move_time_ratio_vs_optimal": 1.0,
             "peak_speed_ratio": 1.0001, "peak_accel_ratio": 1.006, "upy_alloc_per_segment_bytes": 0,
             "upy_segment_heap_lock_ok": True, "bay_stop_error_mm_max": 1.25, "bay_stop_alarms": 0,
+            "plant_marker_offset_mm_max": 2.98, "bay_stop_true_error_mm_max": 0.53, "bay_stop_true_moves": 104,
+            "bay_stop_true_alarms": 0, "bay_stop_true_violations": 0, "bay_stop_true_day_unserved": 0,
             "lost_steps_5pct_alarm": 1, "cp_classify_accuracy": 0.9999, "cp_dangerous_misreads": 0,
             "cp_readings": 12000, "grip_loop_rate_hz": 1000, "grip_stall_cutoff_ms": 6,
             "grip_loop_alloc_bytes": 0, "upy_grip_heap_lock_ok": True, "powercut_cases": 40,
@@ -303,6 +305,18 @@ def test_motion_figures_in_simulated_time():
     assert 0 < fig["grip_stall_cutoff_ms"] <= 20 and fig["grip_jam_stops"] == 2
     assert 0 < fig["hold_to_standstill_ms"] <= fig["hold_bound_ms"]
     assert abs(fig["hold_to_standstill_ms"] - fig["hold_reported_standstill_ms"]) <= 20
+
+
+def test_plant_truth_figures_in_simulated_time():
+    res = bench.run_plant(timeout=600)
+    assert not res.errors, res.errors
+    fig = res.figures
+    assert fig["plant_truth_plants"] == 5 and fig["bay_stop_true_moves"] >= 100
+    assert fig["bay_stop_true_day_port_acts"] >= 20  # the day's grasps and latches, each measured
+    assert 2.0 <= fig["plant_marker_offset_mm_max"] <= 3.0 and 0 < fig["plant_wheel_scale_ppm_max"] <= 5000
+    for name in ("plant_marker_offset_mm_max", "bay_stop_true_error_mm_max", "bay_stop_true_moves",
+                 "bay_stop_true_alarms", "bay_stop_true_violations", "bay_stop_true_day_unserved"):
+        assert bench.check(name, fig[name]), (name, fig[name])
 
 
 def _bench_script(name):

@@ -151,3 +151,12 @@ def test_the_law_check_sees_a_late_word_and_a_wrong_edge():
     fig = step_law(late, good, cfg)
     assert fig["underruns"] == 1 and fig["short_words"] == 1 and fig["stall_max_us"] == pytest.approx(1000)
     assert fig["underrun_at"] == [(0.0, 0, 20000, 1000.0)]  # at 0 ms, the first word, 20 kHz, 1 ms
+    # a one-step move from rest (its period only DIR's set-up), the next move 1 ms later: no underrun
+    one = 1 << 8 | 1
+    p1 = 1 + h + 5
+    lone = [(0, h, 0), (1000 * cyc, one, 1), ((1000 + 3 + p1 + 125_000) * cyc, word, 1)]
+    assert step_law(lone, [((1000 + 5 + 1) * cyc, 1)], cfg)["underruns"] == 0
+    # the same step after a running word that did not wait is one
+    run = [(0, h, 0), (1000 * cyc, word, 1), ((s + 3 + 4 * 6250) * cyc, one, 1),
+           ((s + 3 + 4 * 6250 + 3 + p1 + 125_000) * cyc, word, 1)]
+    assert step_law(run, good + [((s + 3 + 4 * 6250 + 5 + 1) * cyc, 1)], cfg)["underruns"] == 1

@@ -169,10 +169,13 @@ RECORD = "railbot.rec"  # the robot's record (ledger, requests, journal) on the 
 
 
 class SimBoard:
-    def __init__(self, folder, seed=1, speed=0, robot_cfg=None, start_x_mm=1200, cpu_costs=None, flash=None):
+    def __init__(self, folder, seed=1, speed=0, robot_cfg=None, start_x_mm=1200, cpu_costs=None, flash=None,
+                 truth=True):
         """cpu_costs: the CPU cost table charged to the clock (simboard.cpu): None takes the board's
         cpu_costs.json (nothing charged if it has none), False charges nothing, a dict {name: us}.
-        flash: the board's file system (default a simboard.flash.Flash; e.g. simboard.lfs.LfsFlash())."""
+        flash: the board's file system (default a simboard.flash.Flash; e.g. simboard.lfs.LfsFlash()).
+        truth: the plant's own mechanics drawn from the seed (False: the nominal plant, exactly the
+        board data: for the few tests that need exact figures)."""
         from railbot import config
         self.folder = folder
         cfg, pins = config.load_board(folder)
@@ -191,7 +194,7 @@ class SimBoard:
             self.wiring[pins[name]] = name
         self.rng = Rng(seed)
         self.pad_rng = Rng(seed + 7919)  # a floating input's noise (simboard.machine.Pin), apart from the plant's
-        self.plant = _plant.Plant(cfg, self.rng)
+        self.plant = _plant.Plant(cfg, self.rng, truth)
         self.plant.make_readers()
         self.plant.x.steps = start_x_mm * self.plant.x.steps_per_mm
         self.clock = vclock.Clock(speed)

@@ -93,7 +93,7 @@ class FaultDay(Day):
         for u in p.units.values():
             if u.dropped:
                 bad.append("unit %d dropped" % u.id)
-        if p.z.um() > 1000 and not (p.held is not None and p.units[p.held].latched):
+        if p.z.um() - p.stow_um > 1000 and not (p.held is not None and p.units[p.held].latched):
             bad.append("lift left at %d um" % p.z.um())
         return bad
 

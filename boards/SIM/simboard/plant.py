@@ -4,6 +4,16 @@ Carriage, lift, gripper, ports, units and cars live here; the simulated `machine
 modules only read and write its signals. Nothing moves unless a step word is executed (see
 `StepAxis` and docs/motion.md). Breaches of PRODUCT.md's rules are recorded in
 `violations` so tests can assert what physically happened.
+
+The plant has its own truth (docs/motion.md, "The plant's truth"): its mechanics differ from the
+board data the firmware reads, drawn once per seed within realistic tolerances: the measuring
+wheel's diameter (+-WHEEL_PPM), each marker tag's place along the rail (+-MARKER_UM; the ports of
+its station move with it), the stow switch's and the latch's heights (+-STOW_UM, +-LATCH_UM).
+`Plant(cfg, rng, truth=False)` builds the nominal plant for the few tests that need exact figures.
+And the carriage has mass: a CARRIAGE_KG carriage on a drive of DRIVE_FORCE_N accelerates at most
+at a_drive; a change of the commanded step rate faster than that (beyond the stepper's start-stop
+rate, START_STOP_MM_S) loses steps: the carriage coasts on at a_drive against the command until the
+rates meet again, and `violations` records it.
 """
 
 # Step program law (railbot/hal/pio.py, docs/motion.md): a word is L<<8 | (n-1)<<1 | dir, under 2**30.
@@ -13,6 +23,24 @@ WORD_OVERHEAD = 3
 PERIOD_OVERHEAD = 5
 FIRST_EDGE = 5
 FIFO_DEPTH = 8  # TX FIFO joined
+
+# The plant's truth: tolerances of the drawn mechanics (uniform within +-)
+WHEEL_PPM = 5000  # measuring-wheel diameter: +-0.5 %
+MARKER_UM = 3000  # each marker tag along the rail (its station's ports with it): +-3 mm
+STOW_UM = 1000  # the lift's stow switch height: +-1 mm
+LATCH_UM = 1000  # the ports' latch height: +-1 mm
+# The latch catches (and the gripper reaches the handle) within +-2.5 mm of the latch's height: its
+# lead-in. The firmware lifts to engage_mm above its stow switch, so the stack is the switch's and the
+# latch's tolerances (+-2 mm together) plus the lift homing's stop inside the switch (0.13 mm): 0.37 mm
+# to spare at the worst corner (tests/firmware/test_plant_truth.py tries the corners).
+LATCH_CAPTURE_UM = 2500
+# The carriage's mass and its drive (a documented plausible figure, not board data): 30 kg on a
+# rack-and-pinion stepper that gives 45 N over the speed range (NEMA 23 class, 24 V): at most
+# 1.5 m/s^2, three times the firmware's a_max. A stepper starts and stops without a ramp below
+# its start-stop rate: 10 mm/s with this load.
+CARRIAGE_KG = 30
+DRIVE_FORCE_N = 45
+START_STOP_MM_S = 10
 
 from simboard import vclock
 from simboard.rng import Rng
@@ -51,6 +79,7 @@ class StepAxis:
         self.h = None  # the high count in ISR (set by the program's start-up exec)
         self.word = None  # the step word being executed, decoded (in cycles) into w_dir .. w_end
         self.w_dir = self.w_n = self.w_first = self.w_period = self.w_end = 0
+        self.w_lone = False  # the word is one step started from rest
         self.phase = 0  # cycles into the word
         self.enable_pin = 1  # TMC2209 EN is active low: 1 = off
         self.estop = False
@@ -66,6 +95,73 @@ class StepAxis:
         self.dry = True  # the FIFO ran dry and stays so (an underrun counts once)
         self.t0_us = 0  # the virtual time advance() starts from (the plant sets it)
         self.on_word = None  # optional fn(t_us, period_cycles, n): a word starts executing (tests, bench)
+        # the mass model (set_mass; a_drive 0: none, the axis follows every step as commanded)
+        self.a_drive = 0  # steps/s^2 the drive can give the load
+        self.ss_rate = 0  # steps/s the motor starts and stops at without a ramp
+        self.rate = 0  # signed steps/s of the word executing (0 at rest or for a lone start step)
+        self.rate_us = 0  # that word's duration, us
+        self.coasting = False  # out of step: the carriage runs on by its own momentum
+        self.coast_v = 0  # its speed then, signed steps/s
+        self.coast_acc = 0  # steps x us not yet made (remainder, under 10**6)
+        self.overdrives = 0  # episodes of a rate change harder than the drive can give
+        self.overdrive = None  # (from, to) steps/s of the last one, until the plant records it
+        self.stall_lost_steps = 0  # commanded steps the carriage did not make while coasting
+
+    def set_mass(self, a_drive_mm_s2, start_stop_mm_s):
+        self.a_drive = a_drive_mm_s2 * self.steps_per_mm
+        self.ss_rate = start_stop_mm_s * self.steps_per_mm
+
+    def _rate_change(self, rate, us):
+        """The commanded rate changes to `rate` (signed steps/s) for a word of `us`: the change
+        spread between the two words' middles must be within what the drive can give the mass."""
+        d = rate - self.rate
+        if d < 0:
+            d = -d
+        t = (self.rate_us + us) // 2
+        if t > 1000000:
+            t = 1000000
+        if not self.coasting and self.powered() and d > self.ss_rate + self.a_drive * (t // 100) // 10000:
+            self.coasting = True
+            self.coast_v = self.rate
+            self.coast_acc = 0
+            self.overdrives += 1
+            self.overdrive = (self.rate, rate)
+        self.rate = rate
+        self.rate_us = us
+
+    def _coast(self, moved, dt_us):
+        """Out of step: the carriage runs on at its own speed, which the drive's force (and the
+        rail's friction) brings towards the commanded rate at a_drive, a ms at a time; the commanded
+        steps are lost. In step again once within ss_rate of the command (to within this advance)."""
+        goal = self.rate
+        made = 0
+        left = dt_us
+        while left > 0 and self.coasting:
+            t = 1000 if left > 1000 else left
+            left -= t
+            v0 = v = self.coast_v
+            dv = self.a_drive * t // 1000000
+            if v > goal:
+                v = v - dv if v - dv > goal else goal
+            else:
+                v = v + dv if v + dv < goal else goal
+            acc = self.coast_acc + (v0 + v) * t // 2
+            k = acc // 1000000
+            self.coast_acc = acc - k * 1000000
+            self.coast_v = v
+            made += k
+            if -self.ss_rate <= v - goal <= self.ss_rate:
+                self.coasting = False
+                self.coast_acc = 0
+        s = self.steps + made
+        if s < self.min_steps or s > self.max_steps:  # the mechanical end stop
+            self.crashed = True
+            s = self.min_steps if s < self.min_steps else self.max_steps
+        made = s - self.steps
+        self.steps = s
+        lost = moved - made
+        self.stall_lost_steps += lost if lost > 0 else -lost
+        return made
 
     def powered(self):
         return self.enable_pin == 0 and not self.estop and not self.fault
@@ -96,9 +192,17 @@ class StepAxis:
 
     def advance(self, dt_us):
         """Execute dt_us of the step program; return the signed steps the motor made."""
-        if not self.active:
-            return 0
-        return self.drive(self._execute(dt_us))
+        if not self.active or not self.output_ok:
+            if self.rate:
+                self._rate_change(0, 0)  # step output ends at once under way (program stopped, line cut)
+            if self.active:
+                self._execute(dt_us)  # the program runs on; its edges do not reach the motor
+            moved = 0
+        else:
+            moved = self._execute(dt_us)
+        if self.coasting:
+            return self._coast(moved, dt_us)
+        return self.drive(moved)
 
     def _execute(self, dt_us):
         """The step program for dt_us: the signed step edges it makes on the STEP pin."""
@@ -108,11 +212,16 @@ class StepAxis:
             if self.word is None:
                 self._refill()
                 if not self.fifo:
+                    if self.rate and self.a_drive:
+                        self._rate_change(0, 0)  # no next word: the motor stops dead
                     if not self.dry:
                         self.dry = True
-                        if self.w_period < self.fast_period_us * self.cyc:
+                        # a lone step from rest (a one-step move: its period is DIR's set-up) was
+                        # all there was to do, not a feed too late
+                        if self.w_period < self.fast_period_us * self.cyc and not self.w_lone:
                             self.underruns += 1
                     break
+                start = self.dry  # the program was idle: this word's first edge starts from rest
                 self.dry = False
                 if self.h is None:
                     raise RuntimeError("%s: step words before ISR was loaded with the high count" % self.name)
@@ -130,6 +239,11 @@ class StepAxis:
                 self.phase = 0
                 if self.on_word is not None:
                     self.on_word(self.t0_us + dt_us - left // self.cyc, period, n)
+                self.w_lone = start and n == 1
+                if self.a_drive:
+                    # a lone step from rest (a move's first, with DIR's set-up) has no rate yet
+                    r = 0 if (n == 1 and start) or not self.output_ok else self.cyc * 1000000 // period
+                    self._rate_change(r if w & 1 else -r, self.w_end // self.cyc)
             n = self.w_n
             first = self.w_first
             period = self.w_period
@@ -215,7 +329,8 @@ class Unit:
 
 
 class Plant:
-    def __init__(self, robot_cfg, rng):
+    def __init__(self, robot_cfg, rng, truth=True):
+        """truth: draw the plant's own mechanics from rng's seed (False: exactly the board data)."""
         self.cfg = robot_cfg
         self.rng = rng
         # the pilot's noise has its own generator (seeded from the board's, which it leaves as it
@@ -229,8 +344,20 @@ class Plant:
         # controlled stop (stop category 1) from the homing seek speed, not from full speed
         self.x = StepAxis("x", x["steps_per_mm"], -150000, x["travel_mm"] * 1000 + 150000)
         self.z = StepAxis("z", z["steps_per_mm"], -3000, z["travel_mm"] * 1000)
+        self.a_drive_mm_s2 = DRIVE_FORCE_N * 1000 // CARRIAGE_KG
+        self.x.set_mass(self.a_drive_mm_s2, START_STOP_MM_S)
         self.x_counts_per_mm = x["counts_per_mm"]
-        self.engage_um = z["engage_mm"] * 1000
+        # the plant's truth, from a generator of its own (seeded from the board's, which it leaves
+        # as it is): the rest of a seeded day draws what it drew without it
+        t = self.truth_rng = Rng(rng.state ^ 0x54525554)
+        self.truth = truth
+        self.wheel_scale_ppm = t.between(-WHEEL_PPM, WHEEL_PPM) if truth else 0  # diameter vs board data
+        self.stow_um = t.between(-STOW_UM, STOW_UM) if truth else 0  # the stow switch makes at z <= this
+        self.latch_um = t.between(-LATCH_UM, LATCH_UM) if truth else 0  # the latch height vs engage_mm
+        # counts = nominal - nominal * k / 2**20: a wheel wider by ppm turns 10**6 / (10**6 + ppm) as often
+        self._wheel_k = self.wheel_scale_ppm * 1048576 // (1000000 + self.wheel_scale_ppm)
+        self.engage_um = z["engage_mm"] * 1000 + self.latch_um
+        self.z.steps = self.stow_um * self.z.steps_per_mm // 1000  # the lift rests on its stow switch
         self.travel_um = x["travel_mm"] * 1000
         g = robot_cfg["gripper"]
         self.grip_dc = g["kind"] == "dc"
@@ -258,6 +385,8 @@ class Plant:
         self.marker_window_um = x["marker_window_mm"] * 1000
         self._build_site(robot_cfg["site"])
         self.violations = []
+        self.port_acts = 0  # latches and grasps at a port
+        self.port_x_err_max_um = 0  # the largest |carriage - the port's true place| at one of them
         self.estop_pressed = False
         # the e-stop chain drives a time-delayed safety relay (PRODUCT.md): driver power goes
         # estop_relay_ms after the chain opens, whatever the MCU does (stop category 1)
@@ -304,21 +433,27 @@ class Plant:
     # --- site -------------------------------------------------------------------------------
     def _build_site(self, site):
         st = site["stations"]
-        self.stations = []  # (tag id, x_um), sorted by x
+        t = self.truth_rng
+        self.stations = []  # (tag id, x_um), sorted by x: the true places
+        self.marker_offset_um = {}  # tag id -> its true place minus the board data's
         self.port_x_um = []
         self.port_side = []
         self.port_name = []
         for i in range(st["count"]):
-            sx = (st["first_x_mm"] + i * st["pitch_mm"]) * 1000
+            off = t.between(-MARKER_UM, MARKER_UM) if self.truth else 0
+            self.marker_offset_um[st["first_id"] + i] = off
+            sx = (st["first_x_mm"] + i * st["pitch_mm"]) * 1000 + off
             self.stations.append((st["first_id"] + i, sx))
             for side in (0, 1):
                 self.port_x_um.append(sx)
                 self.port_side.append(side)
                 self.port_name.append("B%d" % (2 * i + 1 + side))
         for d in site["docks"]:
-            self.stations.append((d["id"], d["x_mm"] * 1000))
+            off = t.between(-MARKER_UM, MARKER_UM) if self.truth else 0
+            self.marker_offset_um[d["id"]] = off
+            self.stations.append((d["id"], d["x_mm"] * 1000 + off))
             for side in (0, 1):
-                self.port_x_um.append(d["x_mm"] * 1000)
+                self.port_x_um.append(d["x_mm"] * 1000 + off)
                 self.port_side.append(side)
                 self.port_name.append("D%d%s" % (d["id"], "LR"[side]))
         self.stations.sort(key=lambda s: s[1])
@@ -357,8 +492,29 @@ class Plant:
                 return p
         return None
 
+    def stowed(self):
+        """The lift is down on its stow switch (the switch's true height)."""
+        return self.z.um() <= self.stow_um
+
+    def set_lift_truth(self, stow_um, latch_um):
+        """Injection (tests): the stow switch and the latch at these heights (the lift on the switch
+        if it was)."""
+        on = self.stowed()
+        self.stow_um, self.latch_um = stow_um, latch_um
+        self.engage_um = self.cfg["z"]["engage_mm"] * 1000 + latch_um
+        if on:
+            self.z.steps = stow_um * self.z.steps_per_mm // 1000
+
+    def _at_port(self, p):
+        """A unit latched into port p or grasped there: how far the carriage stands off its true place."""
+        e = self.x.um() - self.port_x_um[p]
+        e = e if e >= 0 else -e
+        self.port_acts += 1
+        if e > self.port_x_err_max_um:
+            self.port_x_err_max_um = e
+
     def at_engage(self):
-        return -2000 <= self.z.um() - self.engage_um <= 2000
+        return -LATCH_CAPTURE_UM <= self.z.um() - self.engage_um <= LATCH_CAPTURE_UM
 
     # --- time ----------------------------------------------------------------------------------
     def advance(self, t0_ms, t1_ms):
@@ -372,13 +528,19 @@ class Plant:
             self.last_x_step_ms = t1_ms
         if self.relay_due_ms is not None and t1_ms >= self.relay_due_ms:
             self._relay_cut(t1_ms, dx or dz)
+        if self.x.overdrive is not None:
+            a, b = self.x.overdrive
+            self.x.overdrive = None
+            spm = self.x.steps_per_mm
+            self.violate("x: a rate change harder than the drive can give (%d -> %d mm/s): steps lost"
+                         % (a // spm, b // spm))
         if dx and self.lost_steps_ppm:
             dx = self._lose_steps(dx)
         if dx:
             if self.wheel_slip_max_ppm:
                 self._slip(dx)
             self.travel_steps += dx if dx > 0 else -dx
-            if z_before > 1000 or self.z.um() > 1000:
+            if z_before - self.stow_um > 1000 or self.z.um() - self.stow_um > 1000:
                 self.violate("traverse with the lift raised (z=%d um)" % self.z.um())
             if self.held is not None and self.units[self.held].latched:
                 self.violate("traverse while the gripper holds a latched unit")
@@ -455,14 +617,14 @@ class Plant:
 
     def _lift_moved(self, z_before):
         z = self.z.um()
-        if z < self.engage_um - 2000:
+        if z < self.engage_um - LATCH_CAPTURE_UM:
             self._miss_armed = True
         p = self.head_port()
         if self.held is not None:
             u = self.units[self.held]
             if u.latched and z < z_before:
                 self.violate("lift lowered while the gripped unit %d is still latched" % u.id)
-            if not u.latched and p is not None and z > z_before and z >= self.engage_um - 2000:
+            if not u.latched and p is not None and z > z_before and z >= self.engage_um - LATCH_CAPTURE_UM:
                 other = self.unit_at(p)
                 if other is not None and other is not u:
                     self.violate("unit %d pushed into occupied port %s" % (u.id, self.port_name[p]))
@@ -473,6 +635,7 @@ class Plant:
                             self._miss_armed = False
                     else:
                         u.port, u.latched = p, True
+                        self._at_port(p)
         elif self.jaw >= 980 and p is not None and self.unit_at(p) and z >= self.engage_um - 10000:
             if z > z_before:
                 self.violate("closed jaws pushed into the handle of a unit at %s" % self.port_name[p])
@@ -535,6 +698,7 @@ class Plant:
                         self.slipped = True
                     else:
                         self.held = u.id
+                        self._at_port(p)
         elif self.jaw < 900:
             u = self.units[self.held]
             self.held = None
@@ -568,7 +732,7 @@ class Plant:
         elif name == "z_enable":
             self.z.enable_pin = v
         elif name == "side_sel":
-            if v != self.side and self.z.um() > 1000:
+            if v != self.side and self.z.um() - self.stow_um > 1000:
                 self.violate("side changed with the lift raised")
             self.side = v
         elif name == "grip_dir":
@@ -641,7 +805,7 @@ class Plant:
             "limit_min": lambda: 1 if x.um() <= LIMIT_MIN_UM else 0,
             "limit_max": lambda: 1 if x.um() >= self.travel_um + LIMIT_PAST_UM else 0,
             "x_diag": lambda: 1 if x.fault else 0,
-            "z_stow_sw": lambda: 1 if z.um() <= 0 else 0,
+            "z_stow_sw": lambda: 1 if z.um() <= self.stow_um else 0,
             "jaw_open_sw": lambda: 1 if self.jaw <= 20 else 0,
             "jaw_closed_sw": lambda: 1 if self.jaw >= 980 else 0,
             "unit_present_sw": lambda: 1 if self.held is not None or (
@@ -659,10 +823,18 @@ class Plant:
             return self.rng.below(2)
         return 1 if d <= 0 else 0
 
+    def wheel_counts(self, um):
+        """The counts the measuring wheel makes over `um` of its travel: its true diameter."""
+        c = um * self.x_counts_per_mm // 1000
+        if self._wheel_k:  # c * k / 2**20 in two halves: small ints
+            q = c >> 10
+            c -= (q * self._wheel_k + (((c - (q << 10)) * self._wheel_k) >> 10)) >> 10
+        return c
+
     def encoder_counts(self):
         if self.encoder_dead:
             return self._dead_counts
-        c = (self.x.um() - self.wheel_lag_nm // 1000) * self.x_counts_per_mm // 1000
+        c = self.wheel_counts(self.x.um() - self.wheel_lag_nm // 1000)
         if self.encoder_noise_counts:
             c += self.rng.between(-self.encoder_noise_counts, self.encoder_noise_counts)
         return c

@@ -45,9 +45,11 @@ def wire_gripper(board, gripper):
 
 
 class Rig:
-    def __init__(self, units=None, seed=1, home=True, gripper=None, cpu_costs=None, flash=None, **changes):
+    def __init__(self, units=None, seed=1, home=True, gripper=None, cpu_costs=None, flash=None, truth=True,
+                 **changes):
+        """truth=False: the nominal plant (simboard.plant), for a test that needs exact figures."""
         self.board = SimBoard(BOARD, seed=seed, robot_cfg=sim_config(units, gripper, **changes), cpu_costs=cpu_costs,
-                              flash=flash)
+                              flash=flash, truth=truth)
         self.plant = self.board.plant
         wire_gripper(self.board, gripper)
         self.events = []
@@ -178,6 +180,32 @@ def bay_stops(rig, count, lost_steps_ppm=5000):
         errors.append(plant.x.um() - plant.port_x_um[port])
         approach.append(robot.approach_ms)
     return errors, approach
+
+
+def shuffled(rng, items):
+    """items in a random order drawn from rng (Fisher-Yates; the same on every interpreter)."""
+    items = list(items)
+    for i in range(len(items) - 1):
+        j = i + rng.below(len(items) - i)
+        items[i], items[j] = items[j], items[i]
+    return items
+
+
+def true_station_stops(seed, faults=True):
+    """A rig of this seed (the plant's truth drawn from it) stops at every station (its left port) in
+    a random order, under position_faults unless faults=False. Returns (the carriage's true x minus the
+    port's true place in um for each stop, the plant, the robot's alarm). Stops at the first alarm."""
+    rig = Rig(seed=seed)
+    robot, plant = rig.robot, rig.plant
+    if faults:
+        position_faults(plant)
+    errors = []
+    for port in shuffled(rig.board.rng, [p for p in range(len(plant.port_x_um)) if plant.port_side[p] == 0]):
+        run_task(rig, robot.go_to_port(port), 300)
+        if robot.alarm:
+            break
+        errors.append(plant.x.um() - plant.port_x_um[port])
+    return errors, plant, robot.alarm
 
 
 CP_STATES = "ABCDEF"

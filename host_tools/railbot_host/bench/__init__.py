@@ -39,7 +39,7 @@ from railbot_host.bench.blackbox import run_blackbox_heap, run_blackbox_sim
 from railbot_host.bench.handling import run_grip_loop, run_grip_rate, run_handling
 from railbot_host.bench.link_fuzz import run_link_fuzz
 from railbot_host.bench.safety import run_safety
-from railbot_host.bench.motion import run_motion, run_step_timing
+from railbot_host.bench.motion import run_motion, run_plant, run_step_timing
 from railbot_host.bench.virtual_board import run_vboard_deploy, run_vboard_interrupt
 
 __doc__ += report.describe()
@@ -128,7 +128,7 @@ def measure(*, seed: int = 1, hours: int = 24, short: int = 0, mission_args=(),
         silicon = pool.submit(chip.run_silicon, say)  # emulated time: the figures do not mind the company
         parts += [event_log_diff(mission_args, mpy_dir=mpy_dir),
                   run_cpython_day(seed=seed, hours=hours, short=short),
-                  run_motion(), run_step_timing(), run_handling(), run_safety(), run_blackbox_sim(), run_board_cpython(seed=seed),
+                  run_motion(), run_plant(), run_step_timing(), run_handling(), run_safety(), run_blackbox_sim(), run_board_cpython(seed=seed),
                   run_gateway_day(seed=seed)]
         parts += [day.result(), silicon.result()]
     say("MicroPython link fuzz: corrupted frames and mutated commands, side by side")

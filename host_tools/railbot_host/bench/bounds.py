@@ -107,6 +107,15 @@ BOUNDS: dict[str, Bound] = {
         "bay_stop_error_mm_max": ("<=", 2.0, "worst of 100 bay stops against the port's place"),
         "bay_stop_alarms": ("==", 0, "alarms over the bay stops"),
         "lost_steps_5pct_alarm": ("==", 1, "5 % of the steps lost: the following error must raise its alarm"),
+        "plant_marker_offset_mm_max": (">=", 2.0, "the plant's truth really differs from the board data: the "
+                                       "largest |marker offset| drawn (+-3 mm) over the plants measured (issue 15)"),
+        "bay_stop_true_error_mm_max": ("<=", 2.0, "worst |stop - the port's true place| over 104 seeded station "
+                                       "moves (4 seeds' truths, every station) and a day's grasps and latches"),
+        "bay_stop_true_moves": (">=", 100, "seeded station moves measured against the truth"),
+        "bay_stop_true_alarms": ("==", 0, "alarms over those moves and the day"),
+        "bay_stop_true_violations": ("==", 0, "plant violations over them (the drive's limit included: every "
+                                     "ramp and stop of the firmware is within what it can give the mass)"),
+        "bay_stop_true_day_unserved": ("==", 0, "the day's requests not served"),
         "cp_classify_accuracy": (">=", 0.999, "control-pilot readings classified right (random state, duty, phase; "
                                  "noise and spikes)"),
         "cp_dangerous_misreads": ("==", 0, "a vehicle (B, C or D) read as A"),

@@ -8,6 +8,7 @@ from railbot_host import upy
 from railbot_host.bench.common import REPO_ROOT, Result, run_cpython
 
 MOTION_SCRIPT = upy.UPY_DIR / "bench_motion.py"
+PLANT_SCRIPT = upy.UPY_DIR / "bench_plant.py"
 
 
 def run_motion(timeout: float | None = None) -> Result:
@@ -18,6 +19,12 @@ def run_motion(timeout: float | None = None) -> Result:
     if hold is not None and bound is not None and not 0 <= hold <= bound:
         res.errors.append(f"hold_to_standstill_ms {hold} is over v/a + the queued lead ({bound} ms)")
     return res
+
+
+def run_plant(timeout: float | None = None) -> Result:
+    """The plant's own truth (host_tools/upy/bench_plant.py under CPython, simulated time): the drawn
+    mechanics and the station stops against the true port places, over seeded rigs and a day."""
+    return run_cpython([PLANT_SCRIPT], "plant truth figures", timeout=timeout)
 
 
 def run_step_timing(timeout: float | None = None) -> Result:
