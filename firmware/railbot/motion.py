@@ -234,7 +234,8 @@ class Axis:
         first, from the curve point of the word being made (where it began, in starts: a tracked
         axis only; with the move's start, end and acceleration length it gives the trapezoid's speed
         there), and its first word replaces every queued word and the rest of the one being made
-        with no gap in the steps (StepOutput.swap); the tick's feeds go on from there. Without decel
+        with no gap in the steps (StepOutput.swap); the words after it are queued at once, as a feed
+        does (the next tick may be 10 ms away), and the tick's feeds go on from there. Without decel
         (category 0: the step program already stopped) the queue is dropped. An untracked axis or an
         S-curve one ramps down after its queue instead (stop()). Called from a scheduled handler,
         never a hard one (it waits on the DMA; the curve point may need big ints); a cut asked for
@@ -287,6 +288,8 @@ class Axis:
         if plan_words(self, 1, 0, LEAD_US):
             out.swap(self.words[0])
             self.t_end = time.ticks_add(self.t_end, self.words_us)
+            self._queue(time.ticks_us())  # the ramp's next words while the first is made: the tick may
+            out.commit()  # be 10 ms away, the first word lasts about 1.4 ms at full speed
         else:
             out.cut()
 
