@@ -322,6 +322,20 @@ def wait_status(pp: PinPlant, link, word: str, emu_s: float) -> str:
         time.sleep(0.3)
 
 
+def undrained(pulls: list[tuple[int, int, int]], pio_hz: int = 125_000_000) -> list[tuple[int, int, int]]:
+    """The pulls less those the firmware drained (StepOutput.swap's `pull noblock` while the program
+    runs): a word pulled sooner after the one before than that one's first edge could come (5 + L
+    cycles) was never the program's. The h pull of a stopped machine is kept."""
+    cyc_ns = 1e9 / pio_hz
+    kept = []
+    for i, (ns, w, enabled) in enumerate(pulls):
+        if enabled and i + 1 < len(pulls) and pulls[i + 1][2]:
+            if (pulls[i + 1][0] - ns) / cyc_ns < 5 + (w >> 8) and kept and kept[-1][2]:
+                continue  # drained: the next pull came before this word could make an edge
+        kept.append((ns, w, enabled))
+    return kept
+
+
 def estop_to_decel(edges_ns: list[int], t_open_ns: int, window_ns: int = 20_000_000) -> tuple[float, float]:
     """(us from the chain opening at the pin to the first step interval longer than the cruise
     interval, that cruise interval in us): the cruise interval is the longest between the edges of
@@ -358,7 +372,8 @@ def estop_at_speed(pp: "PinPlant", link, errors: list[str], jog_mm: int = 4000) 
         edges = [ns for ns, _ in pp.edges[0]]
         opened = [t for t, name, v in pp.input_changes if name == "estop_in" and v == 0 and t >= t_press]
         relay_ms = pp.plant.relay_cut_ms
-        law = step_law([q for q in pp.pulls[0][:n_pulls] if not q[2]] + pp.pulls[0][n_pulls:],
+        law = step_law(undrained([q for q in pp.pulls[0][:n_pulls] if not q[2]] + pp.pulls[0][n_pulls:],
+                                 pp.cfg["timing"]["pio_hz"]),
                        pp.edges[0][n_edges:], pp.cfg["x"], pp.cfg["timing"]["pio_hz"])
     if not opened:
         raise PlantError("the chip never saw the e-stop chain open")
