@@ -9,8 +9,8 @@ FILES = const(8)  # files in the ring: the oldest is emptied when the newest is 
 # an append rewrites at most its last block, and the boot scan and a page read stay short)
 PER_FILE = const(45)  # events a file takes before the next one is begun: (FILES - 1) * PER_FILE = 315 kept
 TEXT_MAX = const(160)  # characters of an event's text kept (a longer one is clipped)
-PENDING = const(1024)  # bytes of the RAM buffer of events not yet on flash
-HIGH = const(768)  # ... this full: written at the next standstill even mid-job
+PENDING = const(768)  # bytes of the RAM buffer of events not yet on flash (the heap: docs/storage.md)
+HIGH = const(576)  # ... this full: written at the next standstill even mid-job
 RETRY_MS = const(30000)  # after a flash error, the next try
 PAGE = const(16)  # events of one `log` answer at most
 PAGE_BYTES = const(1100)  # ... and the frames' bytes at most: with the next frame's room at its longest

@@ -206,12 +206,8 @@ class Axis:
         self.phase = _ACCEL if acc else (_PEAK if self.peak else _CRUISE)
 
     def stop(self):
-        """Controlled stop: after what is queued, ramp down from the planned speed (hold, alarms)."""
-        self.guard += 1
-        self._stop()
-        self._unguard()
-
-    def _stop(self):
+        """Controlled stop: after what is queued, ramp down from the planned speed (hold, alarms).
+        Unguarded: a cut in its middle leaves the ramp the cut planned (the fields it sets agree)."""
         ph = self.phase
         if ph == _ACCEL or ph == _CRUISE:
             if self.j2 == 0:  # at or below the curve's first speed: stop at once
@@ -244,44 +240,41 @@ class Axis:
             self.cut_due = 2 if decel else 1
             return
         self.cut_due = 0
-        out = self.out
-        if not self.track:
-            if decel:
-                self._stop()
-                return
-            out.cut()
-            self.abort()
-            self.tail_us = 0
+        if decel and not self.track:
+            self.stop()
             return
+        out = self.out
         q = self.queued
-        pending = out.pending()
-        if q - pending > 0:  # the word being made (or the last made, if the program waits)
-            p = self.starts[(q - pending - 1) % self.ring]
-        else:
-            p = self.pos if q == 0 else self.starts[(q - pending) % self.ring]
+        k = q - out.pending()  # words the program has taken
+        p = self.pos
+        if self.track and q:  # where the word being made began (or the next, if none is)
+            p = self.starts[(k - 1 if k > 0 else k) % self.ring]
         dr = self.dir
-        end = self.pos + dr * self.left
         a = 2 * (p - self.p0) * dr
-        b = 2 * (end - p) * dr
-        j2 = a if a < b else b
+        j2 = 2 * (self.pos + dr * self.left - p) * dr  # to the move's end
+        if a < j2:
+            j2 = a
         if j2 > self.acc_end2:
             j2 = self.acc_end2
         self.tail_us = 0
+        self.queued = k
+        self.pos = p
         if not decel or j2 < 2 or self.phase == _DONE:
-            self.queued = q - out.cut()
-            self.pos = p
+            out.cut()
             self.abort()
             return
-        if j2 != self.j2:  # (at the top speed the plan's own point is the one: no big ints)
-            self.repoint(j2)
-        self.queued = q - pending
-        self.pos = p
+        if j2 != self.j2:  # the curve point there (at the top speed it is the plan's own: no big ints)
+            v = j2 * self.d2
+            tau = isqrt_big(v)
+            r = v - tau * tau
+            self.j2 = j2
+            self.tau = tau
+            self.r = r
+            cyc = self.cyc
+            f = (r << 7) // tau if r < 0x400000 else r // (tau >> 7)  # S(j2) in cycles, as railbot.plan
+            self.s_now = tau * cyc + ((f * cyc + 128) >> 8)
         self.left = j2 >> 1
-        self.cruise = 0
-        self.peak = False
-        self.first = False
         self.lag = 0
-        self.n = 1
         self.phase = _DECEL
         self.t_end = time.ticks_us()
         self.t_frac = 0
@@ -292,19 +285,6 @@ class Axis:
             out.commit()  # be 10 ms away, the first word lasts about 1.4 ms at full speed
         else:
             out.cut()
-
-    def repoint(self, j2):
-        """Put the curve point at j2 half steps: tau = floor(sqrt(j2 * d2)), r, S(j2) in cycles, as
-        railbot.plan keeps them (j2 * d2 may pass 2**30: a big int, so not in the tick)."""
-        v = j2 * self.d2
-        tau = isqrt_big(v)
-        r = v - tau * tau
-        self.j2 = j2
-        self.tau = tau
-        self.r = r
-        cyc = self.cyc
-        frac = (r << 7) // tau if r < 0x400000 else r // (tau >> 7)
-        self.s_now = tau * cyc + ((frac * cyc + 128) >> 8)
 
     def _unguard(self):
         self.guard -= 1

@@ -30,14 +30,14 @@ def test_more_than_300_events_survive_a_reboot_and_page_back_in_order():
 
 def test_nothing_is_written_to_flash_while_an_axis_moves():
     rig = Rig()
-    moving, total = bbrig.traverse_with_events(rig, burst=14)
+    moving, total = bbrig.traverse_with_events(rig, burst=10)
     assert moving == 0, (moving, total)
     bb = rig.robot.blackbox
     assert bb.flushes > 0 and bb.n == 0 and total > 0 and bb.dropped == 0
     got, _ = bbrig.page_all(bb)
     texts = [t for _, t in got]
     burst = [t for t in texts if t.startswith("burst ")]
-    assert len(burst) == 14 and "delivered bay=2 unit=1" in texts and "delivered bay=40 unit=3" in texts, texts[-20:]
+    assert len(burst) == 10 and "delivered bay=2 unit=1" in texts and "delivered bay=40 unit=3" in texts, texts[-20:]
 
 
 def test_a_full_buffer_mid_move_drops_the_oldest_waiting_events_and_counts_them():

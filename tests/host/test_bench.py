@@ -230,7 +230,7 @@ def _good_figures():
                                      ({"si_estop_to_decel_us": 1000.1}, 1), ({"estop_standstill_before_relay": 0}, 1),
                                      ({"si_estop_ramp_underruns": 1}, 1),
                                      ({"blackbox_events_after_reboot": 299}, 1), ({"blackbox_writes_while_moving": 1}, 1),
-                                     ({"blackbox_flash_bytes_max": 75777}, 1), ({"upy_blackbox_heap_bytes": 2049}, 1),
+                                     ({"blackbox_flash_bytes_max": 73729}, 1), ({"upy_blackbox_heap_bytes": 2049}, 1),
                                      ({"blackbox_powercut_failed": 1}, 1)])
 def test_main_writes_one_flat_json_object_and_exits_on_bounds(tmp_path, monkeypatch, bad, rc):
     fig = {**_good_figures(), **bad}

@@ -73,7 +73,7 @@ def count_moving_writes(rig):
     return seen
 
 
-def traverse_with_events(rig, bay=2, burst=14):
+def traverse_with_events(rig, bay=2, burst=10):
     """A job with a long traverse; mid-traverse a burst of events (past the buffer's HIGH mark) and a
     `charge`; run until both jobs are done. Returns (flash steps while moving, in all)."""
     seen = count_moving_writes(rig)
@@ -82,6 +82,8 @@ def traverse_with_events(rig, bay=2, burst=14):
     rig.until(lambda: robot.x.busy() and rig.plant.held is not None, 600, 10)  # carrying it back
     for i in range(burst):
         robot.emit("burst", (("i", i), ("note", "mid-traverse")))
+    from railbot.blackbox import HIGH
+    assert robot.blackbox.n >= HIGH and robot.x.busy()  # past the mark, under way: the write must wait
     assert rig.cmd("charge 40").startswith("ok")
     rig.until(lambda: not robot.jobs and robot.state == "IDLE" and not robot.moving, 900)
     rest(rig, 2)

@@ -149,17 +149,22 @@ class StepOutput:
 
     def cut(self):
         """Drop every queued word and the rest of the one being executed, now (the program stopped
-        first: a hard limit's handler did that): the DMA aborted, the FIFO emptied and the program
-        sent back to its `pull`; steps already made stay made. Returns the words dropped that the
-        program had not begun (ring and FIFO). The machine runs again, waiting for the next word."""
+        first: a hard limit's handler did that): DMA aborted, ring and FIFO emptied, the program back
+        at its `pull`; steps already made stay made. Returns the words dropped that the program had
+        not begun (ring and FIFO). The machine runs again, waiting for the next word."""
         self.sm.active(0)
-        n = self._drop()
+        n = self.swap(-1)
         self.sm.active(1)
         return n
 
-    def _drop(self):
-        """cut's and swap's common part: DMA aborted (its landing read waited for), ring and FIFO
-        emptied, the program sent back to its `pull`; the number of words dropped."""
+    def swap(self, word):
+        """Replace every queued word and the rest of the one being made by `word` (-1: none), with
+        no gap in the steps: the DMA aborted (its landing read waited for), the FIFO emptied with
+        `pull noblock` while the program runs (its OSR, the current word's low count, takes a queued
+        word's: neighbours' periods differ by a few cycles), the program sent back to its `pull` (a
+        step whose pulse was high is cut short) and `word` put straight into the FIFO, which it pulls
+        at once. Words put next go out by commit() as ever. Returns the words dropped. For a
+        scheduled handler, not a hard one."""
         sm = self.sm
         ring = self._unarmed()
         if self.armed:
@@ -170,20 +175,11 @@ class StepOutput:
             sm.exec(_PULL_NOBLOCK)
             fifo += 1
         sm.exec(_JMP_ALWAYS | self.start_pc)
+        if word >= 0:
+            sm.put(word)
         self.armed = False
         self.armed_end = self.w
         return ring + fifo
-
-    def swap(self, word):
-        """Replace every queued word and the rest of the one being made by `word`, with no gap in the
-        steps: the queue is dropped while the program runs (_drop: the FIFO emptied with `pull noblock`,
-        whose OSR, the current word's low count, takes a queued word's: neighbours' periods differ by a
-        few cycles; then the `jmp` back to its `pull`, which cuts short a step whose pulse was high)
-        and `word` put straight into the FIFO, which it pulls at once. Words put next go out by
-        commit() as ever. Returns the words dropped. For a scheduled handler, not a hard one."""
-        n = self._drop()
-        self.sm.put(word)
-        return n
 
     def enable(self, on):
         self.enable_pin.value(0 if on else 1)  # TMC2209 EN is active low

@@ -157,8 +157,8 @@ BOUNDS: dict[str, Bound] = {
                                          "reboot (issue 15: at least the last 300 kept)"),
         "blackbox_events_kept_min": (">=", 300, "the fewest events kept over a long day once its ring of files came "
                                      "round (7 full files of 45 and more)"),
-        "blackbox_flash_bytes_max": ("<=", 75776, "the most flash its files took over 2000 events of the longest text: "
-                                     "8 files x (44 lines of at most 192 bytes + one 1024-byte buffer appended whole)"),
+        "blackbox_flash_bytes_max": ("<=", 73728, "the most flash its files took over 2000 events of the longest text: "
+                                     "8 files x (44 lines of at most 192 bytes + one 768-byte buffer appended whole)"),
         "blackbox_writes_while_moving": ("==", 0, "flash write steps with an axis moving, over two jobs with long "
                                          "traverses and a burst of events mid-traverse (a flash erase stops the CPU "
                                          "for up to 400 ms, longer than the step ring's lead)"),
