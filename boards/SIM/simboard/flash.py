@@ -45,7 +45,7 @@ def _err(code):
 
 
 class Flash:
-    def __init__(self, board=None, fat=False, block_size=4096, blocks=256):
+    def __init__(self, board=None, fat=False, block_size=4096, blocks=352):  # a Pico's 1408 KB (as lfs.py)
         self.board = board
         self.fat = fat
         self.block_size = block_size
