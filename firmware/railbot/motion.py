@@ -235,7 +235,8 @@ class Axis:
         (category 0: the step program already stopped) the queue is dropped. An untracked axis or an
         S-curve one ramps down after its queue instead (stop()). Called from a scheduled handler,
         never a hard one (it waits on the DMA; the curve point may need big ints); a cut asked for
-        while move_to, stop or feed runs is made when they end."""
+        while move_to or feed runs is made when they end (guard: a scheduled handler runs between
+        any two bytecodes)."""
         if self.guard:
             self.cut_due = 2 if decel else 1
             return

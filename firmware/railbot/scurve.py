@@ -143,8 +143,9 @@ class JerkAxis(Axis):
         return lo, 0
 
     # --- planning a move -------------------------------------------------------------------------
-    def move_to(self, target, v_cap_mm_s=0):
-        Axis.move_to(self, target, v_cap_mm_s)  # direction, speed cap, counters, a plain cruise
+    def _move_to(self, target, v_cap_mm_s):
+        """(Axis.move_to guards it whole: a cut waits for the S-curve's set-up too.)"""
+        Axis._move_to(self, target, v_cap_mm_s)  # direction, speed cap, counters, a plain cruise
         n = self.left
         if n == 0:
             return

@@ -34,7 +34,7 @@ _SDK_WDT_MAGIC = const(0x6AB73121)
 _ARMED = const(0x2A11B07)
 _DREQ_PIO0_TX0 = const(0)
 _PIO0_SM0_ADDR = const(0x502000D4)  # SMx_ADDR, the program counter (RP2040 datasheet 3.7), + 0x18 * x
-# To drop the step queue (StepOutput._drop), on the step program: `pull noblock` takes a word out of
+# To drop the step queue (StepOutput.swap and cut), on the step program: `pull noblock` takes a word out of
 # the FIFO (dropped), and `jmp <the program's first instruction>` (_JMP_ALWAYS | address, side-set 0:
 # STEP low) drops the rest of the word being executed (RP2040 datasheet 3.4.2, 3.4.7).
 _PULL_NOBLOCK = const(0x8080)
@@ -97,7 +97,7 @@ class StepOutput:
         self.armed = False  # the channel has been given a transfer (its READ_ADDR is ours)
         self.dirty = False  # words written since the ring was last zeroed
         sm.active(1)
-        # the program waits in its first instruction (`pull`, nothing queued): where _drop() sends it back
+        # the program waits in its first instruction (`pull`, nothing queued): where swap() sends it back
         self.start_pc = machine.mem32[_PIO0_SM0_ADDR + 0x18 * sm_id]
 
     def _unarmed(self):
