@@ -347,7 +347,11 @@ def test_a_board_data_file_that_is_not_text_or_nests_too_deep_is_a_config_error(
     msg = str(raises(config.ConfigError, config.load_robot, path))
     assert msg.startswith(path + ": "), msg  # CPython: not UTF-8
     os.remove(path)
-    path = write_tmp("robot_deep.json", "[" * 3000 + "]" * 3000)  # small: the board tier runs this on a board's flash
+    path = tmp_path("robot_deep.json")
+    with open(path, "wb") as f:  # 3000 deep, written in pieces: the board tier runs this on a chip's heap
+        for c in (b"[" * 100, b"]" * 100):
+            for _ in range(30):
+                f.write(c)
     msg = str(raises(config.ConfigError, config.load_robot, path))
     os.remove(path)
     assert msg.startswith(path + ": "), msg  # CPython: nested too deep; MicroPython parses it: not an object
