@@ -23,6 +23,8 @@ def read(path):
         raise ConfigError(path + ": cannot read: " + str(e))
     except UnicodeError:
         raise ConfigError(path + ": cannot read: not UTF-8 text")
+    except MemoryError:  # a file bigger than the heap's largest free block
+        raise ConfigError(path + ": cannot read: too big for the heap")
 
 # Every pin name the firmware uses; a board's pins.csv must name each exactly once.
 PIN_NAMES = (
