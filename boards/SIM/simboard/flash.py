@@ -44,7 +44,46 @@ def _err(code):
     return OSError(code, _NAMES[code])  # e.errno == e.args[0] == code under CPython and MicroPython
 
 
-class Flash:
+class FsModel:
+    """What the two simulated file systems share (this Flash, and simboard.lfs.LfsFlash on the real
+    littlefs): paths as the VFS resolves them, and a write step armed to fail (fail_after)."""
+
+    def _abs(self, path):
+        if not path.startswith("/"):
+            path = self.cwd + "/" + path
+        parts = []
+        for p in path.split("/"):
+            if p == "" or p == ".":
+                continue
+            if p == "..":
+                if parts:
+                    parts.pop()
+                continue
+            parts.append(p)
+        return "/" + "/".join(parts)
+
+    def fail_after(self, n, code=EIO, what=None):
+        """The n-th write step from now (n >= 1; of kind `what` only: "rename", "write", "commit",
+        "create", "remove", or None for any) fails with OSError(code) and is not applied; the power
+        stays on. code: ENOSPC, EIO, ... None disarms."""
+        if n is None:
+            self.fail_left = 0
+            return
+        if n < 1 or code not in _NAMES:
+            raise ValueError("fail_after: n >= 1 and a known errno")
+        self.fail_left, self.fail_code, self.fail_what = n, code, what
+
+    def _armed(self, what):
+        """True if this write step (of kind what) is the one fail_after armed (counted in failed)."""
+        if self.fail_left and (self.fail_what is None or self.fail_what == what):
+            self.fail_left -= 1
+            if not self.fail_left:
+                self.failed += 1
+                return True
+        return False
+
+
+class Flash(FsModel):
     def __init__(self, board=None, fat=False, block_size=4096, blocks=352):  # a Pico's 1408 KB (as lfs.py)
         self.board = board
         self.fat = fat
@@ -80,24 +119,10 @@ class Flash:
             raise ValueError("cut_after: n >= 1")
         self.cut_at = self.steps + n
 
-    def fail_after(self, n, code=EIO, what=None):
-        """The n-th write step from now (n >= 1; of kind `what` only: "rename", "write", "commit",
-        "create", "remove", or None for any) fails with OSError(code) and is not applied; the power
-        stays on. code: ENOSPC, EIO, ... None disarms."""
-        if n is None:
-            self.fail_left = 0
-            return
-        if n < 1 or code not in _NAMES:
-            raise ValueError("fail_after: n >= 1 and a known errno")
-        self.fail_left, self.fail_code, self.fail_what = n, code, what
-
     def _fault(self, what):
         """Raise the armed failure if this write step (of kind what) is the one."""
-        if self.fail_left and (self.fail_what is None or self.fail_what == what):
-            self.fail_left -= 1
-            if not self.fail_left:
-                self.failed += 1
-                raise _err(self.fail_code)
+        if self._armed(what):
+            raise _err(self.fail_code)
 
     def reboot(self):
         """Power back: the contents stay, open files and their unflushed data are gone."""
@@ -143,20 +168,6 @@ class Flash:
         raise machine.BoardReset(machine.PWRON_RESET)
 
     # -- paths --------------------------------------------------------------------------------
-    def _abs(self, path):
-        if not path.startswith("/"):
-            path = self.cwd + "/" + path
-        parts = []
-        for p in path.split("/"):
-            if p == "" or p == ".":
-                continue
-            if p == "..":
-                if parts:
-                    parts.pop()
-                continue
-            parts.append(p)
-        return "/" + "/".join(parts)
-
     def _parent_ok(self, p):
         parent = p[:p.rfind("/")] or "/"
         if parent in self.files:

@@ -25,7 +25,7 @@ Counts: `steps` (programs and erases: what cut_after counts), `progs`, `erases`,
 """
 from littlefs import lfs, LittleFSError, LFSFileFlag
 from simboard import machine
-from simboard.flash import ENOENT, EIO, EBADF, EINVAL, EISDIR, _NAMES, _DIR, _FILE, _err
+from simboard.flash import ENOENT, EBADF, EINVAL, EISDIR, _NAMES, _DIR, _FILE, _err, FsModel
 
 LFS_ERR_IO = -5
 # open()'s modes as littlefs flags (as MicroPython's vfs_lfs2 maps them)
@@ -95,7 +95,7 @@ class _Device:
         return 0 if self.fs.powered else LFS_ERR_IO
 
 
-class LfsFlash:
+class LfsFlash(FsModel):
     def __init__(self, board=None, blocks=352, block_size=FS_BLOCK):
         self.board = board
         self.blocks = blocks
@@ -144,16 +144,6 @@ class LfsFlash:
         self.cut_at = self.steps + n
         self.cut_torn = bool(torn)
 
-    def fail_after(self, n, code=EIO, what=None):
-        """The n-th file system write step from now (of kind `what` only, or any) fails with
-        OSError(code), not applied; None disarms (flash.Flash.fail_after)."""
-        if n is None:
-            self.fail_left = 0
-            return
-        if n < 1 or code not in _NAMES:
-            raise ValueError("fail_after: n >= 1 and a known errno")
-        self.fail_left, self.fail_code, self.fail_what = n, code, what
-
     def _op(self):
         """Count a program or erase; True if the power goes at this one (then it is off)."""
         self.steps += 1
@@ -185,13 +175,10 @@ class LfsFlash:
         unwinds it and frees what it holds, then raises)."""
         self._live()
         self.fs_steps += 1
-        if self.fail_left and (self.fail_what is None or self.fail_what == what):
-            self.fail_left -= 1
-            if not self.fail_left:
-                self.failed += 1
-                if commit:
-                    return True
-                raise _err(self.fail_code)
+        if self._armed(what):
+            if commit:
+                return True
+            raise _err(self.fail_code)
         return False
 
     def _failed_commit(self, fn, *args):
@@ -229,20 +216,6 @@ class LfsFlash:
             vtime.sleep_us(us)  # blocking, as the chip is
 
     # -- paths --------------------------------------------------------------------------------
-    def _abs(self, path):
-        if not path.startswith("/"):
-            path = self.cwd + "/" + path
-        parts = []
-        for p in path.split("/"):
-            if p == "" or p == ".":
-                continue
-            if p == "..":
-                if parts:
-                    parts.pop()
-                continue
-            parts.append(p)
-        return "/" + "/".join(parts)
-
     def _stat(self, p):
         """littlefs's stat of p, or None."""
         try:

@@ -93,7 +93,7 @@ class StepAxis:
         self.underruns = 0
         self.fast_period_us = 2000
         self.dry = True  # the FIFO ran dry and stays so (an underrun counts once)
-        self.t0_us = 0  # the virtual time advance() starts from (the plant sets it)
+        self.t0_ms = 0  # the virtual ms advance() starts from (the plant sets it; a small int)
         self.on_word = None  # optional fn(t_us, period_cycles, n): a word starts executing (tests, bench)
         # the mass model (set_mass; a_drive 0: none, the axis follows every step as commanded)
         self.a_drive = 0  # steps/s^2 the drive can give the load
@@ -238,7 +238,7 @@ class StepAxis:
                 self.w_end = WORD_OVERHEAD + n * period
                 self.phase = 0
                 if self.on_word is not None:
-                    self.on_word(self.t0_us + dt_us - left // self.cyc, period, n)
+                    self.on_word(self.t0_ms * 1000 + dt_us - left // self.cyc, period, n)
                 self.w_lone = start and n == 1
                 if self.a_drive:
                     # a lone step from rest (a move's first, with DIR's set-up) has no rate yet
@@ -521,7 +521,7 @@ class Plant:
         dt_us = (t1_ms - t0_ms) * 1000
         z_before = self.z.um()
         x_before = self.x.um()
-        self.x.t0_us = self.z.t0_us = t0_ms * 1000
+        self.x.t0_ms = self.z.t0_ms = t0_ms
         dx = self.x.advance(dt_us)
         dz = self.z.advance(dt_us)
         if dx:
